@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Build the test bed's binaries once into $KUBEDR_BIN_DIR (outside the repo) and reuse them.
+# Set KUBEDR_BIN_DIR to a directory of ready-made binaries to skip building.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.sh"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=mod"
+
+mkdir -p "$KUBEDR_BIN_DIR"
+work=$KUBEDR_CACHE_DIR/build
+mkdir -p "$work"
+
+fail() { # component version command...
+  echo "test bed: FAILED to build $1 $2 with: ${*:3}" >&2
+  exit 1
+}
+
+run_step() { # component version function (its commands are echoed on failure via set -x)
+  local comp=$1 ver=$2; shift 2
+  echo "test bed: building $comp $ver (go build, cached in $KUBEDR_BIN_DIR)" >&2
+  ( set -x; "$@" ) || fail "$comp" "$ver" "$@ (see the go command traced above)"
+}
+
+have() { for b in "$@"; do [ -x "$KUBEDR_BIN_DIR/$b" ] || return 1; done; }
+
+command -v go >/dev/null || fail go "any" "go (not on PATH)"
+
+# Kubernetes: a throwaway module requiring k8s.io/kubernetes, with every staging
+# module (v0.0.0 in its go.mod) replaced by its published v0.<minor>.<patch>.
+build_kubernetes() {
+  local dir=$work/kubernetes-$KUBE_VERSION staging_ver=v0.${KUBE_VERSION#v1.}
+  mkdir -p "$dir"
+  local kmod
+  kmod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  {
+    echo "module kubedr.local/kubebuild"
+    echo "go 1.26"
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0\s*(//.*)?$' "$kmod" | awk -v v="$staging_ver" '{print "replace " $1 " => " $1 " " v}'
+  } > "$dir/go.mod"
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
+  (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$KUBEDR_BIN_DIR/" \
+      k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+}
+
+build_etcd() {
+  local dir=$work/etcd-$ETCD_VERSION
+  mkdir -p "$dir"
+  printf 'module kubedr.local/etcdbuild\ngo 1.26\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" > "$dir/go.mod"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w" -o "$KUBEDR_BIN_DIR/etcd" go.etcd.io/etcd/server/v3)
+}
+
+build_kwok() {
+  GOBIN=$KUBEDR_BIN_DIR go install -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+}
+
+build_minio() {
+  GOBIN=$KUBEDR_BIN_DIR go install -trimpath -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION"
+}
+
+have kwok kwokctl || run_step kwok "$KWOK_VERSION" build_kwok
+have etcd || run_step etcd "$ETCD_VERSION" build_etcd
+have kube-apiserver kube-controller-manager kube-scheduler kubectl || run_step kubernetes "$KUBE_VERSION" build_kubernetes
+have minio || run_step minio "$MINIO_VERSION" build_minio
+echo "$KUBEDR_BIN_DIR"

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Start the test bed: a kwokctl cluster (etcd, kube-apiserver, controller-manager,
+# scheduler, kwok) from locally built binaries with two kwok nodes and exec
+# simulation, and a MinIO server on a loopback port with a bucket.
+# Writes .testbed/env. Usage: cluster-up.sh [cluster-name]   (default: kubedr)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+name=${1:-kubedr}
+tb=$repo/.testbed
+[ "$name" = kubedr ] && envfile=$tb/env || envfile=$tb/env-$name
+
+"$here/install-deps.sh"
+. "$tb/tools.env"
+. "$here/versions.sh"
+B=$KUBEDR_BIN_DIR
+PY=$KUBEDR_VENV/bin/python
+export PATH=$B:$PATH   # kwokctl runs kubectl from PATH
+export KWOK_WORKDIR=$tb/kwok
+mkdir -p "$tb" "$KWOK_WORKDIR"
+
+die() { echo "test bed: FAILED: $*" >&2; exit 1; }
+
+kubeconfig=$KWOK_WORKDIR/clusters/$name/kubeconfig.yaml
+if [ -f "$kubeconfig" ] && kubectl --kubeconfig "$kubeconfig" get --raw /readyz >/dev/null 2>&1; then
+  echo "test bed: cluster $name already running" >&2
+else
+  kwokctl delete cluster --name "$name" >/dev/null 2>&1 || true
+  create=(kwokctl create cluster --name "$name" --runtime binary
+    --kube-version "$KUBE_VERSION"
+    --kube-apiserver-binary "$B/kube-apiserver"
+    --kube-controller-manager-binary "$B/kube-controller-manager"
+    --kube-scheduler-binary "$B/kube-scheduler"
+    --kwok-controller-binary "$B/kwok"
+    --etcd-binary "$B/etcd"
+    --enable-crds Exec,ClusterExec
+    --kubeconfig "$tb/kubeconfig-merged-$name"
+    --wait 180s)
+  echo "test bed: starting kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION: ${create[*]}" >&2
+  "${create[@]}" >"$tb/kwokctl-$name.log" 2>&1 || { tail -30 "$tb/kwokctl-$name.log" >&2; die "${create[*]} (log: $tb/kwokctl-$name.log)"; }
+fi
+export KUBECONFIG=$kubeconfig
+
+# Two kwok nodes; kwok plays their kubelets.
+kwokctl scale node --name "$name" --replicas 2 >/dev/null || die "kwokctl scale node --name $name --replicas 2"
+
+# The directory that plays the nodes' kubelet pods directory (/var/lib/kubelet/pods).
+host_pods=$tb/host-pods-$name
+mkdir -p "$host_pods"
+
+# Exec into any container runs a local command (kwok's Exec simulation).
+# Exec'd commands run in this directory.
+for i in $(seq 1 60); do
+  kubectl get crd clusterexecs.kwok.x-k8s.io >/dev/null 2>&1 && break
+  sleep 1
+done
+kubectl apply -f - >/dev/null <<YAML || die "kubectl apply ClusterExec"
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: local-exec
+spec:
+  execs:
+  - local:
+      workDir: $host_pods
+YAML
+
+# MinIO on a free loopback port, credentials generated once per test bed.
+minio_dir=$tb/minio-$name
+mkdir -p "$minio_dir/data"
+if [ ! -f "$minio_dir/credentials" ]; then
+  (umask 077; printf 'MINIO_ROOT_USER=kubedr%s\nMINIO_ROOT_PASSWORD=%s\n' \
+    "$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+    "$(head -c24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$minio_dir/credentials")
+fi
+. "$minio_dir/credentials"
+if [ -f "$minio_dir/pid" ] && kill -0 "$(cat "$minio_dir/pid")" 2>/dev/null; then
+  port=$(cat "$minio_dir/port")
+else
+  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  cport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  echo "$port" > "$minio_dir/port"
+  # Credentials reach MinIO through its environment, never its command line.
+  MINIO_ROOT_USER=$MINIO_ROOT_USER MINIO_ROOT_PASSWORD=$MINIO_ROOT_PASSWORD MINIO_BROWSER=off \
+    nohup "$B/minio" server --quiet --address "127.0.0.1:$port" --console-address "127.0.0.1:$cport" \
+    "$minio_dir/data" >"$minio_dir/minio.log" 2>&1 &
+  echo $! > "$minio_dir/pid"
+fi
+for i in $(seq 1 60); do
+  "$PY" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/minio/health/ready', timeout=2)" 2>/dev/null && break
+  [ "$i" = 60 ] && { tail -20 "$minio_dir/minio.log" >&2; die "minio $MINIO_VERSION did not become ready on 127.0.0.1:$port"; }
+  sleep 1
+done
+bucket=kubedr-test
+AWS_ACCESS_KEY_ID=$MINIO_ROOT_USER AWS_SECRET_ACCESS_KEY=$MINIO_ROOT_PASSWORD "$PY" - "$port" "$bucket" <<'PY' || die "creating bucket in minio"
+import sys, boto3, botocore.config
+s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:%s" % sys.argv[1], region_name="us-east-1",
+                  config=botocore.config.Config(s3={"addressing_style": "path"}))
+names = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+if sys.argv[2] not in names:
+    s3.create_bucket(Bucket=sys.argv[2])
+PY
+
+(umask 077; cat > "$envfile" <<ENV
+export KUBECONFIG=$kubeconfig
+export KUBEDR_S3_ENDPOINT=http://127.0.0.1:$port
+export KUBEDR_S3_ACCESS_KEY=$MINIO_ROOT_USER
+export KUBEDR_S3_SECRET_KEY=$MINIO_ROOT_PASSWORD
+export KUBEDR_S3_BUCKET=$bucket
+export KUBEDR_HOST_PODS_DIR=$host_pods
+export KUBEDR_CLUSTER_NAME=$name
+export KUBEDR_BIN_DIR=$B
+export KUBEDR_VENV=$KUBEDR_VENV
+ENV
+)
+echo "test bed: ready ($envfile)" >&2

@@ -1,0 +1,103 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Kubernetes connection options: the names, aliases and K8S_AUTH_* variables of kubernetes.core.
+    DOCUMENTATION = r"""
+options:
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file, or the kubeconfig content as a dictionary.
+      - When no connection option is given, C(~/.kube/config) is used, and inside a pod the
+        pod's service account.
+      - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+    type: raw
+  context:
+    description:
+      - The kubeconfig context to use. Can also be set with E(K8S_AUTH_CONTEXT).
+    type: str
+  host:
+    description:
+      - URL of the Kubernetes API server. Can also be set with E(K8S_AUTH_HOST).
+    type: str
+  api_key:
+    description:
+      - Bearer token for the API server. Can also be set with E(K8S_AUTH_API_KEY).
+    type: str
+  username:
+    description:
+      - Username for basic authentication. Can also be set with E(K8S_AUTH_USERNAME).
+    type: str
+  password:
+    description:
+      - Password for basic authentication. Can also be set with E(K8S_AUTH_PASSWORD).
+    type: str
+  client_cert:
+    description:
+      - Path to a client certificate file. Can also be set with E(K8S_AUTH_CERT_FILE).
+    type: path
+    aliases: [cert_file]
+  client_key:
+    description:
+      - Path to the client certificate's key file. Can also be set with E(K8S_AUTH_KEY_FILE).
+    type: path
+    aliases: [key_file]
+  ca_cert:
+    description:
+      - Path to a CA certificate used to verify the API server. Can also be set with E(K8S_AUTH_SSL_CA_CERT).
+    type: path
+    aliases: [ssl_ca_cert]
+  validate_certs:
+    description:
+      - Whether to verify the API server's TLS certificate. Can also be set with E(K8S_AUTH_VERIFY_SSL).
+      - When not set, the kubeconfig's setting applies (verification on).
+    type: bool
+    aliases: [verify_ssl]
+  proxy:
+    description:
+      - HTTP proxy URL for API server connections. Can also be set with E(K8S_AUTH_PROXY).
+    type: str
+  no_proxy:
+    description:
+      - Comma-separated hosts or CIDRs that bypass the proxy. Can also be set with E(K8S_AUTH_NO_PROXY).
+    type: str
+  proxy_headers:
+    description:
+      - Headers sent to the proxy.
+    type: dict
+    suboptions:
+      proxy_basic_auth:
+        description:
+          - Colon-separated username:password for proxy basic authentication.
+        type: str
+      basic_auth:
+        description:
+          - Colon-separated username:password for basic authentication.
+        type: str
+      user_agent:
+        description:
+          - The User-Agent header value.
+        type: str
+  persist_config:
+    description:
+      - Whether refreshed authentication tokens are saved back into the kubeconfig file.
+      - Can also be set with E(K8S_AUTH_PERSIST_CONFIG).
+    type: bool
+  impersonate_user:
+    description:
+      - Username to impersonate. Can also be set with E(K8S_AUTH_IMPERSONATE_USER).
+    type: str
+  impersonate_groups:
+    description:
+      - Groups to impersonate. Can also be set with E(K8S_AUTH_IMPERSONATE_GROUPS).
+    type: list
+    elements: str
+requirements:
+  - kubernetes >= 24.2.0
+"""

@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # The storage location: one dict, keys named as in amazon.aws.
+    DOCUMENTATION = r"""
+options:
+  storage_location:
+    description:
+      - Where backups are kept, laid out exactly as Velero lays out a backup storage location
+        (C(backups/), C(restores/), C(restic/) under O(storage_location.prefix)).
+    type: dict
+    required: true
+    suboptions:
+      provider:
+        description:
+          - V(s3) for S3 or an S3-compatible server such as MinIO, V(filesystem) for a local directory.
+        type: str
+        choices: [s3, filesystem]
+        default: s3
+      bucket:
+        description:
+          - The S3 bucket. Required when O(storage_location.provider=s3).
+        type: str
+      prefix:
+        description:
+          - Folder inside the bucket under which the Velero layout starts.
+        type: str
+        default: ""
+      path:
+        description:
+          - The directory of a V(filesystem) location. Required when O(storage_location.provider=filesystem).
+        type: path
+      endpoint_url:
+        description:
+          - URL of an S3-compatible server (MinIO). Can also be set with E(AWS_URL) or E(S3_URL).
+        type: str
+        aliases: [aws_endpoint_url, s3_url]
+      region:
+        description:
+          - The S3 region. Can also be set with E(AWS_REGION) or E(AWS_DEFAULT_REGION).
+        type: str
+        aliases: [aws_region]
+      access_key:
+        description:
+          - The access key ID. Can also be set with E(AWS_ACCESS_KEY_ID) or E(AWS_ACCESS_KEY).
+        type: str
+        aliases: [aws_access_key_id, aws_access_key]
+      secret_key:
+        description:
+          - The secret access key. Can also be set with E(AWS_SECRET_ACCESS_KEY) or E(AWS_SECRET_KEY).
+        type: str
+        aliases: [aws_secret_access_key, aws_secret_key]
+      session_token:
+        description:
+          - A session token for temporary credentials. Can also be set with E(AWS_SESSION_TOKEN) or E(AWS_SECURITY_TOKEN).
+        type: str
+        aliases: [aws_session_token, security_token]
+      profile:
+        description:
+          - A profile of the AWS shared credentials file. Can also be set with E(AWS_PROFILE).
+        type: str
+        aliases: [aws_profile]
+      validate_certs:
+        description:
+          - Whether to verify the S3 server's TLS certificate.
+        type: bool
+        default: true
+      aws_ca_bundle:
+        description:
+          - A CA bundle used to verify the S3 server. Can also be set with E(AWS_CA_BUNDLE).
+        type: path
+      s3_addressing_style:
+        description:
+          - How the bucket is addressed. MinIO needs V(path).
+        type: str
+        choices: [auto, path, virtual]
+        default: auto
+      access_mode:
+        description:
+          - V(ReadOnly) refuses every write to the location (use it for the source of a migration);
+            a restore then writes no logs or results under C(restores/).
+        type: str
+        choices: [ReadWrite, ReadOnly]
+        default: ReadWrite
+requirements:
+  - boto3 >= 1.28.0
+"""

@@ -1,0 +1,102 @@
+"""Access to the local test bed (DESIGN.md section 8) and to the collection's modules.
+
+Shared by pytest fixtures, benchmarks and the demo. Reads `.testbed/env`, written by
+`make cluster-up`; never guesses addresses or credentials.
+"""
+import json
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTBED_DIR = os.path.join(REPO, ".testbed")
+COLLECTIONS_DIR = os.path.join(TESTBED_DIR, "collections")
+
+
+def ensure_collection_path():
+    """Make `ansible_collections.kubedr.backup` importable: a symlink to the repo."""
+    parent = os.path.join(COLLECTIONS_DIR, "ansible_collections", "kubedr")
+    link = os.path.join(parent, "backup")
+    os.makedirs(parent, exist_ok=True)
+    if not os.path.islink(link):
+        os.symlink(REPO, link)
+    if COLLECTIONS_DIR not in sys.path:
+        sys.path.insert(0, COLLECTIONS_DIR)
+    return COLLECTIONS_DIR
+
+
+def read_env(name="kubedr"):
+    """The `export K=V` lines of .testbed/env (or env-<name>) as a dict; None when absent."""
+    path = os.path.join(TESTBED_DIR, "env" if name == "kubedr" else "env-" + name)
+    if not os.path.exists(path):
+        return None
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("export ") and "=" in line:
+                key, value = line[len("export "):].split("=", 1)
+                env[key] = value
+    return env
+
+
+def cluster_up(name="kubedr"):
+    """Start (or reuse) the test bed and return its env dict. Raises with the script's output on failure."""
+    script = os.path.join(REPO, "hack", "testbed", "cluster-up.sh")
+    proc = subprocess.run(["bash", script, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError("test bed did not start (hack/testbed/cluster-up.sh %s):\n%s" % (name, proc.stdout[-4000:]))
+    return read_env(name)
+
+
+def module_env(extra=None):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ensure_collection_path() + os.pathsep + env.get("PYTHONPATH", "")
+    env["ANSIBLE_COLLECTIONS_PATH"] = COLLECTIONS_DIR
+    if extra:
+        env.update(extra)
+    return env
+
+
+class ModuleResult(dict):
+    """A module's JSON result, plus how it ended."""
+
+    rc = 0
+    stderr = ""
+
+    @property
+    def failed(self):
+        return bool(self.get("failed")) or self.rc != 0
+
+
+def run_module(name, args, check_mode=False, diff=False, env=None, timeout=900):
+    """Run kubedr.backup.<name> the way Ansible does (a separate Python process reading
+    ANSIBLE_MODULE_ARGS) and return its parsed JSON result."""
+    ensure_collection_path()
+    module_args = dict(args)
+    module_args["_ansible_check_mode"] = check_mode
+    module_args["_ansible_diff"] = diff
+    proc = subprocess.run(
+        [sys.executable, "-m", "ansible_collections.kubedr.backup.plugins.modules." + name],
+        input=json.dumps({"ANSIBLE_MODULE_ARGS": module_args}),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=module_env(env), timeout=timeout,
+    )
+    try:
+        result = ModuleResult(json.loads(proc.stdout))
+    except ValueError:
+        result = ModuleResult(failed=True, msg="module printed no JSON", stdout=proc.stdout)
+    result.rc = proc.returncode
+    result.stderr = proc.stderr
+    return result
+
+
+def run_playbook(playbook, extra_vars=None, env=None, check=False, timeout=1800):
+    """Run ansible-playbook against localhost with this collection installed; returns CompletedProcess."""
+    ensure_collection_path()
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local", playbook]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    if check:
+        cmd.append("--check")
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=module_env(env), timeout=timeout)
