@@ -27,7 +27,6 @@ if [ -f "$kubeconfig" ] && kubectl --kubeconfig "$kubeconfig" get --raw /readyz 
 else
   kwokctl delete cluster --name "$name" >/dev/null 2>&1 || true
   create=(kwokctl create cluster --name "$name" --runtime binary
-    --kube-version "$KUBE_VERSION"
     --kube-apiserver-binary "$B/kube-apiserver"
     --kube-controller-manager-binary "$B/kube-controller-manager"
     --kube-scheduler-binary "$B/kube-scheduler"
