@@ -1,0 +1,610 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""Resource modifiers: Velero's `resourceModifierRules` (version v1) as the
+`resource_modifiers` option, applied to items before they are created.
+
+A rule is `{conditions: {...}, patches: [...]}` or `{conditions: {...},
+merge_patches: [...]}`. Keys are snake_case; Velero's camelCase keys are accepted
+too, so a Velero resource-modifier ConfigMap body works unchanged (the whole
+`{version: v1, resourceModifierRules: [...]}` document, as a dict or YAML text).
+
+Conditions (all must hold):
+- `group_resource` (required): a glob over `resource.group` where `*` stops at dots,
+  as in Velero (gobwas/glob with '.'): `pods`, `*.apps`, `*` (every core resource),
+  `*.*` (resources of one-word groups such as `apps`), `**` (every resource).
+- `resource_name_regex`: searched in metadata.name.
+- `namespaces`: names or globs; namespaced items only (cluster-scoped items pass).
+  They are the item's namespace in the backup, before `namespace_mapping`.
+- `label_selector`: `{match_labels: {...}, match_expressions: [{key, operator, values}]}`.
+- `matches`: Velero's list `[{path, value}]` (JSON-pointer equality tests; a missing
+  path does not match) or a JMESPath expression string over the item, matching when
+  its result is truthy (JMESPath truthiness: not null/false/empty).
+
+Conditions are evaluated on the item as passed in, never on what an earlier rule
+made of it; patches of the matching rules apply in order, each on the previous
+result. A failing `test` operation skips the rest of its rule, silently (Velero).
+
+Patch values: a string value is read as Velero reads it, so Velero configurations
+keep their meaning: `"null"`, `"true"`/`"false"`, numbers and JSON objects/arrays
+(`"{...}"`, `"[...]"`) become those JSON values, a double-quoted string (`'"8080"'`)
+is the string inside the quotes, anything else is the string itself. Non-string
+values (from YAML) are used as they are.
+"""
+
+import copy
+import fnmatch
+import json
+import re
+import traceback
+from dataclasses import dataclass
+from typing import Any, Optional, Tuple
+
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
+
+try:
+    import jmespath
+    HAS_JMESPATH = True
+    JMESPATH_IMPORT_ERROR = None
+except ImportError:
+    HAS_JMESPATH = False
+    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+OPTION = "resource_modifiers"
+SUPPORTED_VERSION = "v1"
+PATCH_OPERATIONS = ("add", "remove", "replace", "move", "copy", "test")
+
+# Velero's camelCase keys (and RFC 6902's `op`) -> our snake_case keys.
+_KEY_ALIASES = {
+    "resourceModifierRules": "resource_modifier_rules",
+    "groupResource": "group_resource",
+    "resourceNameRegex": "resource_name_regex",
+    "labelSelector": "label_selector",
+    "matchLabels": "match_labels",
+    "matchExpressions": "match_expressions",
+    "mergePatches": "merge_patches",
+    "strategicPatches": "strategic_patches",
+    "patchData": "patch_data",
+    "op": "operation",
+}
+
+_ARRAY_INDEX = re.compile(r"^(0|[1-9][0-9]*)$")
+_JSON_NUMBER = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$")
+
+
+class ModifierError(KubedrError):
+    """A patch could not be applied to one item (missing path, bad index...)."""
+
+
+class PatchTestFailed(ModifierError):
+    """A JSON patch `test` operation did not hold."""
+
+
+# ---------------------------------------------------------------- JSON pointer / patch
+
+def parse_pointer(pointer):
+    """RFC 6901: `/a~1b/0` -> ['a/b', '0']; '' is the whole document."""
+    if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
+        raise ModifierError("%r is not a JSON pointer (it must be empty or start with '/')" % (pointer,))
+    if pointer == "":
+        return []
+    # ~1 first: '~01' must become '~1', not '/'.
+    return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
+
+
+def _array_index(token, array, pointer, allow_end):
+    if allow_end and token == "-":
+        return len(array)
+    if not _ARRAY_INDEX.match(token):
+        raise ModifierError("%s: %r is not an array index" % (pointer, token))
+    index = int(token)
+    if index > len(array) or (index == len(array) and not allow_end):
+        raise ModifierError("%s: index %d is out of range (array of %d)" % (pointer, index, len(array)))
+    return index
+
+
+def _parent(document, pointer):
+    """(container, last token) for a non-empty pointer; the container must exist."""
+    tokens = parse_pointer(pointer)
+    node = document
+    for token in tokens[:-1]:
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list):
+            node = node[_array_index(token, node, pointer, allow_end=False)]
+        else:
+            raise ModifierError("%s: %r does not exist" % (pointer, token))
+    return node, tokens[-1]
+
+
+def resolve_pointer(document, pointer):
+    """The value at `pointer`; ModifierError when it does not exist."""
+    if pointer == "":
+        return document
+    parent, token = _parent(document, pointer)
+    if isinstance(parent, dict):
+        if token not in parent:
+            raise ModifierError("%s: %r does not exist" % (pointer, token))
+        return parent[token]
+    if isinstance(parent, list):
+        return parent[_array_index(token, parent, pointer, allow_end=False)]
+    raise ModifierError("%s: cannot look into a %s" % (pointer, type(parent).__name__))
+
+
+def _add(document, pointer, value):
+    if pointer == "":
+        return value
+    parent, token = _parent(document, pointer)
+    if isinstance(parent, dict):
+        parent[token] = value
+    elif isinstance(parent, list):
+        parent.insert(_array_index(token, parent, pointer, allow_end=True), value)
+    else:
+        raise ModifierError("%s: cannot add into a %s" % (pointer, type(parent).__name__))
+    return document
+
+
+def _remove(document, pointer):
+    if pointer == "":
+        raise ModifierError("cannot remove the whole document")
+    resolve_pointer(document, pointer)
+    parent, token = _parent(document, pointer)
+    if isinstance(parent, dict):
+        return parent.pop(token)
+    return parent.pop(int(token))
+
+
+def json_equal(left, right):
+    """JSON equality: like ==, but true and 1 differ (Python says they are equal)."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left == right
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right))
+    if isinstance(left, (dict, list)) or isinstance(right, (dict, list)):
+        return False
+    return left == right
+
+
+def _apply_operation(document, operation):
+    op, path = operation["operation"], operation["path"]
+    if op == "add":
+        return _add(document, path, copy.deepcopy(operation["value"]))
+    if op == "remove":
+        _remove(document, path)
+        return document
+    if op == "replace":
+        resolve_pointer(document, path)
+        if path == "":
+            return copy.deepcopy(operation["value"])
+        _remove(document, path)
+        return _add(document, path, copy.deepcopy(operation["value"]))
+    if op == "test":
+        if not json_equal(resolve_pointer(document, path), operation["value"]):
+            raise PatchTestFailed("test %s failed" % path)
+        return document
+    source = operation["from"]
+    if op == "move":
+        if path.startswith(source + "/"):
+            raise ModifierError("move: %s is inside %s" % (path, source))
+        if path == source:
+            resolve_pointer(document, path)
+            return document
+        return _add(document, path, _remove(document, source))
+    # copy
+    return _add(document, path, copy.deepcopy(resolve_pointer(document, source)))
+
+
+def json_patch(document, operations):
+    """Apply an RFC 6902 patch; return a new document and leave `document` alone.
+
+    `operations` are dicts with `operation` (or `op`), `path`, `from` and `value`.
+    Raises PatchTestFailed when a `test` fails, ModifierError for any other failure;
+    either way nothing is applied (a patch is atomic).
+    """
+    result = copy.deepcopy(document)
+    for operation in operations:
+        operation = dict(operation)
+        if "op" in operation:
+            operation["operation"] = operation.pop("op")
+        if operation.get("operation") not in PATCH_OPERATIONS:
+            raise ModifierError("unsupported patch operation %r" % (operation.get("operation"),))
+        try:
+            result = _apply_operation(result, operation)
+        except KeyError as missing:
+            raise ModifierError("%s %s: the operation needs %s"
+                                % (operation["operation"], operation.get("path"), missing))
+    return result
+
+
+def merge_patch(target, patch):
+    """Apply an RFC 7396 JSON merge patch; return a new document (null deletes)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+# ---------------------------------------------------------------- values and matchers
+
+def velero_value(value):
+    """A patch or match value read the way Velero reads its string values (see module doc)."""
+    if not isinstance(value, str):
+        return value
+    if len(value) >= 2 and value.startswith('"') and value.endswith('"'):
+        return value[1:-1]
+    if value == "null":
+        return None
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if value.startswith("{") or value.startswith("["):
+        return json.loads(value)
+    if _JSON_NUMBER.match(value):
+        return json.loads(value)
+    return value
+
+
+def glob_to_regex(pattern, separator="."):
+    """Compile a glob the way Velero's group_resource globs work (gobwas/glob with '.').
+
+    `*` matches within one dot-separated part, `**` across parts, `?` one character
+    that is not a dot, `[abc]`/`[!abc]` a character class, `{a,b}` alternatives.
+    """
+    return re.compile("^%s$" % _translate_glob(pattern, re.escape(separator)))
+
+
+def _translate_glob(pattern, separator):
+    out = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            out.append("[^%s]*" % separator)
+        elif char == "?":
+            out.append("[^%s]" % separator)
+        elif char == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                raise ValueError("unclosed '[' in %r" % pattern)
+            body = pattern[i + 1:end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            out.append("[%s%s]" % ("^" if negate else "", body.replace("\\", "\\\\")))
+            i = end
+        elif char == "{":
+            end = pattern.find("}", i)
+            if end < 0:
+                raise ValueError("unclosed '{' in %r" % pattern)
+            alternatives = pattern[i + 1:end].split(",")
+            out.append("(?:%s)" % "|".join(_translate_glob(alt, separator) for alt in alternatives))
+            i = end
+        elif char == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def label_selector_matches(selector, labels):
+    """Match a validated dict label selector ({match_labels, match_expressions}) against labels."""
+    labels = labels or {}
+    for key, value in selector["match_labels"].items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector["match_expressions"]:
+        key, operator, values = expression["key"], expression["operator"], expression["values"]
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def _jmespath_truthy(result):
+    # JMESPath truthiness: 0 is true, empty containers and strings are false.
+    return not (result is None or result is False or result in ("", [], {}))
+
+
+# ---------------------------------------------------------------- validation
+
+@dataclass(frozen=True)
+class ModifierRule:
+    """One validated rule; `index` is its position in the option (for messages)."""
+    index: int
+    group_resource: str
+    group_resource_pattern: Any
+    resource_name_regex: Optional[Any] = None
+    namespaces: Tuple[str, ...] = ()
+    label_selector: Optional[dict] = None
+    matches: Tuple[Tuple[str, Any], ...] = ()
+    matches_expression: Optional[Any] = None
+    patches: Tuple[dict, ...] = ()
+    merge_patches: Tuple[dict, ...] = ()
+
+
+def _fields(value, where, allowed, required=()):
+    """`value` as a dict with snake_case keys; unknown or missing keys are errors."""
+    if not isinstance(value, dict):
+        raise InvalidOptionError("%s: must be a dict, got %s" % (where, type(value).__name__))
+    fields = {}
+    for key, item in value.items():
+        name = _KEY_ALIASES.get(key, key)
+        if name not in allowed:
+            raise InvalidOptionError("%s: unknown field %r (expected %s)" % (where, key, ", ".join(allowed)))
+        if name in fields:
+            raise InvalidOptionError("%s: field %r is given twice" % (where, name))
+        fields[name] = item
+    for name in required:
+        if fields.get(name) in (None, "", [], {}):
+            raise InvalidOptionError("%s.%s: is required" % (where, name))
+    return fields
+
+
+def _list(value, where):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidOptionError("%s: must be a list, got %s" % (where, type(value).__name__))
+    return value
+
+
+def _string(value, where):
+    if not isinstance(value, str) or not value:
+        raise InvalidOptionError("%s: must be a non-empty string, got %r" % (where, value))
+    return value
+
+
+def _value(value, where):
+    try:
+        return velero_value(value)
+    except ValueError as error:
+        raise InvalidOptionError("%s: %r is not valid JSON: %s" % (where, value, error))
+
+
+def _pointer(value, where):
+    try:
+        parse_pointer(value)
+    except ModifierError as error:
+        raise InvalidOptionError("%s: %s" % (where, error))
+    return value
+
+
+def _validate_label_selector(value, where):
+    fields = _fields(value, where, ("match_labels", "match_expressions"))
+    match_labels = fields.get("match_labels") or {}
+    if not isinstance(match_labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in match_labels.items()):
+        raise InvalidOptionError("%s.match_labels: must map label names to string values" % where)
+    expressions = []
+    for i, expression in enumerate(_list(fields.get("match_expressions"), where + ".match_expressions")):
+        at = "%s.match_expressions[%d]" % (where, i)
+        expression = _fields(expression, at, ("key", "operator", "values"), required=("key", "operator"))
+        operator = expression["operator"]
+        values = _list(expression.get("values"), at + ".values")
+        if operator in ("In", "NotIn") and not values:
+            raise InvalidOptionError("%s.values: operator %s needs at least one value" % (at, operator))
+        if operator in ("Exists", "DoesNotExist") and values:
+            raise InvalidOptionError("%s.values: operator %s takes no values" % (at, operator))
+        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            raise InvalidOptionError("%s.operator: %r is not one of In, NotIn, Exists, DoesNotExist"
+                                     % (at, operator))
+        expressions.append({"key": _string(expression["key"], at + ".key"), "operator": operator,
+                            "values": tuple(str(v) for v in values)})
+    return {"match_labels": dict(match_labels), "match_expressions": tuple(expressions)}
+
+
+def _validate_matches(value, where):
+    """(list form as (pointer, value) pairs, compiled JMESPath expression or None)."""
+    if isinstance(value, str):
+        if not HAS_JMESPATH:
+            raise InvalidOptionError(
+                "%s: a JMESPath expression needs the jmespath Python package on the host that "
+                "runs the module (pip install jmespath)" % where)
+        try:
+            return (), jmespath.compile(value)
+        except jmespath.exceptions.JMESPathError as error:
+            raise InvalidOptionError("%s: %r is not a valid JMESPath expression: %s" % (where, value, error))
+    tests = []
+    for i, match in enumerate(_list(value, where)):
+        at = "%s[%d]" % (where, i)
+        match = _fields(match, at, ("path", "value"), required=("path",))
+        tests.append((_pointer(match["path"], at + ".path"), _value(match.get("value", ""), at + ".value")))
+    return tuple(tests), None
+
+
+def _validate_conditions(value, where):
+    fields = _fields(value, where, ("group_resource", "resource_name_regex", "namespaces",
+                                    "label_selector", "matches"), required=("group_resource",))
+    group_resource = _string(fields["group_resource"], where + ".group_resource")
+    try:
+        pattern = glob_to_regex(group_resource)
+    except (ValueError, re.error) as error:
+        raise InvalidOptionError("%s.group_resource: %r is not a valid glob: %s" % (where, group_resource, error))
+    name_regex = None
+    if fields.get("resource_name_regex"):
+        at = where + ".resource_name_regex"
+        try:
+            name_regex = re.compile(_string(fields["resource_name_regex"], at))
+        except re.error as error:
+            raise InvalidOptionError("%s: %r is not a valid regular expression: %s"
+                                     % (at, fields["resource_name_regex"], error))
+    namespaces = tuple(_string(ns, "%s.namespaces[%d]" % (where, i))
+                       for i, ns in enumerate(_list(fields.get("namespaces"), where + ".namespaces")))
+    selector = None
+    if fields.get("label_selector") is not None:
+        if isinstance(fields["label_selector"], str):
+            raise InvalidOptionError("%s.label_selector: give the dict form {match_labels: ..., "
+                                     "match_expressions: ...}, not a string" % where)
+        selector = _validate_label_selector(fields["label_selector"], where + ".label_selector")
+    tests, expression = _validate_matches(fields.get("matches"), where + ".matches")
+    return dict(group_resource=group_resource, group_resource_pattern=pattern,
+                resource_name_regex=name_regex, namespaces=namespaces, label_selector=selector,
+                matches=tests, matches_expression=expression)
+
+
+def _validate_patch(value, where):
+    fields = _fields(value, where, ("operation", "path", "from", "value"), required=("operation", "path"))
+    operation = fields["operation"].lower() if isinstance(fields["operation"], str) else fields["operation"]
+    if operation not in PATCH_OPERATIONS:
+        raise InvalidOptionError("%s.operation: %r is not one of %s"
+                                 % (where, fields["operation"], ", ".join(PATCH_OPERATIONS)))
+    patch = {"operation": operation, "path": _pointer(fields["path"], where + ".path")}
+    if operation in ("move", "copy"):
+        if "from" not in fields:
+            raise InvalidOptionError("%s.from: is required for %s" % (where, operation))
+        patch["from"] = _pointer(fields["from"], where + ".from")
+    if operation in ("add", "replace", "test"):
+        if "value" not in fields:
+            raise InvalidOptionError("%s.value: is required for %s" % (where, operation))
+        patch["value"] = _value(fields["value"], where + ".value")
+    return patch
+
+
+def _load_text(text, where):
+    """JSON or YAML text -> data."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    if not HAS_YAML:
+        raise InvalidOptionError("%s: is not JSON (YAML text needs the PyYAML package)" % where)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidOptionError("%s: is neither JSON nor YAML: %s" % (where, error))
+
+
+def _validate_merge_patch(value, where):
+    fields = _fields(value, where, ("patch_data",), required=("patch_data",))
+    data = fields["patch_data"]
+    if isinstance(data, str):
+        data = _load_text(data, where + ".patch_data")
+    if not isinstance(data, dict):
+        raise InvalidOptionError("%s.patch_data: must be a dict (or its JSON/YAML text)" % where)
+    return data
+
+
+def _validate_rule(value, index):
+    where = "%s[%d]" % (OPTION, index)
+    fields = _fields(value, where, ("conditions", "patches", "merge_patches", "strategic_patches"),
+                     required=("conditions",))
+    if fields.get("strategic_patches"):
+        raise InvalidOptionError("%s.strategic_patches: strategic merge patches are not supported; "
+                                 "use patches (JSON patch) or merge_patches (JSON merge patch)" % where)
+    conditions = _validate_conditions(fields["conditions"], where + ".conditions")
+    patches = tuple(_validate_patch(p, "%s.patches[%d]" % (where, i))
+                    for i, p in enumerate(_list(fields.get("patches"), where + ".patches")))
+    merges = tuple(_validate_merge_patch(p, "%s.merge_patches[%d]" % (where, i))
+                   for i, p in enumerate(_list(fields.get("merge_patches"), where + ".merge_patches")))
+    if bool(patches) == bool(merges):
+        raise InvalidOptionError("%s: give either patches or merge_patches (one kind per rule)" % where)
+    return ModifierRule(index=index, patches=patches, merge_patches=merges, **conditions)
+
+
+def validate_modifiers(rules):
+    """Check a `resource_modifiers` option; return a tuple of ModifierRule.
+
+    Takes a list of rules, Velero's document `{version: v1, resource_modifier_rules: [...]}`
+    (camelCase keys too) or that document as YAML/JSON text. Raises InvalidOptionError
+    naming the rule index and field.
+    """
+    if rules is None or rules == []:
+        return ()
+    if isinstance(rules, str):
+        rules = _load_text(rules, OPTION)
+    if isinstance(rules, dict):
+        document = _fields(rules, OPTION, ("version", "resource_modifier_rules"),
+                           required=("resource_modifier_rules",))
+        version = document.get("version", SUPPORTED_VERSION)
+        if not isinstance(version, str) or version.lower() != SUPPORTED_VERSION:
+            raise InvalidOptionError("%s.version: only %r is supported, got %r" % (OPTION, SUPPORTED_VERSION, version))
+        rules = document["resource_modifier_rules"]
+    return tuple(_validate_rule(rule, index) for index, rule in enumerate(_list(rules, OPTION)))
+
+
+# ---------------------------------------------------------------- applying
+
+def rule_matches(rule, item, group_resource):
+    """Whether a validated rule's conditions hold for an item of `group_resource`."""
+    if not rule.group_resource_pattern.match(group_resource):
+        return False
+    metadata = item.get("metadata") or {}
+    namespace = metadata.get("namespace")
+    if namespace and rule.namespaces and not any(fnmatch.fnmatchcase(namespace, ns) for ns in rule.namespaces):
+        return False
+    if rule.resource_name_regex and not rule.resource_name_regex.search(metadata.get("name") or ""):
+        return False
+    if rule.label_selector and not label_selector_matches(rule.label_selector, metadata.get("labels")):
+        return False
+    for pointer, expected in rule.matches:
+        try:
+            if not json_equal(resolve_pointer(item, pointer), expected):
+                return False
+        except ModifierError:
+            return False
+    if rule.matches_expression is not None and not _jmespath_truthy(rule.matches_expression.search(item)):
+        return False
+    return True
+
+
+def _describe(item):
+    metadata = item.get("metadata") or {}
+    if metadata.get("namespace"):
+        return "%s/%s" % (metadata["namespace"], metadata.get("name"))
+    return str(metadata.get("name"))
+
+
+def apply_modifiers(item, group_resource, rules):
+    """Apply resource modifier rules to an item; return (item, indexes of the rules applied).
+
+    `rules` are validate_modifiers()'s result (raw option values are validated first).
+    The input is never modified: the item itself comes back when no rule applied, a
+    new dict otherwise. Raises ModifierError naming the rule and the item when a patch
+    cannot be applied.
+    """
+    if any(not isinstance(rule, ModifierRule) for rule in rules or ()):
+        rules = validate_modifiers(rules)
+    result = item
+    applied = []
+    for rule in rules or ():
+        if not rule_matches(rule, item, group_resource):
+            continue
+        try:
+            if rule.patches:
+                result = json_patch(result, rule.patches)
+            else:
+                for patch in rule.merge_patches:
+                    result = merge_patch(result, patch)
+        except PatchTestFailed:
+            continue
+        except ModifierError as error:
+            raise ModifierError("%s[%d] on %s %s: %s" % (OPTION, rule.index, group_resource, _describe(item), error))
+        applied.append(rule.index)
+    return result, applied
