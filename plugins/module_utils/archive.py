@@ -1,0 +1,236 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""Velero's backup tarball (``<name>.tar.gz``): naming, a streaming writer and a safe reader.
+
+Layout (gzip over tar, regular files only, no directory entries)::
+
+    metadata/version                                     "1.1.0\\n", always first
+    resources/<gr>/namespaces/<ns>/<name>.json           namespaced item
+    resources/<gr>/cluster/<name>.json                   cluster-scoped item
+    resources/<gr>/<version>-preferredversion/...        the same item again when its version
+                                                         is the server-preferred one
+
+``<gr>`` is ``resource.group`` (``deployments.apps``) or just ``resource`` for the core group.
+The writer streams: memory does not grow with the number of items. The reader never
+writes outside the directory it is given and refuses absolute paths, ``..``, links,
+devices and archives whose content exceeds a size cap.
+"""
+
+import gzip
+import io
+import json
+import os
+import posixpath
+import tarfile
+import time
+import zlib
+from collections import namedtuple
+
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError
+
+FORMAT_VERSION = "1.1.0"
+VERSION_ENTRY = "metadata/version"
+RESOURCES_DIR = "resources"
+NAMESPACED_DIR = "namespaces"
+CLUSTER_DIR = "cluster"
+PREFERRED_VERSION_SUFFIX = "-preferredversion"
+DEFAULT_MAX_TOTAL_SIZE = 8 * 1024 ** 3  # uncompressed bytes a reader accepts by default
+ENTRY_MODE = 0o755  # what Velero writes
+
+
+def encode_json(obj):
+    """Compact JSON with sorted keys (as Go's encoding/json writes maps)."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+# ---------------------------------------------------------------- naming
+
+def item_path(group_resource, namespace, name, version=None):
+    """The archive path of an item; ``version`` set gives the ``<version>-preferredversion`` copy."""
+    parts = [RESOURCES_DIR, group_resource]
+    if version:
+        parts.append(version + PREFERRED_VERSION_SUFFIX)
+    if namespace:
+        parts.extend([NAMESPACED_DIR, namespace])
+    else:
+        parts.append(CLUSTER_DIR)
+    parts.append(name + ".json")
+    return "/".join(parts)
+
+
+def item_paths(api_resource, item):
+    """Every path an item is written at: the plain one, plus the preferred-version copy."""
+    metadata = item.get("metadata") or {}
+    namespace = metadata.get("namespace") if api_resource.namespaced else None
+    name = metadata.get("name")
+    paths = [item_path(api_resource.group_resource, namespace, name)]
+    if api_resource.preferred:
+        paths.append(item_path(api_resource.group_resource, namespace, name, api_resource.version))
+    return paths
+
+
+ArchivePath = namedtuple("ArchivePath", "group_resource version namespace name")
+ArchivePath.__doc__ = """A parsed item path: ``version`` is set only for ``-preferredversion`` copies
+(and for Velero's other version folders, ``<version>``), ``namespace`` is None for cluster items."""
+
+
+def parse_item_path(path):
+    """Inverse of ``item_path``: an ArchivePath, or None for paths that are not items
+    (``metadata/version``). Raises ArchiveError for malformed ``resources/`` paths."""
+    parts = path.split("/")
+    if not parts or parts[0] != RESOURCES_DIR:
+        return None
+    if len(parts) < 4 or not parts[-1].endswith(".json") or len(parts[-1]) <= len(".json"):
+        raise ArchiveError("unexpected path in backup archive: %s" % path)
+    group_resource = parts[1]
+    rest = parts[2:]
+    version = None
+    if rest[0] not in (NAMESPACED_DIR, CLUSTER_DIR):
+        version_dir = rest[0]
+        version = version_dir[:-len(PREFERRED_VERSION_SUFFIX)] if version_dir.endswith(
+            PREFERRED_VERSION_SUFFIX) else version_dir
+        rest = rest[1:]
+    name = rest[-1][:-len(".json")]
+    if len(rest) == 3 and rest[0] == NAMESPACED_DIR:
+        return ArchivePath(group_resource, version, rest[1], name)
+    if len(rest) == 2 and rest[0] == CLUSTER_DIR:
+        return ArchivePath(group_resource, version, None, name)
+    raise ArchiveError("unexpected path in backup archive: %s" % path)
+
+
+def is_preferred_copy(path):
+    return PREFERRED_VERSION_SUFFIX + "/" in path
+
+
+# ---------------------------------------------------------------- writer
+
+class ArchiveWriter(object):
+    """Streams a Velero tarball into a binary file object. ``metadata/version`` is written
+    on construction; ``add_item`` writes each item (twice for a preferred version)."""
+
+    def __init__(self, fileobj, compresslevel=6, mtime=None):
+        self.mtime = int(mtime if mtime is not None else time.time())
+        self._gzip = gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=compresslevel, mtime=self.mtime)
+        self._tar = tarfile.open(fileobj=self._gzip, mode="w|", format=tarfile.PAX_FORMAT)
+        self.entries = 0
+        self.uncompressed_bytes = 0
+        self.add_file(VERSION_ENTRY, (FORMAT_VERSION + "\n").encode("ascii"))
+
+    def add_file(self, path, data):
+        info = tarfile.TarInfo(path)
+        info.size = len(data)
+        info.mode = ENTRY_MODE
+        info.mtime = self.mtime
+        info.type = tarfile.REGTYPE
+        self._tar.addfile(info, io.BytesIO(data))
+        self.entries += 1
+        self.uncompressed_bytes += len(data)
+
+    def add_item(self, api_resource, item):
+        """Write one item (a dict as the API returned it); returns the paths written."""
+        data = encode_json(item)
+        paths = item_paths(api_resource, item)
+        for path in paths:
+            self.add_file(path, data)
+        return paths
+
+    def close(self):
+        self._tar.close()
+        self._gzip.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ---------------------------------------------------------------- safe reader
+
+def check_member(member):
+    """The normalised path of a safe tar member (None for directories); ArchiveError otherwise."""
+    name = member.name
+    if member.isdir():
+        return None
+    if member.issym() or member.islnk():
+        raise ArchiveError("backup archive contains a link (%s); refusing it" % name)
+    if not member.isreg():
+        raise ArchiveError("backup archive contains a device or special file (%s); refusing it" % name)
+    if not name or name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
+        raise ArchiveError("backup archive contains an absolute path (%s); refusing it" % name)
+    if ".." in name.split("/"):
+        raise ArchiveError("backup archive contains a path leaving the archive (%s); refusing it" % name)
+    normalised = posixpath.normpath(name)
+    if normalised in (".", "") or normalised.startswith("../"):
+        raise ArchiveError("backup archive contains an invalid path (%s); refusing it" % name)
+    return normalised
+
+
+def iter_archive(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE):
+    """Yield ``(path, bytes)`` for every file of a Velero tarball, streaming, after checking each
+    member (see ``check_member``) and the running total of uncompressed bytes against the cap."""
+    total = 0
+    try:
+        with tarfile.open(fileobj=fileobj, mode="r|gz") as tar:
+            for member in tar:
+                path = check_member(member)
+                if path is None:
+                    continue
+                total += member.size
+                if total > max_total_size:
+                    raise ArchiveError("backup archive expands beyond %d bytes; refusing it" % max_total_size)
+                handle = tar.extractfile(member)
+                data = handle.read() if handle is not None else b""
+                if len(data) != member.size:
+                    raise ArchiveError("backup archive is truncated at %s" % path)
+                yield path, data
+    except (tarfile.TarError, zlib.error, EOFError, OSError) as error:
+        raise ArchiveError("backup archive is corrupt or not a gzipped tar file: %s" % error)
+
+
+def iter_items(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE, include_preferred_copies=False):
+    """Yield ``(ArchivePath, item dict)`` for every resource item; by default only the plain copy
+    of each item (not the ``-preferredversion`` duplicate)."""
+    for path, data in iter_archive(fileobj, max_total_size):
+        parsed = parse_item_path(path)
+        if parsed is None or (parsed.version is not None and not include_preferred_copies):
+            continue
+        try:
+            item = json.loads(data.decode("utf-8"))
+        except ValueError as error:
+            raise ArchiveError("backup archive entry %s is not valid JSON: %s" % (path, error))
+        if not isinstance(item, dict):
+            raise ArchiveError("backup archive entry %s is not a JSON object" % path)
+        yield parsed, item
+
+
+def extract_archive(fileobj, destination, max_total_size=DEFAULT_MAX_TOTAL_SIZE):
+    """Extract a tarball into ``destination`` (an existing private directory); returns the list of
+    relative paths written. Nothing is ever written outside ``destination``."""
+    root = os.path.realpath(destination)
+    written = []
+    for path, data in iter_archive(fileobj, max_total_size):
+        target = os.path.realpath(os.path.join(root, path))
+        if not target.startswith(root + os.sep):
+            raise ArchiveError("backup archive entry %s would be written outside the extraction directory" % path)
+        parent = os.path.dirname(target)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, 0o700)
+        with open(target, "wb") as handle:
+            handle.write(data)
+        written.append(path)
+    return written
+
+
+def read_format_version(fileobj):
+    """The content of ``metadata/version`` (stripped), or None when the archive has none."""
+    for path, data in iter_archive(fileobj):
+        if path == VERSION_ENTRY:
+            return data.decode("utf-8", "replace").strip()
+    return None

@@ -1,0 +1,670 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""The backup pipeline: options -> selection -> items (raw JSON LISTs) -> item actions ->
+tar.gz (streamed to a temporary file) -> storage, ``velero-backup.json`` last.
+
+Memory stays flat in the number of items: resource types are listed concurrently by a
+bounded thread pool into a bounded queue of pages, the single consumer writes each item
+into the tarball at once and keeps only names (for the resource list and dedupe).
+Items pulled in by actions are resolved afterwards with LISTs, round by round.
+"""
+
+import datetime
+import gzip
+import queue
+import re
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.kubedr.backup.plugins.module_utils import archive, backup_actions, results, selection
+from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
+    ClusterError, InvalidOptionError, KubedrError, StorageError,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiException, KubeClient, describe_api_error
+
+VELERO_NAMESPACE = "velero"
+STORAGE_LOCATION_NAME = "default"
+LIST_WORKERS = 4
+QUEUED_PAGES = 4  # pages in flight between the listing threads and the writer
+PROGRESS_INTERVAL = 5.0  # seconds between progress object updates
+MAX_ACTION_ROUNDS = 6
+PER_NAMESPACE_LIST_LIMIT = 10  # up to this many selected namespaces, list namespaced types per namespace
+# Listing failures that mean "this type cannot be listed here" rather than a failed backup.
+NOT_LISTABLE = frozenset([404, 405, 406, 410])
+
+FILTER_OPTIONS = (
+    "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
+    "include_cluster_resources", "included_cluster_scoped_resources", "excluded_cluster_scoped_resources",
+    "included_namespace_scoped_resources", "excluded_namespace_scoped_resources", "label_selector",
+    "or_label_selectors",
+)
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def parse_duration(text):
+    """Seconds in a Go duration string (``720h``, ``1h30m``, ``90s``); raises InvalidOptionError."""
+    value = str(text).strip()
+    if value in ("0", ""):
+        return 0
+    position, total = 0, 0.0
+    for match in _DURATION_PART.finditer(value):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        position = match.end()
+    if position != len(value):
+        raise InvalidOptionError("ttl %r is not a duration such as 720h, 24h0m0s or 90m" % text)
+    return int(total)
+
+
+def format_duration(seconds):
+    """Go's Duration.String() for whole seconds: ``720h0m0s``."""
+    seconds = int(seconds)
+    if seconds == 0:
+        return "0s"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return "%dh%dm%ds" % (hours, minutes, secs)
+    if minutes:
+        return "%dm%ds" % (minutes, secs)
+    return "%ds" % secs
+
+
+def rfc3339(moment):
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def to_label_selector(parsed):
+    """A parsed selector as Velero's metav1.LabelSelector (matchLabels + matchExpressions)."""
+    match_labels, expressions = {}, []
+    operators = {"in": "In", "notin": "NotIn", "!=": "NotIn", "exists": "Exists", "!exists": "DoesNotExist"}
+    for key, op, values in parsed.requirements:
+        if op == "=":
+            match_labels[key] = values[0]
+        elif op in operators:
+            expression = {"key": key, "operator": operators[op]}
+            if values:
+                expression["values"] = list(values)
+            expressions.append(expression)
+        else:
+            raise InvalidOptionError("label selector %r: operator %r cannot be stored in a Velero backup "
+                                     "(use =, !=, in, notin, exists or !key)" % (parsed.text, op))
+    selector = {}
+    if match_labels:
+        selector["matchLabels"] = match_labels
+    if expressions:
+        selector["matchExpressions"] = expressions
+    return selector
+
+
+def backup_spec(options):
+    """The ``spec`` of the stored velero.io/v1 Backup (Velero's field names; empty fields omitted
+    as Go's omitempty does)."""
+    spec = {
+        "includedNamespaces": options.get("included_namespaces") or ["*"],
+        "excludedNamespaces": options.get("excluded_namespaces") or [],
+        "includedResources": options.get("included_resources") or [],
+        "excludedResources": options.get("excluded_resources") or [],
+        "ttl": format_duration(parse_duration(options.get("ttl") or "720h")),
+        "storageLocation": STORAGE_LOCATION_NAME,
+        "volumeSnapshotLocations": [],
+        "defaultVolumesToFsBackup": False,
+        "hooks": {},
+        "metadata": {},
+        "csiSnapshotTimeout": "10m0s",
+        "itemOperationTimeout": "4h0m0s",
+    }
+    camel = {
+        "included_cluster_scoped_resources": "includedClusterScopedResources",
+        "excluded_cluster_scoped_resources": "excludedClusterScopedResources",
+        "included_namespace_scoped_resources": "includedNamespaceScopedResources",
+        "excluded_namespace_scoped_resources": "excludedNamespaceScopedResources",
+    }
+    for option, field in camel.items():
+        if options.get(option):
+            spec[field] = list(options[option])
+    if options.get("include_cluster_resources") is not None:
+        spec["includeClusterResources"] = bool(options["include_cluster_resources"])
+    if options.get("label_selector"):
+        spec["labelSelector"] = to_label_selector(selection.parse_label_selector(options["label_selector"]))
+    if options.get("or_label_selectors"):
+        spec["orLabelSelectors"] = [to_label_selector(selection.parse_label_selector(s))
+                                    for s in options["or_label_selectors"]]
+    ordered = selection.parse_ordered_resources(options.get("ordered_resources"))
+    if ordered:
+        spec["orderedResources"] = dict((k, ",".join(v)) for k, v in ordered.items())
+    return spec
+
+
+def backup_object(name, spec, status, labels=None, annotations=None, uid=None, created=None):
+    """The velero.io/v1 Backup stored as velero-backup.json."""
+    metadata_labels = dict(labels or {})
+    metadata_labels["velero.io/storage-location"] = STORAGE_LOCATION_NAME
+    metadata = {
+        "name": name,
+        "namespace": VELERO_NAMESPACE,
+        "uid": uid or str(uuid.uuid4()),
+        "creationTimestamp": created,
+        "labels": metadata_labels,
+        "annotations": dict(annotations or {}),
+        "generation": 1,
+    }
+    return {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": metadata, "spec": spec, "status": status}
+
+
+def validate_options(options):
+    """Every check that needs no cluster and no storage; raises InvalidOptionError."""
+    selection.validate_object_name(options.get("name"), "backup name")
+    selection.validate_filters(options)
+    for key, value in (options.get("labels") or {}).items():
+        selection.parse_label_selector("%s=%s" % (key, value))
+    return backup_spec(options)
+
+
+class RunLog(object):
+    """The run's log, logrus-style text lines in a temporary file (memory flat)."""
+
+    def __init__(self, backup_name):
+        self.backup_name = backup_name
+        self._file = tempfile.TemporaryFile()
+        self._lock = threading.Lock()
+
+    def log(self, level, message, **fields):
+        stamp = rfc3339(utc_now())
+        extra = "".join(" %s=%s" % (k, _logfmt(v)) for k, v in sorted(fields.items()) if v not in (None, ""))
+        line = 'time="%s" level=%s msg=%s backup=%s/%s%s\n' % (
+            stamp, level, _logfmt(message), VELERO_NAMESPACE, self.backup_name, extra)
+        with self._lock:
+            self._file.write(line.encode("utf-8"))
+
+    def info(self, message, **fields):
+        self.log("info", message, **fields)
+
+    def warning(self, message, **fields):
+        self.log("warning", message, **fields)
+
+    def error(self, message, **fields):
+        self.log("error", message, **fields)
+
+    def gzipped(self):
+        with self._lock:
+            self._file.seek(0)
+            data = self._file.read()
+            self._file.seek(0, 2)
+        return gzip.compress(data)
+
+    def close(self):
+        self._file.close()
+
+
+def _logfmt(value):
+    text = str(value)
+    if re.match(r"^[A-Za-z0-9_./:@-]+$", text):
+        return text
+    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class CountingSink(object):
+    """Stands in for the archive writer in check mode: nothing is written."""
+
+    entries = 0
+    uncompressed_bytes = 0
+
+    def add_item(self, api_resource, item):
+        return archive.item_paths(api_resource, item)
+
+    def close(self):
+        pass
+
+
+# ---------------------------------------------------------------- listing
+
+class _ListTask(object):
+    def __init__(self, api_resource, namespace=None, label_selector=None):
+        self.api_resource = api_resource
+        self.namespace = namespace
+        self.label_selector = label_selector
+
+    def describe(self):
+        where = " in namespace %s" % self.namespace if self.namespace else ""
+        return "%s%s" % (self.api_resource.group_resource, where)
+
+
+def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES):
+    """Yield ``(task, items, error)`` for every page of every LIST task, listing up to ``workers``
+    tasks concurrently; at most ``queued_pages`` pages wait in memory. A failed task yields one
+    ``(task, None, error)``."""
+    pages = queue.Queue(maxsize=queued_pages)
+    cancelled = threading.Event()
+    done = object()
+
+    def put(entry):
+        while not cancelled.is_set():
+            try:
+                pages.put(entry, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(task):
+        try:
+            for items in kube.list_pages(task.api_resource, task.namespace, task.label_selector):
+                if not put((task, items, None)):
+                    return
+        except Exception as error:  # reported to the consumer, which decides
+            put((task, None, error))
+        finally:
+            put((task, done, None))
+
+    if not tasks:
+        return
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))))
+    try:
+        for task in tasks:
+            pool.submit(run, task)
+        remaining = len(tasks)
+        while remaining:
+            task, items, error = pages.get()
+            if items is done:
+                remaining -= 1
+                continue
+            yield task, items, error
+    finally:
+        cancelled.set()
+        pool.shutdown(wait=True)
+
+
+# ---------------------------------------------------------------- the pipeline
+
+class BackupRun(object):
+    """One backup run. ``execute()`` returns the module result."""
+
+    def __init__(self, kube, store, options, check_mode=False, now=utc_now):
+        self.kube = kube
+        self.store = store
+        self.options = options
+        self.name = options["name"]
+        self.check_mode = check_mode
+        self.now = now
+        self.keys = storage_mod.backup_keys(self.name)
+        self.results = results.Results()
+        self.index = results.ItemIndex()
+        self.log = RunLog(self.name)
+        self.pending = set()
+        self.spec = None
+        self.selection = None
+        self.discovery = None
+        self.context = None
+        self.sink = None
+        self.listed = []
+        self.namespaces_resource = None
+        self.namespace_items = []
+        self.started = None
+        self._last_progress = 0.0
+
+    # Progress ------------------------------------------------------------------
+
+    def _progress(self, phase, force=False):
+        if self.check_mode:
+            return
+        moment = time.time()
+        if not force and moment - self._last_progress < PROGRESS_INTERVAL:
+            return
+        self._last_progress = moment
+        self.store.put_bytes(self.keys["progress"], archive.encode_json({
+            "phase": phase, "startTimestamp": rfc3339(self.started), "updateTimestamp": rfc3339(self.now()),
+            "totalItems": len(self.index), "itemsBackedUp": len(self.index),
+        }) + b"\n")
+
+    # Items ---------------------------------------------------------------------
+
+    def _take(self, api_resource, item, additional=False):
+        """Back one item up (if selected and not yet backed up) and queue what its actions pull in."""
+        reason = self.selection.item_skip_reason(api_resource, item, additional)
+        metadata = item.get("metadata") or {}
+        namespace = metadata.get("namespace") if api_resource.namespaced else None
+        name = metadata.get("name")
+        if reason:
+            return False
+        if not self.index.add(api_resource, namespace, name):
+            return False
+        self.sink.add_item(api_resource, item)
+        self.log.info("Backed up item", resource=api_resource.group_resource, namespace=namespace, name=name,
+                      additional=additional or None)
+        for ref in backup_actions.related_items(api_resource.group_resource, item, self.context):
+            if not self.index.contains(*ref):
+                self.pending.add(ref)
+        self._progress("InProgress")
+        return True
+
+    def _list_failed(self, task, error):
+        status = getattr(error, "status", None)
+        reason = describe_api_error(error) if isinstance(error, ApiException) else str(error)
+        message = "cannot list %s: %s" % (task.describe(), reason)
+        if status in NOT_LISTABLE:
+            self.results.warn(message, namespace=task.namespace)
+            self.log.warning(message)
+        else:
+            self.results.error(message, namespace=task.namespace, cluster=not task.namespace)
+            self.log.error(message)
+        if isinstance(error, ClusterError):
+            raise error
+
+    def _list_tasks(self, api_resources, namespaces, label_selector):
+        tasks = []
+        for api_resource in api_resources:
+            if api_resource.namespaced and namespaces is not None:
+                tasks.extend(_ListTask(api_resource, ns, label_selector) for ns in namespaces)
+            else:
+                tasks.append(_ListTask(api_resource, None, label_selector))
+        return tasks
+
+    def _consume(self, tasks, handle):
+        for task, items, error in stream_pages(self.kube, tasks):
+            if error is not None:
+                self._list_failed(task, error)
+                continue
+            for item in items:
+                handle(task.api_resource, item)
+
+    def _selected_namespaces(self):
+        """Names of the namespaces in scope, read once; also holds the Namespace objects (few)."""
+        namespaces_resource = self.discovery.find(selection.NAMESPACES)
+        listed = []
+        for item in self.kube.list_items(namespaces_resource):
+            if self.selection.namespace_included(item["metadata"]["name"]):
+                listed.append(item)
+        return namespaces_resource, listed
+
+    def _backup_ordered(self, api_resource, names, namespaces):
+        """Items named in ordered_resources first, in that order, then the rest of the type."""
+        wanted = dict((n, i) for i, n in enumerate(names))
+        held = {}
+
+        def hold(res, item):
+            meta = item.get("metadata") or {}
+            key = results.item_display_name(meta.get("namespace") if res.namespaced else None, meta.get("name"))
+            if key in wanted:
+                held[key] = item
+
+        tasks = self._list_tasks([api_resource], namespaces, self.selection.list_label_selector())
+        self._consume(tasks, hold)
+        for key in sorted(held, key=wanted.get):
+            self._take(api_resource, held.pop(key))
+        self._consume(tasks, self._take)
+
+    def _resolve_pending(self):
+        """Back up what actions referenced, with one LIST per referenced type and round."""
+        for _ in range(MAX_ACTION_ROUNDS):
+            pending = set(ref for ref in self.pending if not self.index.contains(*ref))
+            self.pending = set()
+            if not pending:
+                return
+            by_resource = {}
+            for ref in pending:
+                by_resource.setdefault(ref.group_resource, set()).add(ref)
+            tasks = []
+            for group_resource, refs in sorted(by_resource.items()):
+                api_resource = self.discovery.find(group_resource)
+                if api_resource is None:
+                    self.results.warn("items of %s are referenced but the server does not serve that resource"
+                                      % group_resource)
+                    continue
+                namespaces = sorted(set(ref.namespace for ref in refs))
+                if api_resource.namespaced and len(namespaces) <= PER_NAMESPACE_LIST_LIMIT:
+                    tasks.extend(_ListTask(api_resource, ns) for ns in namespaces)
+                else:
+                    tasks.append(_ListTask(api_resource))
+
+            def take_referenced(api_resource, item):
+                meta = item.get("metadata") or {}
+                ref = backup_actions.ItemRef(api_resource.group_resource,
+                                             meta.get("namespace") if api_resource.namespaced else None,
+                                             meta.get("name"))
+                if ref in pending:
+                    self._take(api_resource, item, additional=True)
+
+            self._consume(tasks, take_referenced)
+
+    def _action_context(self, listed_resources):
+        group_resources = set(r.group_resource for r in listed_resources)
+        crd_resource = self.discovery.find(selection.CRDS)
+        include_crds = crd_resource is not None and not self.selection.crds_filtered()
+        crd_names = []
+        if include_crds and any(r.group for r in listed_resources):
+            crd_names = [crd["metadata"]["name"] for crd in self.kube.list_items(crd_resource)]
+        crb_index = {}
+        if backup_actions.needs_crb_index(group_resources):
+            crb_resource = self.discovery.find(backup_actions.CLUSTER_ROLE_BINDINGS)
+            if crb_resource is not None:
+                crb_index = backup_actions.build_crb_index(self.kube.list_items(crb_resource))
+        return backup_actions.ActionContext(crd_names, crb_index, include_crds)
+
+    def _prepare(self):
+        """Everything read before the first write: discovery, selection, action context, namespaces.
+        A failure here (unreachable API server, forbidden) leaves the storage untouched."""
+        self.discovery = self.kube.discover()
+        for warning in self.discovery.warnings:
+            self.results.warn(warning)
+            self.log.warning(warning)
+        self.selection = selection.BackupSelection(self.options, self.discovery.resources)
+        candidates = selection.backup_resources(self.discovery.resources)
+        self.listed = [r for r in candidates if self.selection.lists_resource(r)]
+        self.context = self._action_context(self.listed)
+        self.namespaces_resource, self.namespace_items = self._selected_namespaces()
+
+    def _collect(self):
+        """List and back up every selected item (ordered types, main pass, actions, namespaces)."""
+        listed = self.listed
+        selected = sorted(item["metadata"]["name"] for item in self.namespace_items)
+        per_namespace = (not self.selection.namespaces.include_everything()
+                         and len(selected) <= PER_NAMESPACE_LIST_LIMIT)
+        namespaces = selected if per_namespace else None
+        self.log.info("Listing resources", types=len(listed), namespaces=len(selected))
+
+        ordered = selection.parse_ordered_resources(self.options.get("ordered_resources"))
+        ordered_resources = {}
+        for pattern, names in ordered.items():
+            for group_resource in selection.resolve_resource_patterns([pattern], self.discovery.resources):
+                ordered_resources[group_resource] = names
+        main = [r for r in listed if r.group_resource not in ordered_resources
+                and r.group_resource != selection.NAMESPACES]
+        for api_resource in listed:
+            if api_resource.group_resource in ordered_resources:
+                self._backup_ordered(api_resource, ordered_resources[api_resource.group_resource], namespaces)
+        self._consume(self._list_tasks(main, namespaces, self.selection.list_label_selector()), self._take)
+        self._resolve_pending()
+
+        # Namespace objects last: with a label selector, a namespace is kept when it matches or
+        # holds backed-up items.
+        if any(r.group_resource == selection.NAMESPACES for r in listed):
+            for item in self.namespace_items:
+                name = item["metadata"]["name"]
+                if (not self.selection.has_label_selector()
+                        or self.selection.labels_match(item["metadata"].get("labels"))
+                        or self.index.per_namespace.get(name)):
+                    self._take(self.namespaces_resource, item, additional=True)
+            self._resolve_pending()
+
+    # Commit ----------------------------------------------------------------------
+
+    def _status(self, phase, completed=None):
+        ttl = parse_duration(self.spec["ttl"])
+        status = {
+            "version": 1,
+            "formatVersion": archive.FORMAT_VERSION,
+            "phase": phase,
+            "startTimestamp": rfc3339(self.started),
+            "expiration": rfc3339(self.started + datetime.timedelta(seconds=ttl)),
+            "progress": {"totalItems": len(self.index), "itemsBackedUp": len(self.index)},
+        }
+        if completed is not None:
+            status["completionTimestamp"] = rfc3339(completed)
+        if self.results.warning_count():
+            status["warnings"] = self.results.warning_count()
+        if self.results.error_count():
+            status["errors"] = self.results.error_count()
+        return status
+
+    def _annotations(self):
+        try:
+            version = self.kube.server_version()
+        except (ApiException, KubedrError):
+            version = {}
+        annotations = {"velero.io/resource-timeout": "10m0s"}
+        for key, field in (("gitversion", "gitVersion"), ("major-version", "major"), ("minor-version", "minor")):
+            if version.get(field):
+                annotations["velero.io/source-cluster-k8s-" + key] = version[field]
+        return annotations
+
+    def _upload(self, tarball, phase, completed):
+        tarball.seek(0)
+        self.store.upload_file(self.keys["tarball"], tarball)
+        self.store.put_bytes(self.keys["logs"], self.log.gzipped())
+        self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list())
+        self.store.put_json_gz(self.keys["results"], self.results.to_dict())
+        self.store.put_json_gz(self.keys["pod_volume_backups"], None)
+        self.store.put_json_gz(self.keys["volume_snapshots"], None)
+        self._progress(phase, force=True)
+        document = backup_object(self.name, self.spec, self._status(phase, completed),
+                                 self.options.get("labels"), self._annotations(), created=rfc3339(self.started))
+        # The commit marker, last: until it exists the backup does not exist.
+        self.store.put_bytes(self.keys["metadata"], archive.encode_json(document) + b"\n")
+        return document
+
+    def execute(self):
+        self.spec = validate_options(self.options)
+        self.started = self.now()
+        tarball = None
+        try:
+            try:
+                self._prepare()
+            except ApiException as error:
+                raise ClusterError("cannot read the cluster at %s: %s" % (self.kube.host, describe_api_error(error)))
+            tarball = None if self.check_mode else tempfile.TemporaryFile()
+            self.sink = CountingSink() if self.check_mode else archive.ArchiveWriter(tarball)
+            self._progress("InProgress", force=True)
+            self.log.info("Starting backup", check_mode=self.check_mode or None)
+            try:
+                self._collect()
+            except (KubedrError, ApiException) as error:
+                return self._failed(error)
+            self.sink.close()
+            if self.check_mode:
+                return self._result(None, changed=True)
+            completed = self.now()
+            phase = results.phase_for(self.results)
+            self.log.info("Backup completed", phase=phase, items=len(self.index))
+            self._upload(tarball, phase, completed)
+            return self._result(phase, changed=True, completed=completed,
+                                size=self.store.backup_size(self.name))
+        finally:
+            if tarball is not None:
+                tarball.close()
+            self.log.close()
+
+    def _failed(self, error):
+        reason = describe_api_error(error) if isinstance(error, ApiException) else str(error)
+        self.results.error("backup failed: %s" % reason)
+        self.log.error("Backup failed", reason=reason)
+        if not self.check_mode:
+            # Best effort, for diagnosis; the commit marker is never written for a failed run.
+            try:
+                self.store.put_bytes(self.keys["logs"], self.log.gzipped())
+                self.store.put_json_gz(self.keys["results"], self.results.to_dict())
+                self._progress(results.FAILED, force=True)
+            except StorageError:
+                pass
+        result = self._result(results.FAILED, changed=False, completed=self.now())
+        result.update(failed=True, msg="backup %s failed: %s" % (self.name, reason))
+        return result
+
+    def _result(self, phase, changed, completed=None, size=None):
+        ttl = parse_duration(self.spec["ttl"])
+        return {
+            "changed": changed,
+            "name": self.name,
+            "phase": phase,
+            "start_timestamp": rfc3339(self.started),
+            "completion_timestamp": rfc3339(completed) if completed else None,
+            "expiration": rfc3339(self.started + datetime.timedelta(seconds=ttl)) if phase else None,
+            "items": results.item_counts(self.index.resource_list()),
+            "warnings": self.results.warnings,
+            "errors": self.results.errors,
+            "warning_count": self.results.warning_count(),
+            "error_count": self.results.error_count(),
+            "storage": dict((role, self.store.url(key)) for role, key in sorted(self.keys.items())),
+            "archive_size": size,
+            "format_version": archive.FORMAT_VERSION,
+        }
+
+
+def summary_from_stored(store, name, document, changed):
+    """The module result for an already committed backup (idempotent rerun)."""
+    status = document.get("status") or {}
+    keys = storage_mod.backup_keys(name)
+    stored_results = store.get_json_gz(keys["results"]) or {}
+    empty = results.empty_result()
+    return {
+        "changed": changed,
+        "name": name,
+        "phase": status.get("phase"),
+        "start_timestamp": status.get("startTimestamp"),
+        "completion_timestamp": status.get("completionTimestamp"),
+        "expiration": status.get("expiration"),
+        "items": results.item_counts(store.get_json_gz(keys["resource_list"])),
+        "warnings": stored_results.get("warnings") or empty,
+        "errors": stored_results.get("errors") or empty,
+        "warning_count": status.get("warnings", 0),
+        "error_count": status.get("errors", 0),
+        "storage": dict((role, store.url(key)) for role, key in sorted(keys.items())),
+        "archive_size": store.backup_size(name),
+        "format_version": status.get("formatVersion"),
+    }
+
+
+def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
+    """Entry point of k8s_backup: ``state`` present creates the backup (unless committed already),
+    absent deletes all of its objects."""
+    selection.validate_object_name(options.get("name"), "backup name")
+    if options.get("state", "present") == "present":
+        validate_options(options)  # bad input fails before any connection or write
+    store = storage_mod.open_store(location)
+    store.check()
+    name = options["name"]
+    existing = store.backup_metadata(name)
+    if options.get("state") == "absent":
+        return _delete(store, name, check_mode)
+    if existing is not None:
+        return summary_from_stored(store, name, existing, changed=False)
+    if not check_mode:
+        store.ensure_writable()
+    kube = kube_factory(auth)
+    return BackupRun(kube, store, options, check_mode).execute()
+
+
+def _delete(store, name, check_mode):
+    keys = store.list_keys(storage_mod.backup_dir(name))
+    if keys and not check_mode:
+        store.delete_backup(name)
+    return {"changed": bool(keys), "name": name, "deleted_objects": [store.url(k) for k in keys]}

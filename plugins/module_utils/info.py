@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""Read-only views of the backups in a storage location (k8s_backup_info)."""
+
+import gzip
+
+from ansible_collections.kubedr.backup.plugins.module_utils import results
+from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import validate_object_name
+
+
+def backup_summary(store, name, document):
+    """One line of a backup listing, from its velero-backup.json."""
+    metadata = document.get("metadata") or {}
+    status = document.get("status") or {}
+    progress = status.get("progress") or {}
+    return {
+        "name": name,
+        "phase": status.get("phase"),
+        "created": metadata.get("creationTimestamp") or status.get("startTimestamp"),
+        "start_timestamp": status.get("startTimestamp"),
+        "completion_timestamp": status.get("completionTimestamp"),
+        "expiration": status.get("expiration"),
+        "items": progress.get("itemsBackedUp", progress.get("totalItems", 0)),
+        "warning_count": status.get("warnings", 0),
+        "error_count": status.get("errors", 0),
+        "size": store.backup_size(name),
+        "labels": metadata.get("labels") or {},
+    }
+
+
+def list_backups(store):
+    """Every committed backup of the location, oldest first (by start time, then name)."""
+    summaries = []
+    for name in store.list_backups():
+        document = store.backup_metadata(name)
+        if document is not None:
+            summaries.append(backup_summary(store, name, document))
+    return sorted(summaries, key=lambda s: (s.get("start_timestamp") or "", s["name"]))
+
+
+def describe_backup(store, name, with_logs=False, with_results=False, with_resource_list=False):
+    """One backup in detail: its summary, spec, status, item counts, warnings and errors; its log,
+    results and resource list on request."""
+    validate_object_name(name, "backup name")
+    document = store.backup_metadata(name)
+    if document is None:
+        raise NotFoundError("backup %s not found in the storage location (no committed %s under %s)"
+                            % (name, storage_mod.BACKUP_METADATA, store.url(storage_mod.backup_dir(name))))
+    keys = storage_mod.backup_keys(name)
+    stored_results = store.get_json_gz(keys["results"]) or {}
+    resource_list = store.get_json_gz(keys["resource_list"]) or {}
+    empty = results.empty_result()
+    described = backup_summary(store, name, document)
+    described.update({
+        "spec": document.get("spec") or {},
+        "status": document.get("status") or {},
+        "item_counts": results.item_counts(resource_list),
+        "warnings": stored_results.get("warnings") or empty,
+        "errors": stored_results.get("errors") or empty,
+        "storage": dict((role, store.url(key)) for role, key in sorted(keys.items())),
+    })
+    if with_logs:
+        data = store.get_bytes(keys["logs"])
+        try:
+            described["logs"] = gzip.decompress(data).decode("utf-8", "replace").splitlines() if data else []
+        except (OSError, EOFError) as error:
+            raise StorageError("log of backup %s is not gzipped text: %s" % (name, error))
+    if with_results:
+        described["results"] = {"warnings": described["warnings"], "errors": described["errors"]}
+    if with_resource_list:
+        described["resource_list"] = resource_list
+    return described
+
+
+def run(location, options):
+    """Entry point of k8s_backup_info."""
+    store = storage_mod.open_store(location)
+    store.check(for_write=False)
+    if options.get("name"):
+        backup = describe_backup(store, options["name"], options.get("logs"), options.get("results"),
+                                 options.get("resource_list"))
+        return {"changed": False, "backups": [backup], "backup": backup}
+    return {"changed": False, "backups": list_backups(store)}

@@ -1,0 +1,358 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""The Kubernetes API as raw JSON.
+
+``KubeClient(auth_options)`` builds a client from kubernetes.core-style options (kubeconfig,
+explicit host/token/certs, or in-cluster), then talks raw JSON through
+``ApiClient.call_api(..., _preload_content=False)``: no model classes, so items stay plain
+dicts exactly as the server sent them. Lists are paginated (``limit``/``continue``);
+429/5xx and connection errors are retried with backoff; discovery is one aggregated
+request per root (``/api``, ``/apis``) where served, else the legacy per-group endpoints.
+"""
+
+import json
+import random
+import threading
+import time
+from collections import namedtuple
+
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError, InvalidOptionError
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    import urllib3
+    HAS_KUBERNETES = True
+except ImportError:  # reported by the module as a missing requirement
+    HAS_KUBERNETES = False
+    ApiException = ConfigException = Exception
+
+AGGREGATED_DISCOVERY_ACCEPT = (
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+    "application/json"
+)
+RETRIABLE_STATUS = frozenset([429, 500, 502, 503, 504])
+DEFAULT_PAGE_SIZE = 500
+DEFAULT_TIMEOUT = (10, 120)  # (connect, read) seconds
+
+
+_ApiResourceBase = namedtuple(
+    "_ApiResourceBase", "group version resource kind namespaced verbs preferred short_names singular")
+
+
+class ApiResource(_ApiResourceBase):
+    """One resource type in one version, as discovery reports it (immutable).
+
+    ``group`` is ``""`` for the core group; ``preferred`` is true when ``version`` is the
+    server-preferred version of its group."""
+
+    __slots__ = ()
+
+    def __new__(cls, group, version, resource, kind, namespaced, verbs=(), preferred=True, short_names=(),
+                singular=""):
+        return super(ApiResource, cls).__new__(cls, group, version, resource, kind, bool(namespaced),
+                                               tuple(verbs or ()), bool(preferred), tuple(short_names or ()),
+                                               singular or "")
+
+    @property
+    def group_version(self):
+        return "%s/%s" % (self.group, self.version) if self.group else self.version
+
+    @property
+    def group_resource(self):
+        return "%s.%s" % (self.resource, self.group) if self.group else self.resource
+
+
+def api_path(api_resource, namespace=None, name=None):
+    """The REST path of a resource collection or item (namespace None = all namespaces)."""
+    root = "/apis/%s" % api_resource.group_version if api_resource.group else "/api/%s" % api_resource.version
+    parts = [root]
+    if api_resource.namespaced and namespace:
+        parts.append("namespaces/%s" % namespace)
+    parts.append(api_resource.resource)
+    if name:
+        parts.append(name)
+    return "/".join(parts)
+
+
+def parse_aggregated_discovery(document):
+    """ApiResources out of an APIGroupDiscoveryList (``/api`` or ``/apis``); stale versions are
+    returned separately as ``group/version`` strings."""
+    resources = []
+    stale = []
+    for group_entry in document.get("items") or []:
+        group = (group_entry.get("metadata") or {}).get("name") or ""
+        for index, version_entry in enumerate(group_entry.get("versions") or []):
+            version = version_entry.get("version")
+            if version_entry.get("freshness") == "Stale":
+                stale.append("%s/%s" % (group, version) if group else version)
+                continue
+            for entry in version_entry.get("resources") or []:
+                kind = (entry.get("responseKind") or {}).get("kind") or ""
+                resources.append(ApiResource(
+                    group, version, entry.get("resource"), kind, entry.get("scope") == "Namespaced",
+                    entry.get("verbs"), index == 0, entry.get("shortNames"), entry.get("singularResource")))
+    return resources, stale
+
+
+def parse_legacy_resource_list(group, version, preferred, document):
+    """ApiResources out of an APIResourceList (``/api/v1``, ``/apis/<group>/<version>``)."""
+    return [
+        ApiResource(group, version, entry.get("name"), entry.get("kind"), entry.get("namespaced"),
+                    entry.get("verbs"), preferred, entry.get("shortNames"), entry.get("singularName"))
+        for entry in document.get("resources") or []
+    ]
+
+
+class Discovery(object):
+    """The result of one discovery run: every ApiResource, plus warnings for groups that failed."""
+
+    def __init__(self, resources, warnings=None, aggregated=False):
+        self.resources = list(resources)
+        self.warnings = list(warnings or [])
+        self.aggregated = aggregated
+
+    def find(self, group_resource):
+        """The ApiResource to use for a group-resource (preferred version first), or None."""
+        matches = [r for r in self.resources if r.group_resource == group_resource and "/" not in r.resource]
+        preferred = [r for r in matches if r.preferred]
+        return (preferred or matches or [None])[0]
+
+    def find_kind(self, api_version, kind):
+        group, _, version = api_version.rpartition("/")
+        for r in self.resources:
+            if r.group == group and r.version == version and r.kind == kind and "/" not in r.resource:
+                return r
+        return None
+
+
+def _describe_exception(error):
+    """A short reason for an API error (status and server message), never request headers."""
+    if isinstance(error, ApiException):
+        message = ""
+        try:
+            body = json.loads(error.body or "{}")
+            message = body.get("message") or ""
+        except (ValueError, TypeError, AttributeError):
+            message = (error.reason or "")
+        return "HTTP %s%s" % (error.status, (": " + message) if message else "")
+    return "%s: %s" % (type(error).__name__, error)
+
+
+class KubeClient(object):
+    """Raw-JSON access to one cluster. Thread-safe for concurrent requests."""
+
+    def __init__(self, auth=None, api_client=None, max_attempts=5, page_size=DEFAULT_PAGE_SIZE,
+                 timeout=DEFAULT_TIMEOUT):
+        if not HAS_KUBERNETES:
+            raise ClusterError("the Python 'kubernetes' package is required (pip install kubernetes)")
+        self.api_client = api_client or build_api_client(auth or {})
+        self.host = self.api_client.configuration.host
+        self.max_attempts = max_attempts
+        self.page_size = page_size
+        self.timeout = timeout
+        self._discovery = None
+        self._lock = threading.Lock()
+
+    # Requests ------------------------------------------------------------------
+
+    def request(self, method, path, query=None, body=None, accept="application/json", content_type=None):
+        """One API request returning the decoded JSON body; retries 429/5xx and connection errors."""
+        headers = {"Accept": accept}
+        if content_type:
+            headers["Content-Type"] = content_type
+        elif body is not None:
+            headers["Content-Type"] = "application/json"
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self.api_client.call_api(
+                    path, method, query_params=list((query or {}).items()), header_params=headers,
+                    body=body, auth_settings=["BearerToken"], _preload_content=False,
+                    _return_http_data_only=True, _request_timeout=self.timeout)
+                data = response.data
+                return json.loads(data) if data else None
+            except ApiException as error:
+                if error.status not in RETRIABLE_STATUS or attempt >= self.max_attempts:
+                    raise
+                self._sleep_before_retry(attempt, error)
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                if attempt >= self.max_attempts:
+                    raise ClusterError("cannot reach the Kubernetes API server at %s: %s"
+                                       % (self.host, _describe_exception(error)))
+                self._sleep_before_retry(attempt, error)
+
+    @staticmethod
+    def _sleep_before_retry(attempt, error):
+        delay = min(8.0, 0.25 * (2 ** (attempt - 1))) * (0.5 + random.random())
+        retry_after = getattr(error, "headers", None) and error.headers.get("Retry-After")
+        if retry_after and str(retry_after).isdigit():
+            delay = max(delay, min(30, int(retry_after)))
+        time.sleep(delay)
+
+    def get(self, path, query=None):
+        return self.request("GET", path, query=query)
+
+    def create(self, api_resource, body, namespace=None):
+        return self.request("POST", api_path(api_resource, namespace), body=body)
+
+    def patch(self, api_resource, name, body, namespace=None, patch_type="application/merge-patch+json"):
+        return self.request("PATCH", api_path(api_resource, namespace, name), body=body, content_type=patch_type)
+
+    def delete(self, api_resource, name, namespace=None):
+        return self.request("DELETE", api_path(api_resource, namespace, name))
+
+    def server_version(self):
+        return self.get("/version") or {}
+
+    # Lists ---------------------------------------------------------------------
+
+    def list_pages(self, api_resource, namespace=None, label_selector=None, page_size=None):
+        """Yield pages (lists of item dicts, ``apiVersion``/``kind`` set) of a paginated LIST."""
+        query = {"limit": page_size or self.page_size}
+        if label_selector:
+            query["labelSelector"] = label_selector
+        path = api_path(api_resource, namespace)
+        while True:
+            document = self.get(path, query)
+            items = document.get("items") or []
+            for item in items:
+                item["apiVersion"] = api_resource.group_version
+                item["kind"] = api_resource.kind
+            yield items
+            token = (document.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = token
+
+    def list_items(self, api_resource, namespace=None, label_selector=None):
+        """Every item of a resource type, one at a time (pages fetched lazily)."""
+        for page in self.list_pages(api_resource, namespace, label_selector):
+            for item in page:
+                yield item
+
+    # Discovery -----------------------------------------------------------------
+
+    def discover(self, refresh=False):
+        """Every resource type the server serves (cached for the life of the client)."""
+        with self._lock:
+            if self._discovery is None or refresh:
+                self._discovery = self._discover()
+            return self._discovery
+
+    def _discover(self):
+        try:
+            core = self.request("GET", "/api", accept=AGGREGATED_DISCOVERY_ACCEPT)
+            groups = self.request("GET", "/apis", accept=AGGREGATED_DISCOVERY_ACCEPT)
+        except ApiException as error:
+            raise ClusterError("discovery failed at %s: %s" % (self.host, _describe_exception(error)))
+        if core.get("kind") == "APIGroupDiscoveryList" and groups.get("kind") == "APIGroupDiscoveryList":
+            resources, stale = [], []
+            for document in (core, groups):
+                found, stale_versions = parse_aggregated_discovery(document)
+                resources.extend(found)
+                stale.extend(stale_versions)
+            warnings = ["discovery: API %s is stale (its server is unavailable); its resources are skipped" % gv
+                        for gv in stale]
+            return Discovery(resources, warnings, aggregated=True)
+        return self._legacy_discovery(core, groups)
+
+    def _legacy_discovery(self, core, groups):
+        targets = [("", version, index == 0) for index, version in enumerate(core.get("versions") or [])]
+        for group in groups.get("groups") or []:
+            preferred = (group.get("preferredVersion") or {}).get("version")
+            for version in group.get("versions") or []:
+                targets.append((group["name"], version["version"], version["version"] == preferred))
+        resources, warnings = [], []
+        results = run_concurrently(
+            lambda target: self.get("/apis/%s/%s" % target[:2] if target[0] else "/api/%s" % target[1]), targets)
+        for target, (document, error) in zip(targets, results):
+            group, version, preferred = target
+            if error is not None:
+                warnings.append("discovery of %s failed (%s); its resources are skipped"
+                                % ("%s/%s" % (group, version) if group else version, _describe_exception(error)))
+                continue
+            resources.extend(parse_legacy_resource_list(group, version, preferred, document))
+        return Discovery(resources, warnings, aggregated=False)
+
+
+def run_concurrently(fn, inputs, workers=8):
+    """[(result, exception)] of fn over inputs with a bounded thread pool, in input order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guarded(value):
+        try:
+            return fn(value), None
+        except Exception as error:  # the caller decides what a failure means
+            return None, error
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(inputs) or 1))) as pool:
+        return list(pool.map(guarded, inputs))
+
+
+# ---------------------------------------------------------------- client construction
+
+def build_api_client(auth):
+    """A kubernetes ApiClient from kubernetes.core-style options; in-cluster config when none given."""
+    configuration = k8s_client.Configuration()
+    kubeconfig = auth.get("kubeconfig")
+    explicit_host = auth.get("host")
+    try:
+        if kubeconfig is not None or auth.get("context") or not explicit_host:
+            if isinstance(kubeconfig, dict):
+                k8s_config.load_kube_config_from_dict(
+                    kubeconfig, context=auth.get("context"), client_configuration=configuration,
+                    persist_config=bool(auth.get("persist_config")))
+            else:
+                try:
+                    k8s_config.load_kube_config(
+                        config_file=kubeconfig, context=auth.get("context"), client_configuration=configuration,
+                        persist_config=bool(auth.get("persist_config")))
+                except (ConfigException, IOError, OSError):
+                    if kubeconfig is not None or auth.get("context"):
+                        raise
+                    k8s_config.load_incluster_config(client_configuration=configuration)
+    except (ConfigException, IOError, OSError) as error:
+        raise InvalidOptionError("cannot load the Kubernetes configuration%s: %s" % (
+            " from %s" % kubeconfig if isinstance(kubeconfig, str) else "", error))
+    if explicit_host:
+        configuration.host = explicit_host
+    if auth.get("api_key"):
+        configuration.api_key = {"authorization": "Bearer " + auth["api_key"]}
+    if auth.get("username"):
+        configuration.username = auth["username"]
+    if auth.get("password"):
+        configuration.password = auth["password"]
+    if auth.get("username") and auth.get("password"):
+        configuration.api_key = {"authorization": configuration.get_basic_auth_token()}
+    for option, attribute in (("client_cert", "cert_file"), ("client_key", "key_file"), ("ca_cert", "ssl_ca_cert"),
+                              ("proxy", "proxy"), ("no_proxy", "no_proxy")):
+        if auth.get(option):
+            setattr(configuration, attribute, auth[option])
+    if auth.get("validate_certs") is not None:
+        configuration.verify_ssl = bool(auth["validate_certs"])
+    proxy_headers = auth.get("proxy_headers") or {}
+    if any(proxy_headers.values()):
+        configuration.proxy_headers = urllib3.util.make_headers(**dict(
+            (k, v) for k, v in proxy_headers.items() if v))
+    api_client = k8s_client.ApiClient(configuration)
+    if auth.get("impersonate_user"):
+        api_client.set_default_header("Impersonate-User", auth["impersonate_user"])
+    if auth.get("impersonate_groups"):
+        api_client.set_default_header("Impersonate-Group", ",".join(auth["impersonate_groups"]))
+    return api_client
+
+
+def describe_api_error(error):
+    """Public form of the error summary, for callers that catch ApiException."""
+    return _describe_exception(error)

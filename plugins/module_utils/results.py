@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""Warnings and errors by scope, item counts, the resource list and the phase (pure).
+
+Velero's results shape: ``{"warnings": R, "errors": R}`` with
+``R = {"velero": [...], "cluster": [...], "namespaces": {"<ns>": [...]}}``.
+"""
+
+import threading
+
+COMPLETED = "Completed"
+PARTIALLY_FAILED = "PartiallyFailed"
+FAILED = "Failed"
+IN_PROGRESS = "InProgress"
+
+
+def empty_result():
+    return {"velero": [], "cluster": [], "namespaces": {}}
+
+
+def result_count(result):
+    return len(result.get("velero") or []) + len(result.get("cluster") or []) + sum(
+        len(v) for v in (result.get("namespaces") or {}).values())
+
+
+class Results(object):
+    """Collects warnings and errors. Scope: ``namespace`` given -> that namespace; ``cluster=True``
+    -> cluster; otherwise the tool itself (``velero``). Thread-safe."""
+
+    def __init__(self):
+        self.warnings = empty_result()
+        self.errors = empty_result()
+        self._lock = threading.Lock()
+
+    def _add(self, target, message, namespace, cluster):
+        with self._lock:
+            if namespace:
+                target["namespaces"].setdefault(namespace, []).append(message)
+            elif cluster:
+                target["cluster"].append(message)
+            else:
+                target["velero"].append(message)
+
+    def warn(self, message, namespace=None, cluster=False):
+        self._add(self.warnings, message, namespace, cluster)
+
+    def error(self, message, namespace=None, cluster=False):
+        self._add(self.errors, message, namespace, cluster)
+
+    def warning_count(self):
+        return result_count(self.warnings)
+
+    def error_count(self):
+        return result_count(self.errors)
+
+    def to_dict(self):
+        """The document stored as ``<name>-results.gz`` and returned by the modules."""
+        return {"warnings": self.warnings, "errors": self.errors}
+
+
+def phase_for(results, failure_reason=None):
+    """Failed when the run could not commit anything usable; PartiallyFailed on any error."""
+    if failure_reason:
+        return FAILED
+    return PARTIALLY_FAILED if results.error_count() else COMPLETED
+
+
+def resource_list_key(api_version, kind):
+    """Velero's resource-list key: ``apps/v1/Deployment``, ``v1/Pod``."""
+    return "%s/%s" % (api_version, kind)
+
+
+def item_display_name(namespace, name):
+    return "%s/%s" % (namespace, name) if namespace else name
+
+
+class ItemIndex(object):
+    """Per-item index kept while items stream by: small data only (names), never the items.
+
+    Gives the resource list, counts per resource and per namespace, and dedupe by
+    ``(group_resource, namespace, name)``."""
+
+    def __init__(self):
+        self._seen = set()
+        self._by_kind = {}
+        self.per_namespace = {}
+
+    def __len__(self):
+        return len(self._seen)
+
+    def contains(self, group_resource, namespace, name):
+        return (group_resource, namespace or "", name) in self._seen
+
+    def add(self, api_resource, namespace, name):
+        """Record an item; False when it was already recorded (nothing changes then)."""
+        key = (api_resource.group_resource, namespace or "", name)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        list_key = resource_list_key(api_resource.group_version, api_resource.kind)
+        self._by_kind.setdefault(list_key, []).append(item_display_name(namespace, name))
+        if namespace:
+            self.per_namespace[namespace] = self.per_namespace.get(namespace, 0) + 1
+        return True
+
+    def resource_list(self):
+        """``{"<groupVersion>/<Kind>": [sorted "ns/name" or "name"]}``, keys sorted."""
+        return dict((key, sorted(self._by_kind[key])) for key in sorted(self._by_kind))
+
+
+def item_counts(resource_list):
+    """Counts out of a resource list: total, per resource (resource-list key) and per namespace."""
+    per_resource, per_namespace = {}, {}
+    for key, entries in (resource_list or {}).items():
+        per_resource[key] = len(entries)
+        for entry in entries:
+            if "/" in entry:
+                namespace = entry.split("/", 1)[0]
+                per_namespace[namespace] = per_namespace.get(namespace, 0) + 1
+    return {
+        "total": sum(per_resource.values()),
+        "per_resource": dict(sorted(per_resource.items())),
+        "per_namespace": dict(sorted(per_namespace.items())),
+    }

@@ -1,0 +1,157 @@
+"""Velero tarball naming, the streaming writer and the safe reader."""
+import gzip
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import (
+    ArchivePath, ArchiveWriter, extract_archive, item_path, item_paths, iter_archive, iter_items,
+    parse_item_path, read_format_version,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
+
+DEPLOYMENTS = ApiResource("apps", "v1", "deployments", "Deployment", True, ["list"], True)
+NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, ["list"], True)
+OLD_WIDGETS = ApiResource("example.com", "v1beta1", "widgets", "Widget", True, ["list"], False)
+
+
+def obj(kind, name, namespace=None):
+    meta = {"name": name}
+    if namespace:
+        meta["namespace"] = namespace
+    return {"apiVersion": "v1", "kind": kind, "metadata": meta}
+
+
+def test_item_paths_follow_velero_layout():
+    assert item_paths(DEPLOYMENTS, obj("Deployment", "web", "shop")) == [
+        "resources/deployments.apps/namespaces/shop/web.json",
+        "resources/deployments.apps/v1-preferredversion/namespaces/shop/web.json",
+    ]
+    assert item_paths(NAMESPACES, obj("Namespace", "shop")) == [
+        "resources/namespaces/cluster/shop.json",
+        "resources/namespaces/v1-preferredversion/cluster/shop.json",
+    ]
+    # not the preferred version of its group: written once
+    assert item_paths(OLD_WIDGETS, obj("Widget", "w", "ns")) == ["resources/widgets.example.com/namespaces/ns/w.json"]
+
+
+@pytest.mark.parametrize("args", [
+    ("pods", "ns", "p", None), ("pods", "ns", "p", "v1"), ("namespaces", None, "ns1", None),
+    ("clusterroles.rbac.authorization.k8s.io", None, "system:admin", "v1"), ("a.b", "ns", "dotted.name", None),
+])
+def test_parse_is_the_inverse_of_naming(args):
+    group_resource, namespace, name, version = args
+    assert parse_item_path(item_path(group_resource, namespace, name, version)) == ArchivePath(
+        group_resource, version, namespace, name)
+
+
+def test_parse_rejects_malformed_resource_paths_and_ignores_others():
+    assert parse_item_path("metadata/version") is None
+    for bad in ("resources/pods/namespaces/p.json", "resources/pods/cluster/a/b.json", "resources/pods/x",
+                "resources/pods/namespaces/ns/.json"):
+        with pytest.raises(ArchiveError, match="unexpected path"):
+            parse_item_path(bad)
+
+
+def write_archive(items):
+    buffer = io.BytesIO()
+    with ArchiveWriter(buffer, mtime=1700000000) as writer:
+        for resource, item in items:
+            writer.add_item(resource, item)
+    buffer.seek(0)
+    return buffer
+
+
+def test_writer_puts_version_first_regular_files_only_and_content_verbatim():
+    deployment = obj("Deployment", "web", "shop")
+    deployment["status"] = {"replicas": 2}
+    buffer = write_archive([(DEPLOYMENTS, deployment), (NAMESPACES, obj("Namespace", "shop"))])
+    with tarfile.open(fileobj=buffer, mode="r:gz") as tar:
+        members = tar.getmembers()
+        assert [m.name for m in members] == [
+            "metadata/version",
+            "resources/deployments.apps/namespaces/shop/web.json",
+            "resources/deployments.apps/v1-preferredversion/namespaces/shop/web.json",
+            "resources/namespaces/cluster/shop.json",
+            "resources/namespaces/v1-preferredversion/cluster/shop.json",
+        ]
+        assert all(m.isreg() for m in members)
+        assert tar.extractfile("metadata/version").read() == b"1.1.0\n"
+        assert json.loads(tar.extractfile(members[1]).read()) == deployment
+    assert read_format_version(write_archive([])) == "1.1.0"
+
+
+def test_reader_round_trip_skips_preferred_copies_by_default():
+    buffer = write_archive([(DEPLOYMENTS, obj("Deployment", "web", "shop"))])
+    items = list(iter_items(buffer))
+    assert [(p.group_resource, p.namespace, p.name, p.version) for p, _ in items] == [
+        ("deployments.apps", "shop", "web", None)]
+    buffer.seek(0)
+    assert len(list(iter_items(buffer, include_preferred_copies=True))) == 2
+
+
+def hostile(entries):
+    """A tar.gz with the given TarInfo/data pairs."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for info, data in entries:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    buffer.seek(0)
+    return buffer
+
+
+def regular(name, data=b"{}"):
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def special(name, kind, target=""):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info, None
+
+
+@pytest.mark.parametrize("entry, message", [
+    (regular("/etc/passwd"), "absolute path"),
+    (regular("resources/../../evil.json"), "leaving the archive"),
+    (special("resources/link.json", tarfile.SYMTYPE, "/etc/passwd"), "link"),
+    (special("resources/hard.json", tarfile.LNKTYPE, "metadata/version"), "link"),
+    (special("dev", tarfile.CHRTYPE), "device"),
+    (special("fifo", tarfile.FIFOTYPE), "device"),
+])
+def test_reader_refuses_hostile_entries(entry, message, tmp_path):
+    archive = hostile([regular("metadata/version", b"1.1.0\n"), entry])
+    with pytest.raises(ArchiveError, match=message):
+        extract_archive(archive, str(tmp_path / "out"))
+    assert not os.path.exists("/tmp/evil.json")
+
+
+def test_reader_caps_total_size():
+    archive = hostile([regular("a", b"x" * 600), regular("b", b"y" * 600)])
+    with pytest.raises(ArchiveError, match="beyond 1000 bytes"):
+        list(iter_archive(archive, max_total_size=1000))
+
+
+def test_reader_reports_corrupt_archives_and_bad_json():
+    with pytest.raises(ArchiveError, match="corrupt"):
+        list(iter_archive(io.BytesIO(b"not a gzip file at all")))
+    with pytest.raises(ArchiveError, match="corrupt"):
+        list(iter_archive(io.BytesIO(gzip.compress(b"\0" * 10)[:-8])))
+    with pytest.raises(ArchiveError, match="not valid JSON"):
+        list(iter_items(hostile([regular("resources/pods/namespaces/ns/p.json", b"{nope")])))
+
+
+def test_extract_writes_only_inside_destination(tmp_path):
+    destination = tmp_path / "out"
+    destination.mkdir()
+    written = extract_archive(write_archive([(NAMESPACES, obj("Namespace", "shop"))]), str(destination))
+    assert written == ["metadata/version", "resources/namespaces/cluster/shop.json",
+                       "resources/namespaces/v1-preferredversion/cluster/shop.json"]
+    assert (destination / "resources/namespaces/cluster/shop.json").read_bytes() == \
+        b'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}'
