@@ -42,12 +42,6 @@ PER_NAMESPACE_LIST_LIMIT = 10  # up to this many selected namespaces, list names
 # Listing failures that mean "this type cannot be listed here" rather than a failed backup.
 NOT_LISTABLE = frozenset([404, 405, 406, 410])
 
-FILTER_OPTIONS = (
-    "included_namespaces", "excluded_namespaces", "included_resources", "excluded_resources",
-    "include_cluster_resources", "included_cluster_scoped_resources", "excluded_cluster_scoped_resources",
-    "included_namespace_scoped_resources", "excluded_namespace_scoped_resources", "label_selector",
-    "or_label_selectors",
-)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}

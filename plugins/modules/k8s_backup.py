@@ -1,0 +1,298 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_backup
+short_description: Back up Kubernetes resources into a Velero-compatible storage location
+version_added: 0.1.0
+description:
+  - Creates (O(state=present)) or deletes (O(state=absent)) a backup of the resources of a
+    Kubernetes cluster, written exactly in Velero's storage layout under C(backups/<name>/) of an
+    S3 bucket (or MinIO) or a local directory, so that Velero can sync and restore it.
+  - Filters follow Velero's backup fields in snake_case. Items labelled
+    C(velero.io/exclude-from-backup=true), items being deleted and events are never backed up.
+  - Item actions pull related items in, as Velero does - a Pod its PersistentVolumeClaims and PriorityClass, a
+    PersistentVolumeClaim its PersistentVolume, a ServiceAccount the ClusterRoleBindings naming it and
+    their ClusterRoles, a custom resource its CustomResourceDefinition.
+  - C(velero-backup.json) is written last, so a run that dies half-way never shows up as a backup.
+  - A committed backup with the same name is left alone (C(changed=false)).
+author:
+  - kubedr.backup developers
+extends_documentation_fragment:
+  - kubedr.backup.k8s_auth
+  - kubedr.backup.storage_location
+attributes:
+  check_mode:
+    support: full
+    description: Lists what would be backed up (counts per resource and namespace) and writes nothing.
+  diff_mode:
+    support: none
+    description: Not supported.
+options:
+  name:
+    description:
+      - Name of the backup; a valid Kubernetes object name.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates the backup unless a committed backup of that name exists.
+      - V(absent) deletes every object of the backup from the storage location.
+    type: str
+    choices: [present, absent]
+    default: present
+  included_namespaces:
+    description:
+      - Namespaces to back up; globs (C(*), C(?), C([abc])) allowed. C(*) or nothing means all.
+    type: list
+    elements: str
+  excluded_namespaces:
+    description:
+      - Namespaces to leave out; globs allowed.
+    type: list
+    elements: str
+  included_resources:
+    description:
+      - Resources to back up, as C(resource), C(resource.group), kind or short name; globs allowed.
+      - Cannot be combined with the scoped resource filters.
+    type: list
+    elements: str
+  excluded_resources:
+    description:
+      - Resources to leave out, named as in O(included_resources).
+    type: list
+    elements: str
+  include_cluster_resources:
+    description:
+      - V(true) backs up all cluster-scoped resources, V(false) none.
+      - Unset, cluster-scoped resources are backed up only in a backup of all namespaces, plus those
+        pulled in by item actions (as Velero does).
+      - Cannot be combined with the scoped resource filters.
+    type: bool
+  included_cluster_scoped_resources:
+    description:
+      - Cluster-scoped resources to back up (Velero's newer filter style); C(*) for all.
+    type: list
+    elements: str
+  excluded_cluster_scoped_resources:
+    description:
+      - Cluster-scoped resources to leave out; C(*) for all.
+    type: list
+    elements: str
+  included_namespace_scoped_resources:
+    description:
+      - Namespace-scoped resources to back up; empty or C(*) means all.
+    type: list
+    elements: str
+  excluded_namespace_scoped_resources:
+    description:
+      - Namespace-scoped resources to leave out; C(*) for all.
+    type: list
+    elements: str
+  label_selector:
+    description:
+      - Back up only items matching this label selector (kubectl syntax, for example C(app=web,tier in (a,b))).
+      - Mutually exclusive with O(or_label_selectors).
+    type: str
+  or_label_selectors:
+    description:
+      - Back up items matching any of these label selectors.
+    type: list
+    elements: str
+  ordered_resources:
+    description:
+      - Per resource, item names (C(namespace/name) or C(name)) written first and in this order;
+        a list or a comma-separated string.
+    type: dict
+  ttl:
+    description:
+      - How long the backup is kept, as a duration (C(720h), C(24h30m)); sets C(status.expiration).
+    type: str
+    default: 720h
+  labels:
+    description:
+      - Labels of the stored Backup object.
+    type: dict
+requirements:
+  - kubernetes >= 24.2.0
+  - boto3 >= 1.28.0
+notes:
+  - Volume data (file-system backup) is not part of this module's first version.
+seealso:
+  - module: kubedr.backup.k8s_backup_info
+"""
+
+EXAMPLES = r"""
+- name: Back up every namespace into MinIO
+  kubedr.backup.k8s_backup:
+    name: nightly-20240101
+    storage_location:
+      bucket: velero
+      endpoint_url: http://minio.example:9000
+      s3_addressing_style: path
+      access_key: "{{ minio_access_key }}"
+      secret_key: "{{ minio_secret_key }}"
+
+- name: Back up two namespaces, only the labelled items, kept for a week
+  kubedr.backup.k8s_backup:
+    name: shop-20240101
+    included_namespaces: [shop, shop-*]
+    label_selector: app.kubernetes.io/part-of=shop
+    ttl: 168h
+    storage_location:
+      provider: filesystem
+      path: /srv/backups
+
+- name: What would be backed up (check mode writes nothing)
+  kubedr.backup.k8s_backup:
+    name: preview
+    included_cluster_scoped_resources: [storageclasses, persistentvolumes]
+    excluded_namespace_scoped_resources: [secrets]
+    storage_location: "{{ location }}"
+  check_mode: true
+
+- name: Delete a backup
+  kubedr.backup.k8s_backup:
+    name: nightly-20231201
+    state: absent
+    storage_location: "{{ location }}"
+"""
+
+RETURN = r"""
+name:
+  description: Name of the backup.
+  returned: always
+  type: str
+  sample: nightly-20240101
+phase:
+  description:
+    - V(Completed), V(PartiallyFailed) (some items failed, see RV(errors)) or V(Failed) (nothing was committed).
+    - Null in check mode for a backup that does not exist yet.
+  returned: state=present
+  type: str
+  sample: Completed
+start_timestamp:
+  description: When the backup started (RFC 3339, UTC).
+  returned: state=present
+  type: str
+  sample: "2024-01-01T02:00:00Z"
+completion_timestamp:
+  description: When the backup completed (RFC 3339, UTC).
+  returned: state=present
+  type: str
+  sample: "2024-01-01T02:00:07Z"
+expiration:
+  description: When the backup expires (start plus O(ttl)).
+  returned: state=present
+  type: str
+  sample: "2024-01-31T02:00:00Z"
+items:
+  description: Counts of the items backed up (in check mode, of those that would be).
+  returned: state=present
+  type: dict
+  contains:
+    total:
+      description: Number of items.
+      type: int
+      sample: 42
+    per_resource:
+      description: Items per resource, keyed like Velero's resource list (C(apps/v1/Deployment)).
+      type: dict
+      sample: {"v1/ConfigMap": 3, "apps/v1/Deployment": 1}
+    per_namespace:
+      description: Items per namespace.
+      type: dict
+      sample: {"shop": 4}
+warnings:
+  description: Warnings by scope - C(velero), C(cluster) and C(namespaces) (a dict of lists per namespace).
+  returned: state=present
+  type: dict
+  sample: {"velero": [], "cluster": [], "namespaces": {"shop": ["cannot list widgets.example.com"]}}
+errors:
+  description: Errors by scope, shaped like RV(warnings).
+  returned: state=present
+  type: dict
+  sample: {"velero": [], "cluster": [], "namespaces": {}}
+warning_count:
+  description: Number of warnings.
+  returned: state=present
+  type: int
+  sample: 0
+error_count:
+  description: Number of errors.
+  returned: state=present
+  type: int
+  sample: 0
+storage:
+  description: URL (C(s3://bucket/key)) or path of every object of the backup, by role.
+  returned: state=present
+  type: dict
+  sample: {"tarball": "s3://velero/backups/nightly/nightly.tar.gz",
+           "metadata": "s3://velero/backups/nightly/velero-backup.json"}
+archive_size:
+  description: Size of C(<name>.tar.gz) in bytes; null in check mode.
+  returned: state=present
+  type: int
+  sample: 48213
+format_version:
+  description: Velero backup format version.
+  returned: state=present
+  type: str
+  sample: 1.1.0
+deleted_objects:
+  description: Objects deleted (in check mode, that would be).
+  returned: state=absent
+  type: list
+  elements: str
+  sample: ["s3://velero/backups/old/velero-backup.json"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
+from ansible_collections.kubedr.backup.plugins.module_utils.args import (
+    auth_options, common_argument_spec, storage_options,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.backup import run
+
+
+
+def _string_list():
+    return dict(type="list", elements="str")
+
+
+BACKUP_ARG_SPEC = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    included_namespaces=_string_list(),
+    excluded_namespaces=_string_list(),
+    included_resources=_string_list(),
+    excluded_resources=_string_list(),
+    include_cluster_resources=dict(type="bool"),
+    included_cluster_scoped_resources=_string_list(),
+    excluded_cluster_scoped_resources=_string_list(),
+    included_namespace_scoped_resources=_string_list(),
+    excluded_namespace_scoped_resources=_string_list(),
+    label_selector=dict(type="str"),
+    or_label_selectors=_string_list(),
+    ordered_resources=dict(type="dict"),
+    ttl=dict(type="str", default="720h"),
+    labels=dict(type="dict"),
+)
+
+
+def main():
+    module = AnsibleModule(argument_spec=common_argument_spec(BACKUP_ARG_SPEC), supports_check_mode=True)
+    options = dict((key, module.params[key]) for key in BACKUP_ARG_SPEC)
+    ansible_adapter.run(module, lambda: run(auth_options(module.params), storage_options(module.params), options,
+                                            check_mode=module.check_mode))
+
+
+if __name__ == "__main__":
+    main()
