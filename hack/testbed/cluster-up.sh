@@ -41,7 +41,7 @@ fi
 export KUBECONFIG=$kubeconfig
 
 # Two kwok nodes; kwok plays their kubelets.
-kwokctl scale node --name "$name" --replicas 2 >/dev/null || die "kwokctl scale node --name $name --replicas 2"
+kwokctl scale node --name "$name" --replicas 2 >/dev/null 2>&1 || die "kwokctl scale node --name $name --replicas 2"
 
 # The directory that plays the nodes' kubelet pods directory (/var/lib/kubelet/pods).
 host_pods=$tb/host-pods-$name

@@ -19,7 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 # The virtualenv is keyed by the requirement files, so a change makes a new one.
-req_hash=$(cat "$repo/requirements.txt" "$repo/test-requirements.txt" | sha256sum | cut -c1-12)
+req_hash=$(cat "$repo/requirements.txt" "$repo/test-requirements.txt" "$repo/tests/constraints.txt" | sha256sum | cut -c1-12)
 pyver=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 venv=$KUBEDR_CACHE_DIR/venv-py$pyver-$req_hash
 if [ ! -f "$venv/.complete" ]; then
@@ -27,7 +27,7 @@ if [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r "$repo/requirements.txt" -r "$repo/test-requirements.txt" \
+  "$venv/bin/pip" install -q -c "$repo/tests/constraints.txt" -r "$repo/requirements.txt" -r "$repo/test-requirements.txt" \
     || { echo "test bed: FAILED: pip install -r requirements.txt -r test-requirements.txt" >&2; exit 1; }
   touch "$venv/.complete"
 fi
