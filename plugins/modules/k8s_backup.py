@@ -172,7 +172,7 @@ name:
   sample: nightly-20240101
 phase:
   description:
-    - V(Completed), V(PartiallyFailed) (some items failed, see RV(errors)) or V(Failed) (nothing was committed).
+    - V(Completed), V(PartiallyFailed) (some items failed, see RV(backup_errors)) or V(Failed) (nothing was committed).
     - Null in check mode for a backup that does not exist yet.
   returned: state=present
   type: str
@@ -209,13 +209,13 @@ items:
       description: Items per namespace.
       type: dict
       sample: {"shop": 4}
-warnings:
+backup_warnings:
   description: Warnings by scope - C(velero), C(cluster) and C(namespaces) (a dict of lists per namespace).
   returned: state=present
   type: dict
   sample: {"velero": [], "cluster": [], "namespaces": {"shop": ["cannot list widgets.example.com"]}}
-errors:
-  description: Errors by scope, shaped like RV(warnings).
+backup_errors:
+  description: Errors by scope, shaped like RV(backup_warnings).
   returned: state=present
   type: dict
   sample: {"velero": [], "cluster": [], "namespaces": {}}
