@@ -21,7 +21,8 @@ Conditions (all must hold):
 - `resource_name_regex`: searched in metadata.name.
 - `namespaces`: names or globs; namespaced items only (cluster-scoped items pass).
   They are the item's namespace in the backup, before `namespace_mapping`.
-- `label_selector`: `{match_labels: {...}, match_expressions: [{key, operator, values}]}`.
+- `label_selector`: `{match_labels: {...}, match_expressions: [{key, operator, values}]}`
+  (Velero's form) or kubectl's string syntax (`app=db,tier in (a,b)`).
 - `matches`: Velero's list `[{path, value}]` (JSON-pointer equality tests; a missing
   path does not match) or a JMESPath expression string over the item, matching when
   its result is truthy (JMESPath truthiness: not null/false/empty).
@@ -46,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import LabelSelector, parse_label_selector
 
 try:
     import jmespath
@@ -308,25 +310,6 @@ def _translate_glob(pattern, separator):
     return "".join(out)
 
 
-def label_selector_matches(selector, labels):
-    """Match a validated dict label selector ({match_labels, match_expressions}) against labels."""
-    labels = labels or {}
-    for key, value in selector["match_labels"].items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector["match_expressions"]:
-        key, operator, values = expression["key"], expression["operator"], expression["values"]
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 def _jmespath_truthy(result):
     # JMESPath truthiness: 0 is true, empty containers and strings are false.
     return not (result is None or result is False or result in ("", [], {}))
@@ -342,7 +325,7 @@ class ModifierRule:
     group_resource_pattern: Any
     resource_name_regex: Optional[Any] = None
     namespaces: Tuple[str, ...] = ()
-    label_selector: Optional[dict] = None
+    label_selector: Optional[LabelSelector] = None
     matches: Tuple[Tuple[str, Any], ...] = ()
     matches_expression: Optional[Any] = None
     patches: Tuple[dict, ...] = ()
@@ -396,28 +379,38 @@ def _pointer(value, where):
     return value
 
 
+# matchExpressions operators -> selection.LabelSelector's requirement operators.
+_SELECTOR_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
+
+
 def _validate_label_selector(value, where):
+    """A selection.LabelSelector from kubectl's string syntax or Velero's dict form."""
+    if isinstance(value, str):
+        try:
+            return parse_label_selector(value)
+        except InvalidOptionError as error:
+            raise InvalidOptionError("%s: %s" % (where, error))
     fields = _fields(value, where, ("match_labels", "match_expressions"))
     match_labels = fields.get("match_labels") or {}
     if not isinstance(match_labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in match_labels.items()):
         raise InvalidOptionError("%s.match_labels: must map label names to string values" % where)
-    expressions = []
+    requirements = [(key, "=", (label,)) for key, label in sorted(match_labels.items())]
     for i, expression in enumerate(_list(fields.get("match_expressions"), where + ".match_expressions")):
         at = "%s.match_expressions[%d]" % (where, i)
         expression = _fields(expression, at, ("key", "operator", "values"), required=("key", "operator"))
         operator = expression["operator"]
         values = _list(expression.get("values"), at + ".values")
+        if operator not in _SELECTOR_OPERATORS:
+            raise InvalidOptionError("%s.operator: %r is not one of In, NotIn, Exists, DoesNotExist"
+                                     % (at, operator))
         if operator in ("In", "NotIn") and not values:
             raise InvalidOptionError("%s.values: operator %s needs at least one value" % (at, operator))
         if operator in ("Exists", "DoesNotExist") and values:
             raise InvalidOptionError("%s.values: operator %s takes no values" % (at, operator))
-        if operator not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            raise InvalidOptionError("%s.operator: %r is not one of In, NotIn, Exists, DoesNotExist"
-                                     % (at, operator))
-        expressions.append({"key": _string(expression["key"], at + ".key"), "operator": operator,
-                            "values": tuple(str(v) for v in values)})
-    return {"match_labels": dict(match_labels), "match_expressions": tuple(expressions)}
+        requirements.append((_string(expression["key"], at + ".key"), _SELECTOR_OPERATORS[operator],
+                             tuple(str(v) for v in values)))
+    return LabelSelector(json.dumps(value, sort_keys=True), requirements)
 
 
 def _validate_matches(value, where):
@@ -459,9 +452,6 @@ def _validate_conditions(value, where):
                        for i, ns in enumerate(_list(fields.get("namespaces"), where + ".namespaces")))
     selector = None
     if fields.get("label_selector") is not None:
-        if isinstance(fields["label_selector"], str):
-            raise InvalidOptionError("%s.label_selector: give the dict form {match_labels: ..., "
-                                     "match_expressions: ...}, not a string" % where)
         selector = _validate_label_selector(fields["label_selector"], where + ".label_selector")
     tests, expression = _validate_matches(fields.get("matches"), where + ".matches")
     return dict(group_resource=group_resource, group_resource_pattern=pattern,
@@ -561,7 +551,7 @@ def rule_matches(rule, item, group_resource):
         return False
     if rule.resource_name_regex and not rule.resource_name_regex.search(metadata.get("name") or ""):
         return False
-    if rule.label_selector and not label_selector_matches(rule.label_selector, metadata.get("labels")):
+    if rule.label_selector and not rule.label_selector.matches(metadata.get("labels")):
         return False
     for pointer, expected in rule.matches:
         try:

@@ -254,7 +254,7 @@ class TestValidate:
                            "namespaces": ["bar", "foo"], "labelSelector": {"matchLabels": {"foo": "bar"}}},
             "patches": [{"operation": "remove", "path": "/metadata/labels/test"}]}]}
         (validated,) = mod.validate_modifiers(document)
-        assert validated.label_selector == {"match_labels": {"foo": "bar"}, "match_expressions": ()}
+        assert validated.label_selector.requirements == [("foo", "=", ("bar",))]
 
     def test_velero_document_as_yaml_text(self):
         text = ("version: v1\nresourceModifierRules:\n- conditions:\n    groupResource: pods\n"
@@ -290,7 +290,8 @@ class TestValidate:
         ([rule(resource_name_regex="(")], r"conditions.resource_name_regex: '\(' is not a valid regular expression"),
         ([rule(namespaces="bar")], r"conditions.namespaces: must be a list"),
         ([rule(namespaces=[""])], r"conditions.namespaces\[0\]: must be a non-empty string"),
-        ([rule(label_selector="app=db")], r"label_selector: give the dict form"),
+        ([rule(label_selector="app in (")], r"conditions.label_selector: label selector 'app in \(': missing"),
+        ([rule(label_selector=["app"])], r"conditions.label_selector: must be a dict"),
         ([rule(label_selector={"match_labels": {"a": 1}})], r"match_labels: must map label names to string"),
         ([rule(label_selector={"match_expressions": [{"key": "a", "operator": "In"}]})],
          r"match_expressions\[0\].values: operator In needs at least one value"),
@@ -397,6 +398,12 @@ class TestApply:
         rules = [rule(label_selector={"matchExpressions": expressions})]
         assert (mod.apply_modifiers(pvc(), "persistentvolumeclaims", rules)[1] == [0]) is matches
 
+    @pytest.mark.parametrize("selector, matches", [
+        ("app=db", True), ("app=db,test", True), ("app in (web,cache)", False), ("!test", False)])
+    def test_kubectl_label_selector_string(self, selector, matches):
+        rules = [rule(label_selector=selector)]
+        assert (mod.apply_modifiers(pvc(), "persistentvolumeclaims", rules)[1] == [0]) is matches
+
     def test_label_selector_on_item_without_labels(self):
         item = pvc()
         del item["metadata"]["labels"]
@@ -483,7 +490,7 @@ class TestApply:
                               {"operation": "copy", "from": "/spec/template/spec/containers/0",
                                "path": "/spec/template/spec/containers/2"},
                               {"operation": "replace", "path": "/spec/replicas", "value": "3"}]}]
-        result, _ = mod.apply_modifiers(deployment(), "deployments.apps", rules)
+        result = mod.apply_modifiers(deployment(), "deployments.apps", rules)[0]
         containers = result["spec"]["template"]["spec"]["containers"]
         assert [c["name"] for c in containers] == ["nginx", "c", "nginx"]
         assert containers[0]["ports"] == [{"containerPort": 80}]

@@ -118,7 +118,7 @@ class TestPodAction:
     def test_default_service_account_token_prefix(self):
         item = pod(serviceAccountName=None, volumes=[{"name": "default-token-1", "secret": {}},
                                                      {"name": "app-token-1", "secret": {}}])
-        result, _ = ra.pod_action(item, CTX)
+        result = ra.pod_action(item, CTX)[0]
         assert [v["name"] for v in result["spec"]["volumes"]] == ["app-token-1"]
 
     def test_legacy_service_account_field(self):
@@ -194,12 +194,12 @@ def node_ports(item):
 
 class TestServiceAction:
     def test_cluster_ip_and_auto_node_ports_cleared(self):
-        result, _ = ra.service_action(service(), CTX)
+        result = ra.service_action(service(), CTX)[0]
         assert "clusterIP" not in result["spec"] and "clusterIPs" not in result["spec"]
         assert node_ports(result) == [None, None]
 
     def test_headless_keeps_cluster_ip(self):
-        result, _ = ra.service_action(service(type="ClusterIP", clusterIP="None", clusterIPs=["None"], ports=[]), CTX)
+        result = ra.service_action(service(type="ClusterIP", clusterIP="None", clusterIPs=["None"], ports=[]), CTX)[0]
         assert result["spec"]["clusterIP"] == "None" and result["spec"]["clusterIPs"] == ["None"]
 
     def test_preserve_node_ports(self):
@@ -308,11 +308,11 @@ class TestPersistentVolumes:
         assert warnings == []
 
     def test_claim_namespace_remapped(self):
-        result, _ = ra.persistent_volume_action(pv(), ctx(namespace_mapping={"shop": "shop-copy"}))
+        result = ra.persistent_volume_action(pv(), ctx(namespace_mapping={"shop": "shop-copy"}))[0]
         assert result["spec"]["claimRef"]["namespace"] == "shop-copy"
 
     def test_unclaimed_retain(self):
-        result, _ = ra.persistent_volume_action(pv(claim=None), CTX)
+        result = ra.persistent_volume_action(pv(claim=None), CTX)[0]
         assert "claimRef" not in result["spec"]
 
     @pytest.mark.parametrize("policy, word", [("Delete", "reclaim policy Delete"), ("Recycle", "Recycle"),
@@ -330,12 +330,12 @@ class TestPersistentVolumes:
         assert ra.pvs_to_reprovision(pvs, frozenset([("shop", "fs")])) == {"gone", "fs"}
 
     def test_pvc_annotations_stripped_volume_kept(self):
-        result, _ = ra.persistent_volume_claim_action(pvc(), CTX)
+        result = ra.persistent_volume_claim_action(pvc(), CTX)[0]
         assert result["metadata"]["annotations"] == {"keep.me/please": "yes"}
         assert result["spec"]["volumeName"] == "pv-1"
 
     def test_pvc_volume_name_cleared_when_pv_reprovisioned(self):
-        result, _ = ra.persistent_volume_claim_action(pvc(), ctx(reprovisioned_pvs=frozenset(["pv-1"])))
+        result = ra.persistent_volume_claim_action(pvc(), ctx(reprovisioned_pvs=frozenset(["pv-1"])))[0]
         assert "volumeName" not in result["spec"]
 
     def test_pvc_without_volume(self):
@@ -358,7 +358,7 @@ def account(name="app", secrets=("app-token-x1", "app-docker"), pull=("regcred",
 
 class TestServiceAccounts:
     def test_token_secrets_dropped(self):
-        result, _ = ra.service_account_action(account(secrets=("app-token-x1", "app-docker", "app-token-y2")), CTX)
+        result = ra.service_account_action(account(secrets=("app-token-x1", "app-docker", "app-token-y2")), CTX)[0]
         assert result["secrets"] == [{"name": "app-docker"}]
 
     def test_nothing_to_drop_returns_item(self):
@@ -401,7 +401,7 @@ class TestSecrets:
         assert result is None and "service account app" in messages[0]
 
     def test_manual_token_secret_stripped(self):
-        result, _ = ra.secret_action(secret("app-long-lived"), CTX)
+        result = ra.secret_action(secret("app-long-lived"), CTX)[0]
         assert result["metadata"]["annotations"] == {ra.SA_NAME_ANNOTATION: "app"}
         assert result["data"] == {"namespace": "c2hvcA=="}
 
@@ -418,7 +418,7 @@ class TestRoleBindings:
                              {"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]}
 
     def test_subjects_remapped(self):
-        result, _ = ra.role_binding_action(self.binding(), ctx(namespace_mapping={"shop": "shop-copy"}))
+        result = ra.role_binding_action(self.binding(), ctx(namespace_mapping={"shop": "shop-copy"}))[0]
         assert [s.get("namespace") for s in result["subjects"]] == ["shop-copy", "other", None]
 
     def test_no_mapping(self):
