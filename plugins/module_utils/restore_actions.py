@@ -464,14 +464,18 @@ def _overlay(live, desired):
     return desired
 
 
-def diff_against_live(desired, live):
+def diff_against_live(desired, live, group_resource=None):
     """Compare the item to create with the object already in the cluster.
 
     Ignores status, server-populated metadata (uid, resourceVersion, managedFields...)
     and the velero.io restore labels. `after` is the live object with every field the
     desired item sets; it differs from `before` exactly when the backup would change
-    something.
+    something. With group_resource `pods`, the live pod loses what pod_action removes
+    from the desired one (node, token volumes the cluster injected afresh), so those
+    do not count as differences.
     """
+    if group_resource == "pods":
+        live = pod_action(live, None)[0]
     before = _comparable(live)
     after = _overlay(before, _comparable(desired))
     return LiveDiff(not json_equal(before, after), before, after)

@@ -555,6 +555,19 @@ class TestDiffAgainstLive:
         desired = {"metadata": {"name": "c", "labels": {"a": "b", "velero.io/backup-name": "x"}}}
         assert ra.diff_against_live(desired, live).differs is False
 
+    def test_running_pod_with_new_token_volume(self):
+        live = pod()
+        live["spec"]["volumes"][1]["name"] = "kube-api-access-zzzzz"
+        for container in live["spec"]["containers"] + live["spec"]["initContainers"]:
+            for mount in container["volumeMounts"]:
+                if mount["name"] == "kube-api-access-x7k2p":
+                    mount["name"] = "kube-api-access-zzzzz"
+        desired = ra.prepare_for_restore(pod(), "pods", CTX).item
+        assert ra.diff_against_live(desired, live, "pods").differs is False
+        assert ra.diff_against_live(desired, live).differs is True
+        desired["spec"]["containers"][0]["image"] = "busybox:2"
+        assert ra.diff_against_live(desired, live, "pods").differs is True
+
     def test_bool_versus_number(self):
         assert ra.diff_against_live({"spec": {"x": True}}, {"spec": {"x": 1}}).differs is True
 
