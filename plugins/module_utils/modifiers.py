@@ -39,23 +39,19 @@ values (from YAML) are used as they are.
 """
 
 import copy
-import fnmatch
 import json
 import re
-import traceback
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
-from ansible_collections.kubedr.backup.plugins.module_utils.selection import LabelSelector, parse_label_selector
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import LabelSelector, glob_match, parse_label_selector
 
 try:
     import jmespath
     HAS_JMESPATH = True
-    JMESPATH_IMPORT_ERROR = None
 except ImportError:
     HAS_JMESPATH = False
-    JMESPATH_IMPORT_ERROR = traceback.format_exc()
 
 try:
     import yaml
@@ -547,7 +543,7 @@ def rule_matches(rule, item, group_resource):
         return False
     metadata = item.get("metadata") or {}
     namespace = metadata.get("namespace")
-    if namespace and rule.namespaces and not any(fnmatch.fnmatchcase(namespace, ns) for ns in rule.namespaces):
+    if namespace and rule.namespaces and not any(glob_match(ns, namespace) for ns in rule.namespaces):
         return False
     if rule.resource_name_regex and not rule.resource_name_regex.search(metadata.get("name") or ""):
         return False
