@@ -386,9 +386,12 @@ class BackupSelection(object):
         return False
 
     def crds_filtered(self):
-        """True when CRDs were explicitly excluded, so actions must not pull them in."""
-        crd = [r for r in self.api_resources if r.group_resource == CRDS]
-        return bool(crd) and self.resource_excluded(crd[0])
+        """True when CRDs were explicitly filtered out (excluded, or no cluster-scoped resources at
+        all), so custom resources come without their CRD. An include list that merely does not
+        name CRDs does not count: a custom resource is useless without its definition."""
+        if self.new_style:
+            return self.cluster_scoped.excluded(CRDS)
+        return self.resources.excluded(CRDS) or self.include_cluster_resources is False
 
     def list_label_selector(self):
         """A selector string the API server can apply while listing (None: filter client-side only)."""
@@ -424,7 +427,9 @@ class BackupSelection(object):
         if api_resource.group_resource == NAMESPACES and not self.namespace_included(metadata.get("name", "")):
             return "namespace excluded"
         if additional:
-            return "resource excluded" if self.resource_excluded(api_resource) else None
+            excluded = (self.crds_filtered() if api_resource.group_resource == CRDS
+                        else self.resource_excluded(api_resource))
+            return "resource excluded" if excluded else None
         if api_resource.group_resource != NAMESPACES and not self.labels_match(labels):
             return "does not match the label selector"
         return None

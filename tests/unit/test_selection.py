@@ -253,3 +253,19 @@ def test_object_names():
     for bad in ("Nightly", "a_b", "-a", "", "a" * 254, None):
         with pytest.raises(InvalidOptionError, match="not a valid object name"):
             validate_object_name(bad, "backup name")
+
+
+def test_crds_come_with_custom_resources_unless_explicitly_filtered():
+    crds = res("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False, ["crd"])
+    resources = RESOURCES + [crds]
+    crd = item(None, "widgets.example.com")
+
+    def skip(**filters):
+        return BackupSelection(filters, resources).item_skip_reason(crds, crd, additional=True)
+
+    assert skip(included_namespaces=["a"], included_resources=["widgets"]) is None
+    assert skip(excluded_resources=["crd"]) == "resource excluded"
+    assert skip(include_cluster_resources=False) == "resource excluded"
+    assert skip(excluded_cluster_scoped_resources=["customresourcedefinitions"]) == "resource excluded"
+    assert BackupSelection({"excluded_resources": ["crd"]}, resources).crds_filtered()
+    assert not BackupSelection({"included_resources": ["widgets"]}, resources).crds_filtered()
