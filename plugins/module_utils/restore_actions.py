@@ -109,7 +109,8 @@ class RestoreContext:
 
     restore_status: group-resources whose status is restored too ("*": all).
     fs_backed_pvcs: (namespace in the backup, claim name) of every PVC whose data is
-        restored by file-system backup (restic); their PVs are re-provisioned.
+        restored by file-system backup (restic); their PVs are re-provisioned. Build it
+        with fs_backed_pvcs(pod_volume_backups).
     reprovisioned_pvs: names of the backup's PVs that are not restored as-is (see
         pvs_to_reprovision); claims bound to them lose spec.volumeName so that a new
         volume is provisioned.
@@ -152,6 +153,37 @@ def pv_reprovision_reason(pv, fs_backed_pvcs=frozenset()):
 def pvs_to_reprovision(pvs, fs_backed_pvcs=frozenset()):
     """Names of the PVs (items from the backup) that will not be restored as-is."""
     return frozenset(pv["metadata"]["name"] for pv in pvs if pv_reprovision_reason(pv, fs_backed_pvcs))
+
+
+PVC_NAME_ANNOTATION = "velero.io/pvc-name"
+
+
+def fs_backed_pvcs(pod_volume_backups):
+    """(namespace, claim) of every PVC with a file-system backup, from the backup's
+    PodVolumeBackup objects (annotation velero.io/pvc-name; spec.pod.namespace)."""
+    return frozenset(
+        (((pvb.get("spec") or {}).get("pod") or {}).get("namespace"),
+         ((pvb.get("metadata") or {}).get("annotations") or {})[PVC_NAME_ANNOTATION])
+        for pvb in pod_volume_backups or ()
+        if ((pvb.get("metadata") or {}).get("annotations") or {}).get(PVC_NAME_ANNOTATION))
+
+
+def pod_volume_snapshots(pod_volume_backups, pod):
+    """{volume name: restic snapshot id} to restore into `pod` (the item from the backup,
+    with its namespace in the backup). As Velero: the PodVolumeBackups of that pod name
+    and namespace with a snapshot id (none means an empty or failed volume), for volumes
+    the pod still has."""
+    metadata = pod.get("metadata") or {}
+    volumes = set(v.get("name") for v in (pod.get("spec") or {}).get("volumes") or ())
+    snapshots = {}
+    for pvb in pod_volume_backups or ():
+        spec = pvb.get("spec") or {}
+        owner = spec.get("pod") or {}
+        snapshot = (pvb.get("status") or {}).get("snapshotID")
+        if (owner.get("name"), owner.get("namespace")) == (metadata.get("name"), metadata.get("namespace")) \
+                and snapshot and spec.get("volume") in volumes:
+            snapshots[spec["volume"]] = snapshot
+    return snapshots
 
 
 def persistent_volume_action(pv, ctx):

@@ -299,6 +299,18 @@ def pvc(volume="pv-1"):
             "spec": {"volumeName": volume, "accessModes": ["ReadWriteOnce"]}, "status": {"phase": "Bound"}}
 
 
+def pvb(pod_name, volume, snapshot, pvc_name=None, namespace="shop"):
+    item = {"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
+            "metadata": {"name": "nightly-" + volume, "namespace": "velero",
+                         "labels": {"velero.io/backup-name": "nightly"}},
+            "spec": {"node": "node-1", "pod": {"kind": "Pod", "name": pod_name, "namespace": namespace, "uid": "p"},
+                     "volume": volume, "uploaderType": "restic"},
+            "status": {"phase": "Completed", "snapshotID": snapshot}}
+    if pvc_name:
+        item["metadata"]["annotations"] = {"velero.io/pvc-name": pvc_name}
+    return item
+
+
 class TestPersistentVolumes:
     def test_retain_is_restored_with_claim_reset(self):
         result, warnings = ra.persistent_volume_action(pv(), CTX)
@@ -328,6 +340,21 @@ class TestPersistentVolumes:
     def test_pvs_to_reprovision(self):
         pvs = [pv("keep"), pv("gone", policy="Delete"), pv("fs", claim=("shop", "fs"))]
         assert ra.pvs_to_reprovision(pvs, frozenset([("shop", "fs")])) == {"gone", "fs"}
+
+    def test_fs_backed_pvcs_from_pod_volume_backups(self):
+        pvbs = [pvb("web-0", "data", "snap1", pvc_name="data"), pvb("web-0", "cache", "snap2"),
+                pvb("db-0", "db", "", pvc_name="db-data", namespace="other")]
+        assert ra.fs_backed_pvcs(pvbs) == {("shop", "data"), ("other", "db-data")}
+        assert ra.fs_backed_pvcs(None) == frozenset()
+
+    def test_pod_volume_snapshots(self):
+        pvbs = [pvb("web-0", "data", "snap1", pvc_name="data"),
+                pvb("web-0", "gone", "snap2"),
+                pvb("web-0", "data", "snap3", namespace="elsewhere"),
+                pvb("web-1", "data", "snap4"),
+                pvb("web-0", "kube-api-access-not-projected", "")]
+        assert ra.pod_volume_snapshots(pvbs, pod()) == {"data": "snap1"}
+        assert ra.pod_volume_snapshots([], pod()) == {}
 
     def test_pvc_annotations_stripped_volume_kept(self):
         result = ra.persistent_volume_claim_action(pvc(), CTX)[0]
