@@ -43,7 +43,7 @@ def read_env(name="kubedr"):
 def cluster_up(name="kubedr"):
     """Start (or reuse) the test bed and return its env dict. Raises with the script's output on failure."""
     script = os.path.join(REPO, "hack", "testbed", "cluster-up.sh")
-    proc = subprocess.run(["bash", script, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(["bash", script, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError("test bed did not start (hack/testbed/cluster-up.sh %s):\n%s" % (name, proc.stdout[-4000:]))
     return read_env(name)
@@ -79,7 +79,7 @@ def run_module(name, args, check_mode=False, diff=False, env=None, timeout=900):
     proc = subprocess.run(
         [sys.executable, "-m", "ansible_collections.kubedr.backup.plugins.modules." + name],
         input=json.dumps({"ANSIBLE_MODULE_ARGS": module_args}),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=module_env(env), timeout=timeout,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=module_env(env), timeout=timeout, check=False,
     )
     try:
         result = ModuleResult(json.loads(proc.stdout))
@@ -99,4 +99,4 @@ def run_playbook(playbook, extra_vars=None, env=None, check=False, timeout=1800)
     if check:
         cmd.append("--check")
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env=module_env(env), timeout=timeout)
+                          env=module_env(env), timeout=timeout, check=False)

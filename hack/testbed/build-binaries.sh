@@ -10,15 +10,15 @@ mkdir -p "$KUBEDR_BIN_DIR"
 work=$KUBEDR_CACHE_DIR/build
 mkdir -p "$work"
 
-fail() { # component version command...
-  echo "test bed: FAILED to build $1 $2 with: ${*:3}" >&2
+fail() { # component version what-failed
+  echo "test bed: FAILED to build $1 $2 with: $3" >&2
   exit 1
 }
 
 run_step() { # component version function (its commands are echoed on failure via set -x)
   local comp=$1 ver=$2; shift 2
   echo "test bed: building $comp $ver (go build, cached in $KUBEDR_BIN_DIR)" >&2
-  ( set -x; "$@" ) || fail "$comp" "$ver" "$@ (see the go command traced above)"
+  ( set -x; "$@" ) || fail "$comp" "$ver" "$* (see the go command traced above)"
 }
 
 have() { for b in "$@"; do [ -x "$KUBEDR_BIN_DIR/$b" ] || return 1; done; }
@@ -28,7 +28,8 @@ command -v go >/dev/null || fail go "any" "go (not on PATH)"
 # Kubernetes: a throwaway module requiring k8s.io/kubernetes, with every staging
 # module (v0.0.0 in its go.mod) replaced by its published v0.<minor>.<patch>.
 build_kubernetes() {
-  local dir=$work/kubernetes-$KUBE_VERSION staging_ver=v0.${KUBE_VERSION#v1.}
+  local dir=$work/kubernetes-$KUBE_VERSION staging_ver
+  staging_ver=v0.${KUBE_VERSION#v1.}
   mkdir -p "$dir"
   local kmod
   kmod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
@@ -38,7 +39,8 @@ build_kubernetes() {
     echo "require k8s.io/kubernetes $KUBE_VERSION"
     grep -E '^\s+k8s\.io/[a-z0-9-]+ v0\.0\.0\s*(//.*)?$' "$kmod" | awk -v v="$staging_ver" '{print "replace " $1 " => " $1 " " v}'
   } > "$dir/go.mod"
-  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
+  local ldflags
+  ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$KUBE_VERSION" | cut -d. -f2) -X k8s.io/component-base/version.gitTreeState=clean"
   (cd "$dir" && go build -trimpath -ldflags "$ldflags" -o "$KUBEDR_BIN_DIR/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)

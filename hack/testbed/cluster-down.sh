@@ -16,11 +16,11 @@ if [ -f "$pidf" ]; then
   pid=$(cat "$pidf")
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid"
-    for i in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
   fi
   rm -f "$pidf"
 fi
 rm -rf "$tb/minio-$name/data" "$tb/host-pods-$name"
-[ "$name" = kubedr ] && rm -f "$tb/env" || rm -f "$tb/env-$name"
+if [ "$name" = kubedr ]; then rm -f "$tb/env"; else rm -f "$tb/env-$name"; fi
 echo "test bed: $name stopped" >&2

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 name=${1:-kubedr}
 tb=$repo/.testbed
-[ "$name" = kubedr ] && envfile=$tb/env || envfile=$tb/env-$name
+if [ "$name" = kubedr ]; then envfile=$tb/env; else envfile=$tb/env-$name; fi
 
 "$here/install-deps.sh"
 . "$tb/tools.env"
@@ -32,7 +32,7 @@ else
     --kube-scheduler-binary "$B/kube-scheduler"
     --kwok-controller-binary "$B/kwok"
     --etcd-binary "$B/etcd"
-    --enable-crds Exec,ClusterExec
+    --enable-crds "Exec,ClusterExec"
     --kubeconfig "$tb/kubeconfig-merged-$name"
     --wait 180s)
   echo "test bed: starting kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION: ${create[*]}" >&2

@@ -9,6 +9,7 @@ repo=$(cd "$here/../.." && pwd)
 
 need_apt=()
 command -v restic >/dev/null || need_apt+=(restic)
+command -v shellcheck >/dev/null || need_apt+=(shellcheck)   # used by ansible-test sanity
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test bed: installing Debian packages: ${need_apt[*]}" >&2
@@ -39,3 +40,18 @@ mkdir -p "$repo/.testbed"
   echo "export KUBEDR_VENV=$venv"
   echo "export KUBEDR_BIN_DIR=$bin_dir"
 } > "$repo/.testbed/tools.env"
+
+# ansible-test bootstraps pip in its sanity virtualenvs with a script it downloads from a
+# host outside the reachable registries; give it a stand-in in its cache (pip from ensurepip + PyPI).
+pip_ver=$("$venv/bin/python" - <<'PY'
+import re, ansible_test, os
+src = open(os.path.join(os.path.dirname(ansible_test.__file__), "_internal", "python_requirements.py")).read()
+m = re.search(r"pip=['\"]([0-9.]+)['\"]", src)
+print(m.group(1) if m else "24.2")
+PY
+)
+mkdir -p "$HOME/.ansible/test/cache"
+cp "$here/get_pip_standin.py" "$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
+ls "$HOME/.ansible/test/cache/pip-$pip_ver-"*.whl >/dev/null 2>&1 ||
+  "$venv/bin/pip" download -q --no-deps -d "$HOME/.ansible/test/cache" "pip==$pip_ver" \
+  || { echo "test bed: FAILED: pip download pip==$pip_ver (for ansible-test)" >&2; exit 1; }

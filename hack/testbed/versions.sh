@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the variables are used by the scripts that source it
 # Pinned versions of every test-bed component. Sourced by the other scripts.
 # Changing a version changes the cache directory, so old and new builds never mix.
 KUBE_VERSION=v1.36.1          # kube-apiserver, controller-manager, scheduler, kubectl

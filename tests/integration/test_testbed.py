@@ -6,9 +6,6 @@ import subprocess
 import time
 import uuid
 
-import pytest
-from kubernetes import client
-
 from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod
 
 
@@ -126,7 +123,7 @@ def test_restic_backup_and_restore_through_minio(bed, tmp_path):
 
     def restic(*args, cwd=None):
         proc = subprocess.run(["restic"] + list(args), env=env, cwd=cwd, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=subprocess.PIPE, text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
