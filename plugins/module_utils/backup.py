@@ -409,7 +409,7 @@ class BackupRun(object):
 
     def _resolve_pending(self):
         """Back up what actions referenced, with one LIST per referenced type and round."""
-        for _ in range(MAX_ACTION_ROUNDS):
+        for _round in range(MAX_ACTION_ROUNDS):
             pending = set(ref for ref in self.pending if not self.index.contains(*ref))
             self.pending = set()
             if not pending:

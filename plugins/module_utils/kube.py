@@ -128,7 +128,7 @@ class Discovery(object):
         return (preferred or matches or [None])[0]
 
     def find_kind(self, api_version, kind):
-        group, _, version = api_version.rpartition("/")
+        group, version = api_version.rpartition("/")[::2]
         for r in self.resources:
             if r.group == group and r.version == version and r.kind == kind and "/" not in r.resource:
                 return r
@@ -182,14 +182,14 @@ class KubeClient(object):
                     _return_http_data_only=True, _request_timeout=self.timeout)
                 data = response.data
                 return json.loads(data) if data else None
-            except ApiException as error:
-                if error.status not in RETRIABLE_STATUS or attempt >= self.max_attempts:
-                    raise
-                self._sleep_before_retry(attempt, error)
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 if attempt >= self.max_attempts:
                     raise ClusterError("cannot reach the Kubernetes API server at %s: %s"
                                        % (self.host, _describe_exception(error)))
+                self._sleep_before_retry(attempt, error)
+            except ApiException as error:
+                if error.status not in RETRIABLE_STATUS or attempt >= self.max_attempts:
+                    raise
                 self._sleep_before_retry(attempt, error)
 
     @staticmethod
@@ -238,8 +238,7 @@ class KubeClient(object):
     def list_items(self, api_resource, namespace=None, label_selector=None):
         """Every item of a resource type, one at a time (pages fetched lazily)."""
         for page in self.list_pages(api_resource, namespace, label_selector):
-            for item in page:
-                yield item
+            yield from page
 
     # Discovery -----------------------------------------------------------------
 

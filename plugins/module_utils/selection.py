@@ -224,7 +224,7 @@ def _requirement_matches(requirement, labels):
 
 
 def _validate_label_key(key, text):
-    prefix, _, name = key.rpartition("/")
+    prefix, name = key.rpartition("/")[::2]
     if (not name or len(name) > 63 or not _LABEL_NAME.match(name)
             or ("/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))):
         raise InvalidOptionError("label selector %r: %r is not a valid label key" % (text, key))
@@ -332,7 +332,10 @@ class BackupSelection(object):
         self.namespaces = IncludesExcludes(filters.get("included_namespaces") or ["*"],
                                            filters.get("excluded_namespaces"))
         self.new_style = any(filters.get(k) for k in NEW_STYLE_OPTIONS)
-        resolve = lambda key: resolve_resource_patterns(filters.get(key), self.api_resources)  # noqa: E731
+
+        def resolve(key):
+            return resolve_resource_patterns(filters.get(key), self.api_resources)
+
         if self.new_style:
             self.namespace_scoped = IncludesExcludes(resolve("included_namespace_scoped_resources"),
                                                      resolve("excluded_namespace_scoped_resources"))

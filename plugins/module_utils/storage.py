@@ -232,7 +232,7 @@ class FilesystemStore(BackupStore):
     def list_keys(self, prefix):
         base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
         keys = []
-        for directory, _, files in os.walk(base):
+        for directory, _subdirs, files in os.walk(base):
             for filename in files:
                 if filename.startswith(".tmp-"):
                     continue

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -23,7 +23,7 @@ description:
   - C(velero-backup.json) is written last, so a run that dies half-way never shows up as a backup.
   - A committed backup with the same name is left alone (C(changed=false)).
 author:
-  - kubedr.backup developers
+  - kubedr.backup developers (@kubedr)
 extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
@@ -260,7 +260,6 @@ from ansible_collections.kubedr.backup.plugins.module_utils.args import (
     auth_options, common_argument_spec, storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import run
-
 
 
 def _string_list():

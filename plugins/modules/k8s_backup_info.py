@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -18,7 +18,7 @@ description:
     log, results and resource list on request.
   - Reads only; works on V(ReadOnly) locations. Backups written by Velero are read the same way.
 author:
-  - kubedr.backup developers
+  - kubedr.backup developers (@kubedr)
 extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
@@ -165,7 +165,7 @@ backup:
       elements: str
       sample: ['time="2024-01-01T02:00:00Z" level=info msg="Starting backup" backup=velero/nightly']
     results:
-      description: The results document, C({"warnings": ..., "errors": ...}).
+      description: The results document, with keys C(warnings) and C(errors), each by scope.
       returned: when O(results=true)
       type: dict
       sample: {"warnings": {"velero": [], "cluster": [], "namespaces": {}}, "errors": {"velero": [], "cluster": [], "namespaces": {}}}

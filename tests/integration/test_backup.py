@@ -11,7 +11,7 @@ import pytest
 
 import testbed
 from test_backup_support import (
-    assert_ok, cluster_paths_of, configmap, get_object, gz_json, items_by_path, list_keys, paths_of, raw_item,
+    archive_paths, assert_ok, cluster_paths_of, configmap, get_object, gz_json, items_by_path, list_keys, paths_of, raw_item,
     read_tarball, run_backup, run_info, s3_archive, s3_location, unique, wait_for,
 )
 
@@ -58,7 +58,7 @@ def test_namespace_backup_has_velero_layout_item_by_item(bed, s3, api_client, co
     assert entries[0] == ("metadata/version", b"1.1.0\n")
     expected = (paths_of(namespace, "configmaps", ["settings", ROOT_CA]) | paths_of(namespace, "secrets", ["creds"])
                 | paths_of(namespace, "serviceaccounts", ["default"]) | namespace_paths(namespace))
-    assert set(path for path, _ in entries[1:]) == expected
+    assert set(entry[0] for entry in entries[1:]) == expected
     assert len(entries) == len(expected) + 1  # each item exactly once per path
 
     items = items_by_path(entries)
@@ -111,7 +111,7 @@ def gzip_text(data):
 
 def backed_up_names(s3, location, name, group_resource="configmaps"):
     names = set()
-    for path, _ in s3_archive(s3, location, name):
+    for path in archive_paths(s3, location, name):
         parts = path.split("/")
         if path.startswith("resources/%s/namespaces/" % group_resource):
             names.add(parts[-1][:-len(".json")])
@@ -141,7 +141,7 @@ def test_every_filter_kind(bed, s3, core_v1, namespace, location):
         assert backed_up_names(s3, location, "or-selectors") == {"web", "db"}
         assert backed_up_names(s3, location, "included") == {"web", "db", ROOT_CA}
         assert backed_up_names(s3, location, "included", "secrets") == set()
-        assert not any(p.startswith("resources/namespaces/") for p, _ in s3_archive(s3, location, "included"))
+        assert not any(p.startswith("resources/namespaces/") for p in archive_paths(s3, location, "included"))
         assert backed_up_names(s3, location, "excluded") == set()
         assert backed_up_names(s3, location, "excluded", "secrets") == {"s"}
     finally:
@@ -157,7 +157,7 @@ def test_namespace_globs(bed, s3, core_v1, location):
     try:
         assert_ok(run_backup(bed, location, "globs", included_namespaces=["glob-*-" + suffix],
                              excluded_namespaces=["glob-tmp-*"], included_resources=["configmaps", "namespaces"]))
-        paths = set(p for p, _ in s3_archive(s3, location, "globs"))
+        paths = set(p for p in archive_paths(s3, location, "globs"))
         for ns in names[:2]:
             assert "resources/configmaps/namespaces/%s/marker.json" % ns in paths
             assert "resources/namespaces/cluster/%s.json" % ns in paths
@@ -186,7 +186,7 @@ def cluster_items(core_v1, api_client, namespace):
 
 
 def cluster_names(s3, location, name, group_resource):
-    return set(p.split("/")[-1][:-5] for p, _ in s3_archive(s3, location, name)
+    return set(p.split("/")[-1][:-5] for p in archive_paths(s3, location, name)
                if p.startswith("resources/%s/cluster/" % group_resource))
 
 
@@ -201,7 +201,7 @@ def test_old_style_cluster_scope(bed, s3, namespace, location, cluster_items):
     assert cluster_names(s3, location, "auto", "namespaces") == {namespace}
     assert pv in cluster_names(s3, location, "all", "persistentvolumes")
     assert sc in cluster_names(s3, location, "all", "storageclasses.storage.k8s.io")
-    assert not any("/cluster/" in p for p, _ in s3_archive(s3, location, "none"))
+    assert not any("/cluster/" in p for p in archive_paths(s3, location, "none"))
     assert "app" in backed_up_names(s3, location, "none")
 
 
@@ -213,7 +213,7 @@ def test_new_style_cluster_scope(bed, s3, namespace, location, cluster_items):
     assert sc in cluster_names(s3, location, "scoped", "storageclasses.storage.k8s.io")
     assert pv not in cluster_names(s3, location, "scoped", "persistentvolumes")
     assert cluster_names(s3, location, "scoped", "namespaces") == {namespace}
-    paths = set(p for p, _ in s3_archive(s3, location, "scoped"))
+    paths = set(p for p in archive_paths(s3, location, "scoped"))
     assert not any(p.startswith("resources/serviceaccounts/") for p in paths)
     assert "resources/configmaps/namespaces/%s/app.json" % namespace in paths
 
@@ -274,7 +274,7 @@ def test_item_actions_pull_related_items(bed, s3, api_client, core_v1, namespace
         # Only items labelled app=x are selected; the PVC, PV, PriorityClass, CRB, ClusterRole and CRD
         # are not labelled and not in scope (namespace filter) yet must come along.
         assert_ok(run_backup(bed, location, "actions", included_namespaces=[namespace], label_selector="app=x"))
-        paths = set(p for p, _ in s3_archive(s3, location, "actions"))
+        paths = set(p for p in archive_paths(s3, location, "actions"))
         expected = (paths_of(namespace, "pods", ["app"]) | paths_of(namespace, "persistentvolumeclaims", ["data"])
                     | paths_of(namespace, "serviceaccounts", ["robot"])
                     | paths_of(namespace, "widgets.kubedr.example.com", ["w1"])
@@ -289,12 +289,12 @@ def test_item_actions_pull_related_items(bed, s3, api_client, core_v1, namespace
         # CRDs explicitly excluded: the custom resource comes without its CRD.
         assert_ok(run_backup(bed, location, "no-crd", included_namespaces=[namespace],
                              included_resources=["widgets"], excluded_resources=["crd"]))
-        paths = set(p for p, _ in s3_archive(s3, location, "no-crd"))
+        paths = set(p for p in archive_paths(s3, location, "no-crd"))
         assert paths == paths_of(namespace, "widgets.kubedr.example.com", ["w1"]) | {"metadata/version"}
 
         # A custom resource whose CRD was not selected pulls it in.
         assert_ok(run_backup(bed, location, "crd", included_namespaces=[namespace], included_resources=["widgets"]))
-        paths = set(p for p, _ in s3_archive(s3, location, "crd"))
+        paths = set(p for p in archive_paths(s3, location, "crd"))
         assert paths == (paths_of(namespace, "widgets.kubedr.example.com", ["w1"])
                          | cluster_paths_of("customresourcedefinitions.apiextensions.k8s.io", [WIDGET_CRD])
                          | {"metadata/version"})
@@ -311,7 +311,7 @@ def test_ordered_resources_come_first_in_order(bed, s3, core_v1, namespace, loca
         configmap(core_v1, namespace, name)
     assert_ok(run_backup(bed, location, "ordered", included_namespaces=[namespace], included_resources=["configmaps"],
                          ordered_resources={"configmaps": "%s/d,%s/b" % (namespace, namespace)}))
-    order = [p.split("/")[-1][:-5] for p, _ in s3_archive(s3, location, "ordered")
+    order = [p.split("/")[-1][:-5] for p in archive_paths(s3, location, "ordered")
              if p.startswith("resources/configmaps/namespaces/")]
     assert order[:2] == ["d", "b"] and sorted(order[2:]) == sorted(["a", "c", ROOT_CA])
 

@@ -3,10 +3,10 @@ import gzip
 import io
 import json
 import tarfile
-import time
 import uuid
 
 import testbed
+from test_testbed import wait_for  # noqa: F401  (re-exported for the backup tests)
 
 
 def unique(prefix):
@@ -63,6 +63,11 @@ def s3_archive(s3, location, name):
     return read_tarball(get_object(s3, location, "backups/%s/%s.tar.gz" % (name, name)))
 
 
+def archive_paths(s3, location, name):
+    """The entry paths of a backup's tarball, in archive order."""
+    return [entry[0] for entry in s3_archive(s3, location, name)]
+
+
 def items_by_path(entries):
     return dict((path, json.loads(data)) for path, data in entries if path.startswith("resources/"))
 
@@ -76,16 +81,6 @@ def raw_item(api_client, path):
     response = api_client.call_api(path, "GET", auth_settings=["BearerToken"], _preload_content=False,
                                    _return_http_data_only=True)
     return json.loads(response.data)
-
-
-def wait_for(predicate, timeout=60, interval=0.3, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
 def configmap(core_v1, namespace, name, labels=None, data=None, **metadata):

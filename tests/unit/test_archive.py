@@ -88,7 +88,7 @@ def test_writer_puts_version_first_regular_files_only_and_content_verbatim():
 def test_reader_round_trip_skips_preferred_copies_by_default():
     buffer = write_archive([(DEPLOYMENTS, obj("Deployment", "web", "shop"))])
     items = list(iter_items(buffer))
-    assert [(p.group_resource, p.namespace, p.name, p.version) for p, _ in items] == [
+    assert [(p.group_resource, p.namespace, p.name, p.version) for p, _item in items] == [
         ("deployments.apps", "shop", "web", None)]
     buffer.seek(0)
     assert len(list(iter_items(buffer, include_preferred_copies=True))) == 2

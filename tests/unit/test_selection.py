@@ -8,7 +8,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.selection import (
     validate_filters, validate_object_name,
 )
 
-VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 
 def res(group, version, resource, kind, namespaced, short=(), preferred=True, verbs=VERBS):
