@@ -8,7 +8,7 @@ TOOLS = source $(TB)/tools.env && export PATH=$$KUBEDR_VENV/bin:$$KUBEDR_BIN_DIR
 PYTEST_ARGS ?=
 SANITY_DIR := $(TB)/sanity/ansible_collections/kubedr/backup
 
-.PHONY: help deps cluster-up cluster-down sanity lint units integration test
+.PHONY: help deps cluster-up cluster-down sanity lint units integration pytest-integration ansible-integration test
 
 help:
 	@echo "make test          everything CI runs: deps, sanity, lint, units, integration"
@@ -27,19 +27,36 @@ cluster-down:
 	@bash hack/testbed/cluster-down.sh
 
 # ansible-test needs the collection at .../ansible_collections/kubedr/backup: a clean copy of the tracked files.
+# A clean copy of the collection's files (tracked and new, not ignored) at $(1), as a git repo.
+collection_copy = rm -rf $(1) && mkdir -p $(1) && \
+	git ls-files -co --exclude-standard | grep -v '^\.testbed/' | tar -cf - -T - | tar -xf - -C $(1) && \
+	cd $(1) && git init -q . && git add -A >/dev/null
+
 sanity: deps
-	@rm -rf $(SANITY_DIR) && mkdir -p $(SANITY_DIR)
-	@git ls-files -co --exclude-standard | grep -v '^\.testbed/' | tar -cf - -T - | tar -xf - -C $(SANITY_DIR)
-	@$(TOOLS) && cd $(SANITY_DIR) && git init -q . && git add -A >/dev/null && \
+	@$(call collection_copy,$(SANITY_DIR))
+	@$(TOOLS) && cd $(SANITY_DIR) && \
 	  ansible-test sanity --local --python $$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])') --color no
 
 lint: deps
-	@$(TOOLS) && ansible-lint --profile production --offline roles playbooks
+	@$(TOOLS) && ansible-lint --profile production --offline $$(ls -d roles playbooks 2>/dev/null)
 
 units: deps
 	@$(TOOLS) && python -m pytest -q tests/unit $(PYTEST_ARGS)
 
-integration: cluster-up
+AIT_DIR := $(TB)/ansible-test/ansible_collections/kubedr/backup
+
+integration: cluster-up pytest-integration ansible-integration
+
+pytest-integration: cluster-up
 	@$(TOOLS) && python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# ansible-test integration targets (tests/integration/targets) against the same test bed;
+# the test bed's addresses reach them as variables through integration_config.yml.
+ansible-integration: cluster-up
+	@$(call collection_copy,$(AIT_DIR))
+	@source $(TB)/env && printf 'kubedr_kubeconfig: %s\nkubedr_s3_endpoint: %s\nkubedr_s3_bucket: %s\nkubedr_s3_access_key: %s\nkubedr_s3_secret_key: %s\nkubedr_host_pods_dir: %s\n' \
+	  "$$KUBECONFIG" "$$KUBEDR_S3_ENDPOINT" "$$KUBEDR_S3_BUCKET" "$$KUBEDR_S3_ACCESS_KEY" "$$KUBEDR_S3_SECRET_KEY" "$$KUBEDR_HOST_PODS_DIR" \
+	  > $(AIT_DIR)/tests/integration/integration_config.yml
+	@$(TOOLS) && cd $(AIT_DIR) && ansible-test integration --local --python $$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])') --color no $(AIT_ARGS)
 
 test: deps sanity lint units integration
