@@ -8,7 +8,7 @@ TOOLS = source $(TB)/tools.env && export PATH=$$KUBEDR_VENV/bin:$$KUBEDR_BIN_DIR
 PYTEST_ARGS ?=
 SANITY_DIR := $(TB)/sanity/ansible_collections/kubedr/backup
 
-.PHONY: help deps cluster-up cluster-down sanity lint units integration pytest-integration ansible-integration test
+.PHONY: help deps cluster-up cluster-down sanity lint units integration pytest-integration ansible-integration bench test
 
 help:
 	@echo "make test          everything CI runs: deps, sanity, lint, units, integration"
@@ -16,6 +16,7 @@ help:
 	@echo "make cluster-up    start kwok cluster + MinIO, write .testbed/env"
 	@echo "make cluster-down  stop them"
 	@echo "make sanity | lint | units | integration"
+	@echo "make bench         backup/restore throughput vs raw LIST/CREATE, peak RSS (writes bench-results.json)"
 
 deps:
 	@bash hack/testbed/install-deps.sh
@@ -58,5 +59,9 @@ ansible-integration: cluster-up
 	  "$$KUBECONFIG" "$$KUBEDR_S3_ENDPOINT" "$$KUBEDR_S3_BUCKET" "$$KUBEDR_S3_ACCESS_KEY" "$$KUBEDR_S3_SECRET_KEY" "$$KUBEDR_HOST_PODS_DIR" \
 	  > $(AIT_DIR)/tests/integration/integration_config.yml
 	@$(TOOLS) && cd $(AIT_DIR) && ansible-test integration --local --python $$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])') --color no $(AIT_ARGS)
+
+# Throughput against the API server's own limits and peak RSS, in one run (BENCH_N=..., see tests/bench/bench.py).
+bench: deps
+	@$(TOOLS) && trap 'bash hack/testbed/cluster-down.sh bench' EXIT && python tests/bench/bench.py
 
 test: deps sanity lint units integration

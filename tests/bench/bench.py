@@ -1,0 +1,307 @@
+"""`make bench`: backup and restore throughput against the API server's own limits, and
+peak memory, measured in ONE run on the local test bed (DESIGN.md section 9).
+
+The machine is shared and noisy, so figures are reported as ratios of numbers taken
+in the same run: backup items/s over raw paginated LIST items/s, restore items/s over
+raw concurrent CREATE items/s. Peak RSS is the module process's own (wait4 rusage).
+
+Environment knobs: BENCH_N (objects, default 20000), BENCH_NAMESPACES (default 100),
+BENCH_RSS_SIZES (comma list of object counts for the RSS curve, default
+"10000,50000,100000"; empty to skip), BENCH_CREATE_CONCURRENCY (comma list tried when
+tuning the raw CREATE client, default "8,16,32,64").
+"""
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import testbed  # noqa: E402
+
+import urllib3  # noqa: E402
+from kubernetes import client as k8s_client  # noqa: E402
+from kubernetes import config as k8s_config  # noqa: E402
+
+RESOURCES = (
+    # (plural, api prefix, builder)
+    ("configmaps", "/api/v1"),
+    ("secrets", "/api/v1"),
+    ("services", "/api/v1"),
+    ("deployments", "/apis/apps/v1"),
+)
+PAYLOAD = "x" * 1024  # ~1 KiB of data per ConfigMap and Secret
+
+
+def log(msg):
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+class RawClient(object):
+    """A plain HTTP client for the API server: raw JSON over a pooled urllib3 connection.
+    It is the yardstick the modules are measured against."""
+
+    def __init__(self, kubeconfig, pool_size=64):
+        cfg = k8s_client.Configuration()
+        k8s_config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+        self.host = cfg.host
+        self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if cfg.api_key.get("authorization"):
+            self.headers["Authorization"] = cfg.api_key["authorization"]
+        self.http = urllib3.PoolManager(
+            num_pools=2, maxsize=pool_size, block=True, cert_file=cfg.cert_file, key_file=cfg.key_file,
+            ca_certs=cfg.ssl_ca_cert, cert_reqs="CERT_REQUIRED" if cfg.verify_ssl else "CERT_NONE")
+
+    def request(self, method, path, body=None, fields=None):
+        for attempt in range(6):
+            resp = self.http.request(method, self.host + path, body=None if body is None else json.dumps(body),
+                                     fields=fields, headers=self.headers, preload_content=True)
+            if resp.status in (429, 500, 502, 503, 504):
+                time.sleep(0.2 * (2 ** attempt))
+                continue
+            return resp
+        return resp
+
+    def create(self, path, body):
+        resp = self.request("POST", path, body)
+        if resp.status not in (200, 201, 409):
+            raise RuntimeError("POST %s: %s %s" % (path, resp.status, resp.data[:300]))
+
+    def list_all(self, path, limit=500):
+        """Paginated LIST of every item of one resource type; returns the item count."""
+        count, token = 0, None
+        while True:
+            query = "?limit=%d" % limit + ("&continue=%s" % token if token else "")
+            resp = self.request("GET", path + query)
+            document = json.loads(resp.data)
+            count += len(document["items"])
+            token = document["metadata"].get("continue")
+            if not token:
+                return count
+
+
+def object_body(kind_index, name, namespace):
+    plural = RESOURCES[kind_index][0]
+    meta = {"name": name, "namespace": namespace, "labels": {"bench": "kubedr"}}
+    if plural == "configmaps":
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"payload": PAYLOAD}}
+    if plural == "secrets":
+        return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "stringData": {"payload": PAYLOAD}}
+    if plural == "services":
+        # Headless: the test bed's service CIDR is a /24, far too small for thousands of ClusterIPs.
+        return {"apiVersion": "v1", "kind": "Service", "metadata": meta,
+                "spec": {"clusterIP": "None", "selector": {"app": name}, "ports": [{"port": 80}]}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": {"containers": [{"name": "main", "image": "busybox"}]}}}}
+
+
+def namespaces(prefix, count):
+    return ["%s-%03d" % (prefix, i) for i in range(count)]
+
+
+def object_specs(prefix, n, ns_count, start=0):
+    """(path, body) for objects start..n-1, spread round-robin over the namespaces and kinds."""
+    nss = namespaces(prefix, ns_count)
+    for i in range(start, n):
+        ns = nss[i % ns_count]
+        kind_index = (i // ns_count) % len(RESOURCES)
+        plural, prefix_path = RESOURCES[kind_index]
+        yield ("%s/namespaces/%s/%s" % (prefix_path, ns, plural), object_body(kind_index, "obj-%06d" % i, ns))
+
+
+def create_concurrently(raw, specs, concurrency):
+    """Create every (path, body) with `concurrency` threads; returns (count, seconds)."""
+    specs = list(specs)
+    started = time.time()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(lambda spec: raw.create(*spec), specs, chunksize=64))
+    return len(specs), time.time() - started
+
+
+def ensure_namespaces(raw, names):
+    for name in names:
+        raw.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def run_module_measured(name, args):
+    """Run a module as Ansible does; return (result dict, seconds, peak RSS MiB) of that process."""
+    import subprocess
+    testbed.ensure_collection_path()
+    module_args = dict(args, _ansible_check_mode=False, _ansible_diff=False)
+    started = time.time()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ansible_collections.kubedr.backup.plugins.modules." + name],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=testbed.module_env())
+    out_chunks = []
+    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()))
+    reader.start()
+    proc.stdin.write(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}).encode())
+    proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    reader.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    elapsed = time.time() - started
+    try:
+        result = json.loads(b"".join(out_chunks))
+    except ValueError:
+        raise RuntimeError("%s printed no JSON (rc %s): %s" % (name, proc.returncode, proc.stderr.read()[-2000:]))
+    if result.get("failed"):
+        raise RuntimeError("%s failed: %s" % (name, result.get("msg")))
+    return result, elapsed, usage.ru_maxrss / 1024.0
+
+
+def item_total(result):
+    counts = result.get("item_counts") or result.get("items") or {}
+    return counts.get("total") if isinstance(counts, dict) else None
+
+
+class Bench(object):
+    def __init__(self, env):
+        self.env = env
+        self.raw = RawClient(env["KUBECONFIG"])
+        self.run_id = uuid.uuid4().hex[:6]
+        self.location = {
+            "provider": "s3", "bucket": env["KUBEDR_S3_BUCKET"], "prefix": "bench-" + self.run_id,
+            "endpoint_url": env["KUBEDR_S3_ENDPOINT"], "region": "us-east-1",
+            "access_key": env["KUBEDR_S3_ACCESS_KEY"], "secret_key": env["KUBEDR_S3_SECRET_KEY"],
+            "s3_addressing_style": "path",
+        }
+        self.auth = {"kubeconfig": env["KUBECONFIG"]}
+
+    def seed(self, prefix, n, ns_count, start=0, concurrency=32):
+        ensure_namespaces(self.raw, namespaces(prefix, ns_count))
+        count, secs = create_concurrently(self.raw, object_specs(prefix, n, ns_count, start), concurrency)
+        log("seeded %d objects into %s-* in %.1fs (%.0f/s)" % (count, prefix, secs, count / secs))
+
+    def list_limit(self, prefix, ns_count):
+        """Raw paginated LIST of the benchmark's objects: every resource type in every one of
+        its namespaces, lists in parallel."""
+        paths = ["%s/namespaces/%s/%s" % (api, ns, plural)
+                 for ns in namespaces(prefix, ns_count) for plural, api in RESOURCES]
+        started = time.time()
+        with ThreadPoolExecutor(8) as pool:
+            counts = list(pool.map(self.raw.list_all, paths))
+        secs = time.time() - started
+        return sum(counts), secs
+
+    def tune_create(self, sample, ns_count):
+        best = None
+        for concurrency in [int(c) for c in os.environ.get("BENCH_CREATE_CONCURRENCY", "8,16,32,64").split(",")]:
+            prefix = "bench-tune-%s-c%d" % (self.run_id, concurrency)
+            ensure_namespaces(self.raw, namespaces(prefix, ns_count))
+            count, secs = create_concurrently(self.raw, object_specs(prefix, sample, ns_count), concurrency)
+            log("raw CREATE tuning: concurrency %d -> %.0f objects/s" % (concurrency, count / secs))
+            if best is None or count / secs > best[1]:
+                best = (concurrency, count / secs)
+        return best[0]
+
+    def backup(self, name, prefix):
+        args = dict(self.auth, name=name, storage_location=self.location, included_namespaces=[prefix + "-*"])
+        result, secs, rss = run_module_measured("k8s_backup", args)
+        return item_total(result), secs, rss
+
+    def restore(self, backup_name, src_prefix, dst_prefix, ns_count):
+        mapping = dict(zip(namespaces(src_prefix, ns_count), namespaces(dst_prefix, ns_count)))
+        args = dict(self.auth, backup_name=backup_name, storage_location=self.location, namespace_mapping=mapping)
+        result, secs, rss = run_module_measured("k8s_restore", args)
+        restored = result.get("restored") or result.get("counts") or {}
+        total = restored.get("created") if isinstance(restored, dict) else None
+        if total is None:
+            total = item_total(result)
+        return total, secs, rss
+
+
+def main():
+    # A cluster of its own, so leftovers of other tests do not skew the figures.
+    env = testbed.cluster_up("bench")
+    n = int(os.environ.get("BENCH_N", "20000"))
+    ns_count = int(os.environ.get("BENCH_NAMESPACES", "100"))
+    rss_sizes = [int(s) for s in os.environ.get("BENCH_RSS_SIZES", "10000,50000,100000").split(",") if s]
+    have_restore = os.path.exists(os.path.join(testbed.REPO, "plugins", "modules", "k8s_restore.py"))
+    bench = Bench(env)
+    src = "bench-%s-src" % bench.run_id
+    report = {"n_objects": n, "namespaces": ns_count, "run_id": bench.run_id}
+
+    bench.seed(src, n, ns_count)
+
+    listed, secs = bench.list_limit(src, ns_count)
+    report["list_limit_per_s"] = round(listed / secs, 1)
+    log("raw LIST: %d objects in %.1fs" % (listed, secs))
+
+    items, secs, rss = bench.backup("bench-%s-full" % bench.run_id, src)
+    report.update(backup_items=items, backup_seconds=round(secs, 2), backup_per_s=round(items / secs, 1),
+                  backup_peak_rss_mib=round(rss, 1))
+    report["backup_ratio"] = round(report["backup_per_s"] / report["list_limit_per_s"], 3)
+    log("k8s_backup: %d items in %.1fs, peak RSS %.0f MiB" % (items, secs, rss))
+
+    concurrency = bench.tune_create(min(2000, n), min(ns_count, 20))
+    raw_prefix = "bench-%s-raw" % bench.run_id
+    ensure_namespaces(bench.raw, namespaces(raw_prefix, ns_count))
+    count, secs = create_concurrently(bench.raw, object_specs(raw_prefix, n, ns_count), concurrency)
+    report.update(create_limit_per_s=round(count / secs, 1), create_concurrency=concurrency)
+    log("raw CREATE: %d objects in %.1fs at concurrency %d" % (count, secs, concurrency))
+
+    if have_restore:
+        restored, secs, rss = bench.restore("bench-%s-full" % bench.run_id, src, "bench-%s-rst" % bench.run_id,
+                                            ns_count)
+        report.update(restore_items=restored, restore_seconds=round(secs, 2),
+                      restore_per_s=round(restored / secs, 1), restore_peak_rss_mib=round(rss, 1))
+        report["restore_ratio"] = round(report["restore_per_s"] / report["create_limit_per_s"], 3)
+        log("k8s_restore: %d items in %.1fs, peak RSS %.0f MiB" % (restored, secs, rss))
+    else:
+        report.update(restore_per_s=None, restore_ratio=None, restore_peak_rss_mib=None)
+
+    # Peak RSS as the number of objects grows: one growing data set, one backup (and restore) per size.
+    rss_by_n = {}
+    grow = "bench-%s-grow" % bench.run_id
+    seeded = 0
+    for size in sorted(rss_sizes):
+        bench.seed(grow, size, ns_count, start=seeded)
+        seeded = size
+        name = "bench-%s-rss-%d" % (bench.run_id, size)
+        items, secs, backup_rss = bench.backup(name, grow)
+        entry = {"backup_items": items, "backup_peak_rss_mib": round(backup_rss, 1)}
+        if have_restore:
+            restored, secs, restore_rss = bench.restore(name, grow, "bench-%s-rr%d" % (bench.run_id, size), ns_count)
+            entry.update(restore_items=restored, restore_peak_rss_mib=round(restore_rss, 1))
+        rss_by_n[str(size)] = entry
+        log("RSS at %d objects: %s" % (size, entry))
+    report["rss_by_n"] = rss_by_n
+
+    with open(os.path.join(testbed.REPO, "bench-results.json"), "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    print_table(report)
+
+
+def print_table(r):
+    def fmt(value, unit=""):
+        return "n/a" if value is None else ("%s%s" % (value, unit))
+    rows = [
+        ("objects", fmt(r["n_objects"])),
+        ("raw LIST (backup limit)", fmt(r["list_limit_per_s"], " items/s")),
+        ("k8s_backup", fmt(r["backup_per_s"], " items/s")),
+        ("  backup / LIST limit", fmt(r["backup_ratio"])),
+        ("raw CREATE (restore limit)", fmt(r["create_limit_per_s"], " items/s (concurrency %s)" % r["create_concurrency"])),
+        ("k8s_restore", fmt(r.get("restore_per_s"), " items/s")),
+        ("  restore / CREATE limit", fmt(r.get("restore_ratio"))),
+        ("backup peak RSS", fmt(r["backup_peak_rss_mib"], " MiB")),
+        ("restore peak RSS", fmt(r.get("restore_peak_rss_mib"), " MiB")),
+    ]
+    for size, entry in sorted(r.get("rss_by_n", {}).items(), key=lambda kv: int(kv[0])):
+        rows.append(("peak RSS at %s objects" % size, "backup %s MiB, restore %s MiB" % (
+            entry["backup_peak_rss_mib"], entry.get("restore_peak_rss_mib", "n/a"))))
+    width = max(len(k) for k, _ in rows)
+    print("")
+    for key, value in rows:
+        print("%s  %s" % (key.ljust(width), value))
+    print("(ratios are of figures measured in this one run; written to bench-results.json)")
+
+
+if __name__ == "__main__":
+    main()
