@@ -1,0 +1,373 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: k8s_restore
+short_description: Restore Kubernetes resources from a Velero-compatible backup
+version_added: 0.1.0
+description:
+  - Restores the resources of a backup (written by M(kubedr.backup.k8s_backup) or by Velero) from an S3
+    bucket (or MinIO) or a local directory into a Kubernetes cluster.
+  - The archive is extracted into a private temporary directory; absolute paths, C(..), links, device
+    entries, archives larger than O(max_archive_size) and items that are not JSON objects are refused
+    before anything is created.
+  - Order - CustomResourceDefinitions first (then it waits until they are Established), namespaces
+    (from their backed-up definition) before their items, then Velero's resource priorities
+    (O(priorities)). Items of one priority tier are created concurrently (O(workers)).
+  - Never restored - nodes, events, csinodes, volumeattachments and Velero's own resources. Completed
+    pods, finished jobs and mirror pods are skipped.
+  - Before an item is created, server-populated metadata and status are dropped, labels
+    C(velero.io/backup-name) and C(velero.io/restore-name) are added and Velero's restore item actions
+    run (pods, services, jobs, persistent volumes and claims, service accounts, secrets, role bindings).
+  - The restore's log, results and resource list are written under C(restores/<name>/) as Velero writes
+    them, unless the location is ReadOnly.
+  - Volume data (file-system backups) is not restored yet; pods with such volumes are restored and a
+    warning names their volumes.
+author:
+  - kubedr.backup developers (@kubedr)
+extends_documentation_fragment:
+  - kubedr.backup.k8s_auth
+  - kubedr.backup.storage_location
+attributes:
+  check_mode:
+    support: full
+    description: Reports for every item the action it would take (RV(plan)) and changes nothing.
+  diff_mode:
+    support: full
+    description: Returns a diff for every existing item that differs from the backup.
+options:
+  name:
+    description:
+      - Name of the restore; a valid Kubernetes object name.
+      - Defaults to the backup's name followed by the time, C(<backup>-YYYYmmddHHMMSS).
+      - A restore of that name must not exist in the storage location yet.
+    type: str
+  backup_name:
+    description:
+      - The backup to restore. Exactly one of O(backup_name) and O(schedule_name) is required.
+      - Only Completed or PartiallyFailed backups can be restored.
+    type: str
+  schedule_name:
+    description:
+      - Restore the newest Completed backup labelled C(velero.io/schedule-name=<schedule_name>).
+    type: str
+  included_namespaces:
+    description:
+      - Namespaces (in the backup) to restore; globs allowed. C(*) or nothing means all.
+    type: list
+    elements: str
+  excluded_namespaces:
+    description:
+      - Namespaces to leave out; globs allowed.
+    type: list
+    elements: str
+  included_resources:
+    description:
+      - Resources to restore, as C(resource), C(resource.group), kind or short name; globs allowed.
+    type: list
+    elements: str
+  excluded_resources:
+    description:
+      - Resources to leave out, named as in O(included_resources).
+    type: list
+    elements: str
+  include_cluster_resources:
+    description:
+      - V(true) restores all cluster-scoped resources of the backup, V(false) none.
+      - Unset, cluster-scoped resources are restored only when all namespaces are, plus the persistent
+        volumes of restored claims and the definitions of restored custom resources.
+    type: bool
+  label_selector:
+    description:
+      - Restore only items matching this label selector (kubectl syntax).
+      - Mutually exclusive with O(or_label_selectors).
+    type: str
+  or_label_selectors:
+    description:
+      - Restore items matching any of these label selectors.
+    type: list
+    elements: str
+  namespace_mapping:
+    description:
+      - Restore the items of a namespace into another one, C(source: target). Persistent volume claim
+        references and role binding subjects follow. Two namespaces cannot be mapped onto one.
+    type: dict
+  restore_pvs:
+    description:
+      - Whether persistent volumes (and, later, volume data) are restored. V(false) leaves them out and
+        claims bound to them get new volumes.
+    type: bool
+    default: true
+  preserve_node_ports:
+    description:
+      - Keep the node ports of services. By default only node ports that were set explicitly are kept and
+        the cluster assigns the others.
+    type: bool
+    default: false
+  existing_resource_policy:
+    description:
+      - What to do with an item that exists in the cluster already.
+      - V(none) leaves it alone and reports a warning when it differs from the backup.
+      - V(update) patches it to the backed-up state (service accounts get the backed-up secrets,
+        image pull secrets, labels and annotations they lack).
+      - V(recreate) deletes it and creates it again from the backup when it differs; namespaces and
+        CustomResourceDefinitions are updated instead (deleting them would delete what they hold).
+    type: str
+    choices: [none, update, recreate]
+    default: none
+  restore_status:
+    description:
+      - Resources whose C(status) is restored too (by default it is dropped).
+    type: dict
+    suboptions:
+      included_resources:
+        description:
+          - Resources whose status is restored; C(*) for all.
+        type: list
+        elements: str
+      excluded_resources:
+        description:
+          - Resources whose status is not restored.
+        type: list
+        elements: str
+  resource_modifiers:
+    description:
+      - Velero's resource modifier rules, applied to items before they are created - a list of rules, the
+        document C({version: v1, resource_modifier_rules: [...]}), or that document as YAML text (a Velero
+        resource-modifier ConfigMap body works unchanged; camelCase keys are accepted).
+      - "A rule is C({conditions: {...}, patches: [...]}) (JSON patch) or C({conditions: {...},
+        merge_patches: [{patch_data: ...}]}) (JSON merge patch)."
+      - Conditions - C(group_resource) (glob, required), C(resource_name_regex), C(namespaces), C(label_selector),
+        C(matches) (a list of C({path, value}) or a JMESPath expression over the item).
+    type: raw
+  priorities:
+    description:
+      - The restore order, replacing Velero's default list; a list or a comma-separated string.
+        Entries after a C(-) entry are restored after every resource not named.
+    type: raw
+  workers:
+    description:
+      - How many items of one priority tier are created concurrently.
+    type: int
+    default: 8
+  max_archive_size:
+    description:
+      - Largest uncompressed size of the backup archive accepted (bytes, or with a suffix such as
+        C(512Mi), C(8Gi)); a larger archive is refused as a possible gzip bomb.
+    type: str
+    default: 8Gi
+requirements:
+  - kubernetes >= 24.2.0
+  - boto3 >= 1.28.0
+  - jmespath (for JMESPath conditions of O(resource_modifiers))
+notes:
+  - Restores of a backup made by Velero work, with or without C(-preferredversion) copies in the archive.
+seealso:
+  - module: kubedr.backup.k8s_backup
+  - module: kubedr.backup.k8s_backup_info
+"""
+
+EXAMPLES = r"""
+- name: Restore a backup
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    storage_location:
+      bucket: velero
+      endpoint_url: http://minio.example:9000
+      s3_addressing_style: path
+      access_key: "{{ minio_access_key }}"
+      secret_key: "{{ minio_secret_key }}"
+
+- name: Restore one namespace of the latest nightly backup under another name
+  kubedr.backup.k8s_restore:
+    schedule_name: nightly
+    included_namespaces: [shop]
+    namespace_mapping:
+      shop: shop-restored
+    storage_location: "{{ location }}"
+
+- name: Preview what a restore would do, with a diff of the objects that differ
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    existing_resource_policy: update
+    storage_location: "{{ location }}"
+  check_mode: true
+  diff: true
+  register: preview
+
+- name: Restore into another cluster, with another storage class and image registry
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    kubeconfig: ~/.kube/dr-cluster
+    resource_modifiers:
+      - conditions:
+          group_resource: persistentvolumeclaims
+          matches: "spec.storageClassName == 'fast'"
+        patches:
+          - {operation: replace, path: /spec/storageClassName, value: standard}
+      - conditions:
+          group_resource: deployments.apps
+        merge_patches:
+          - patch_data: {metadata: {annotations: {restored: "true"}}}
+    storage_location:
+      provider: filesystem
+      path: /srv/backups
+      access_mode: ReadOnly
+"""
+
+RETURN = r"""
+name:
+  description: Name of the restore.
+  returned: always
+  type: str
+  sample: nightly-20240101-20240102101500
+backup_name:
+  description: Name of the backup restored.
+  returned: always
+  type: str
+  sample: nightly-20240101
+phase:
+  description:
+    - V(Completed), V(PartiallyFailed) (some items failed, see RV(restore_errors)) or V(Failed) (the restore
+      stopped, the reason is in C(msg)). Null in check mode.
+  returned: always
+  type: str
+  sample: Completed
+start_timestamp:
+  description: When the restore started (RFC 3339, UTC).
+  returned: always
+  type: str
+  sample: "2024-01-02T10:15:00Z"
+completion_timestamp:
+  description: When the restore ended (RFC 3339, UTC).
+  returned: always
+  type: str
+  sample: "2024-01-02T10:15:04Z"
+items:
+  description: Counts of the items restored (in check mode, that would be), in total and per resource.
+  returned: always
+  type: dict
+  contains:
+    total:
+      description: Number of items considered (filters applied).
+      type: int
+      sample: 12
+    created:
+      description: Items created (recreated ones included).
+      type: int
+      sample: 10
+    updated:
+      description: Existing items patched to the backed-up state.
+      type: int
+      sample: 0
+    skipped:
+      description: Items skipped (completed pods, existing items left alone...).
+      type: int
+      sample: 2
+    failed:
+      description: Items that could not be restored; see RV(restore_errors).
+      type: int
+      sample: 0
+    recreated:
+      description: Existing items deleted and created again (O(existing_resource_policy=recreate)).
+      type: int
+      sample: 0
+    per_resource:
+      description: The same counts per resource, keyed like Velero's resource list (C(apps/v1/Deployment)).
+      type: dict
+      sample: {"v1/ConfigMap": {"created": 2, "updated": 0, "skipped": 1, "failed": 0}}
+restore_warnings:
+  description: Warnings by scope - C(velero), C(cluster) and C(namespaces) (a dict of lists per namespace).
+  returned: always
+  type: dict
+  sample: {"velero": [], "cluster": [], "namespaces": {"shop": ["configmaps shop/a: exists in the cluster and differs"]}}
+restore_errors:
+  description: Errors by scope, shaped like RV(restore_warnings).
+  returned: always
+  type: dict
+  sample: {"velero": [], "cluster": [], "namespaces": {}}
+warning_count:
+  description: Number of warnings.
+  returned: always
+  type: int
+  sample: 0
+error_count:
+  description: Number of errors.
+  returned: always
+  type: int
+  sample: 0
+storage:
+  description: URL or path of the restore's log, results and resource list; empty in check mode and for a
+    ReadOnly location.
+  returned: always
+  type: dict
+  sample: {"logs": "s3://velero/restores/r1/restore-r1-logs.gz"}
+plan:
+  description:
+    - In check mode, one entry per item with the action the restore would take - C(create), C(update),
+      C(recreate), C(skip_identical), C(skip_differs) (exists, differs, left alone), C(skip) (see C(reason))
+      or C(fail).
+  returned: check mode
+  type: list
+  elements: dict
+  sample: [{"resource": "v1/ConfigMap", "group_resource": "configmaps", "namespace": "shop", "name": "a",
+            "action": "skip_differs", "reason": "exists and differs"}]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
+from ansible_collections.kubedr.backup.plugins.module_utils.args import (
+    auth_options, common_argument_spec, storage_options,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import run
+
+
+def _string_list():
+    return dict(type="list", elements="str")
+
+
+RESTORE_ARG_SPEC = dict(
+    name=dict(type="str"),
+    backup_name=dict(type="str"),
+    schedule_name=dict(type="str"),
+    included_namespaces=_string_list(),
+    excluded_namespaces=_string_list(),
+    included_resources=_string_list(),
+    excluded_resources=_string_list(),
+    include_cluster_resources=dict(type="bool"),
+    label_selector=dict(type="str"),
+    or_label_selectors=_string_list(),
+    namespace_mapping=dict(type="dict"),
+    restore_pvs=dict(type="bool", default=True),
+    preserve_node_ports=dict(type="bool", default=False),
+    existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
+    restore_status=dict(type="dict", options=dict(included_resources=_string_list(),
+                                                  excluded_resources=_string_list())),
+    resource_modifiers=dict(type="raw"),
+    priorities=dict(type="raw"),
+    workers=dict(type="int", default=8),
+    max_archive_size=dict(type="str", default="8Gi"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=common_argument_spec(RESTORE_ARG_SPEC),
+        mutually_exclusive=[("backup_name", "schedule_name"), ("label_selector", "or_label_selectors")],
+        required_one_of=[("backup_name", "schedule_name")],
+        supports_check_mode=True,
+    )
+    options = dict((key, module.params[key]) for key in RESTORE_ARG_SPEC)
+    ansible_adapter.run(module, lambda: run(auth_options(module.params), storage_options(module.params), options,
+                                            check_mode=module.check_mode, diff=module._diff))
+
+
+if __name__ == "__main__":
+    main()
