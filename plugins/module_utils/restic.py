@@ -44,7 +44,6 @@ SECRET_ENV = ("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "
 
 _ADDRESSING = {"path": "path", "virtual": "dns"}
 _PRUNE_LINE = re.compile(r"^(to repack|this removes|to delete|total prune|remaining|unused size after prune):\s*(.+)$")
-_SHORT_ID = re.compile(r"^[0-9a-f]{8,64}$")
 
 
 # --------------------------------------------------------------------------- errors
@@ -246,9 +245,9 @@ class Repository(object):
 
     def global_args(self):
         """`restic --repo ... [TLS options] [-o s3.bucket-lookup=...]`: no secrets."""
-        args = [self.restic_binary, "--repo", self.identifier]
+        args = [self.restic_binary, "--repo=" + self.identifier]
         if self.cacert:
-            args += ["--cacert", self.cacert]
+            args.append("--cacert=" + self.cacert)
         if not self.validate_certs:
             args.append("--insecure-tls")
         lookup = _ADDRESSING.get(self.addressing_style or "auto")
@@ -279,12 +278,20 @@ def _filters(tags=None, hosts=None, paths=None):
     args = []
     tags = tag_list(tags)
     if tags:
-        args += ["--tag", ",".join(tags)]
+        args.append("--tag=" + ",".join(tags))
     for host in hosts or ():
-        args += ["--host", host]
+        args.append("--host=" + host)
     for path in paths or ():
-        args += ["--path", path]
+        args.append("--path=" + path)
     return args
+
+
+def validate_snapshot_id(value):
+    """A snapshot ID (4 to 64 hex digits) or `latest`; anything else could be read as a flag."""
+    value = str(value or "")
+    if value != "latest" and not re.match(r"^[0-9a-f]{4,64}$", value):
+        raise InvalidOptionError("not a restic snapshot ID: %r" % value)
+    return value
 
 
 def init_command(repo):
@@ -302,7 +309,7 @@ def check_command(repo, read_data=False, read_data_subset=None):
         if not re.match(r"^(\d+/\d+|\d+(\.\d+)?%|\d+[kKmMgGtT]?)$", str(read_data_subset)):
             raise InvalidOptionError("read_data_subset must be n/t, x%% or a size such as 500M, not %r"
                                      % (read_data_subset,))
-        args += ["--read-data-subset", str(read_data_subset)]
+        args.append("--read-data-subset=" + str(read_data_subset))
     elif read_data:
         args.append("--read-data")
     return args
@@ -311,7 +318,7 @@ def check_command(repo, read_data=False, read_data_subset=None):
 def snapshots_command(repo, tags=None, hosts=None, paths=None, latest=None):
     args = repo.global_args() + ["snapshots", "--json"] + _filters(tags, hosts, paths)
     if latest:
-        args += ["--latest", str(int(latest))]
+        args.append("--latest=%d" % int(latest))
     return args
 
 
@@ -334,27 +341,27 @@ def forget_command(repo, keep=None, keep_tags=None, tags=None, hosts=None, paths
                 raise InvalidOptionError("%s must be a duration such as 1y5m7d2h, not %r" % (name, value))
         elif int(value) < 0:
             raise InvalidOptionError("%s must not be negative" % name)
-        args += ["--" + name.replace("_", "-"), str(value)]
+        args.append("--%s=%s" % (name.replace("_", "-"), value))
         policy = True
     for tag in tag_list(keep_tags):
-        args += ["--keep-tag", tag]
+        args.append("--keep-tag=" + tag)
         policy = True
     if not policy and not snapshot_ids:
         raise InvalidOptionError("forget needs a keep policy (keep_last, keep_daily, ...) or snapshot IDs")
     args += _filters(tags, hosts, paths)
     if group_by is not None:
-        args += ["--group-by", group_by]
+        args.append("--group-by=" + group_by)
     if prune:
         args.append("--prune")
     if dry_run:
         args.append("--dry-run")
-    return args + list(snapshot_ids or [])
+    return args + [validate_snapshot_id(sid) for sid in snapshot_ids or ()]
 
 
 def prune_command(repo, dry_run=False, max_unused=None):
     args = repo.global_args() + ["prune"]
     if max_unused:
-        args += ["--max-unused", str(max_unused)]
+        args.append("--max-unused=" + str(max_unused))
     if dry_run:
         args.append("--dry-run")
     return args
@@ -376,8 +383,8 @@ def stats_command(repo, mode=None, tags=None, hosts=None, paths=None, snapshot_i
     if mode:
         if mode not in STATS_MODES:
             raise InvalidOptionError("stats mode must be one of %s" % ", ".join(STATS_MODES))
-        args += ["--mode", mode]
-    return args + _filters(tags, hosts, paths) + list(snapshot_ids or [])
+        args.append("--mode=" + mode)
+    return args + _filters(tags, hosts, paths) + [validate_snapshot_id(sid) for sid in snapshot_ids or ()]
 
 
 def volume_tags(backup, backup_uid, pod, pod_uid, namespace, volume):
@@ -391,25 +398,24 @@ def backup_command(repo, tags=None, host=DEFAULT_HOST, path=".", parent=None, ex
     (Velero does; the snapshot's path is then that directory)."""
     args = repo.global_args() + ["backup", "--json"]
     if host:
-        args += ["--host", host]
+        args.append("--host=" + host)
     for tag in tag_list(tags):
-        args += ["--tag", tag]
+        args.append("--tag=" + tag)
     if parent:
-        args += ["--parent", parent]
+        args.append("--parent=" + validate_snapshot_id(parent))
     for pattern in excludes or ():
-        args += ["--exclude", pattern]
+        args.append("--exclude=" + pattern)
     return args + [path]
 
 
 def restore_command(repo, snapshot_id, target=".", includes=None, excludes=None, verify=False):
     """`restic restore <snapshot> --target <dir>` (Velero runs it with --target=. in the volume directory)."""
-    if not snapshot_id or not (_SHORT_ID.match(snapshot_id) or snapshot_id == "latest"):
-        raise InvalidOptionError("a restic snapshot ID (hex) is required, not %r" % (snapshot_id,))
-    args = repo.global_args() + ["restore", snapshot_id, "--target", target]
+    snapshot_id = validate_snapshot_id(snapshot_id)
+    args = repo.global_args() + ["restore", snapshot_id, "--target=" + target]
     for pattern in includes or ():
-        args += ["--include", pattern]
+        args.append("--include=" + pattern)
     for pattern in excludes or ():
-        args += ["--exclude", pattern]
+        args.append("--exclude=" + pattern)
     if verify:
         args.append("--verify")
     return args
