@@ -23,7 +23,6 @@ devices and archives whose content exceeds a size cap.
 """
 
 import gzip
-import io
 import json
 import os
 import posixpath
@@ -110,25 +109,80 @@ def is_preferred_copy(path):
 
 # ---------------------------------------------------------------- writer
 
+BLOCK = 512
+RECORD = 20 * BLOCK  # tar pads the archive to whole records
+FLUSH_SIZE = 256 * 1024
+
+
+def _octal(value, width):
+    """A NUL-terminated, zero-padded octal tar header field."""
+    return ("%0*o" % (width - 1, value)).encode("ascii") + b"\0"
+
+
+def _split_ustar_name(path):
+    """(prefix, name) fitting ustar's 155/100-byte fields, or None when the path cannot fit."""
+    encoded = path.encode("utf-8")
+    if len(encoded) <= 100:
+        return b"", encoded
+    for index in range(len(encoded) - 1, 0, -1):
+        if encoded[index:index + 1] == b"/" and index <= 155 and len(encoded) - index - 1 <= 100:
+            return encoded[:index], encoded[index + 1:]
+    return None
+
+
+def ustar_header(path, size, mtime, mode=ENTRY_MODE):
+    """The 512-byte header of a regular file: ustar when the path fits, else PAX (long paths)."""
+    split = _split_ustar_name(path)
+    if split is None:
+        info = tarfile.TarInfo(path)
+        info.size, info.mtime, info.mode, info.type = size, mtime, mode, tarfile.REGTYPE
+        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    prefix, name = split
+    header = b"".join([
+        name.ljust(100, b"\0"), _octal(mode, 8), _octal(0, 8), _octal(0, 8), _octal(size, 12), _octal(mtime, 12),
+        b" " * 8, tarfile.REGTYPE, b"\0" * 100, b"ustar\x0000", b"\0" * 32, b"\0" * 32,
+        _octal(0, 8), _octal(0, 8), prefix.ljust(155, b"\0"), b"\0" * 12,
+    ])
+    checksum = ("%06o" % sum(bytearray(header))).encode("ascii") + b"\0 "
+    return header[:148] + checksum + header[156:]
+
+
 class ArchiveWriter(object):
     """Streams a Velero tarball into a binary file object. ``metadata/version`` is written
-    on construction; ``add_item`` writes each item (twice for a preferred version)."""
+    on construction; ``add_item`` writes each item (twice for a preferred version).
+
+    Headers are built directly (ustar, PAX for over-long paths): tarfile's generic writer costs
+    more than the JSON encoding and remembers every member, which would grow with the item count."""
 
     def __init__(self, fileobj, compresslevel=6, mtime=None):
         self.mtime = int(mtime if mtime is not None else time.time())
         self._gzip = gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=compresslevel, mtime=self.mtime)
-        self._tar = tarfile.open(fileobj=self._gzip, mode="w|", format=tarfile.PAX_FORMAT)
+        self._written = 0
+        self._pending = []  # small writes gathered into large ones: zlib is much faster on big chunks
+        self._pending_size = 0
         self.entries = 0
         self.uncompressed_bytes = 0
         self.add_file(VERSION_ENTRY, (FORMAT_VERSION + "\n").encode("ascii"))
 
+    def _write(self, data):
+        self._pending.append(data)
+        self._pending_size += len(data)
+        self._written += len(data)
+        if self._pending_size >= FLUSH_SIZE:
+            self._flush()
+
+    def _flush(self):
+        if self._pending:
+            self._gzip.write(b"".join(self._pending))
+            self._pending = []
+            self._pending_size = 0
+
     def add_file(self, path, data):
-        info = tarfile.TarInfo(path)
-        info.size = len(data)
-        info.mode = ENTRY_MODE
-        info.mtime = self.mtime
-        info.type = tarfile.REGTYPE
-        self._tar.addfile(info, io.BytesIO(data))
+        self._write(ustar_header(path, len(data), self.mtime))
+        self._write(data)
+        padding = -len(data) % BLOCK
+        if padding:
+            self._write(b"\0" * padding)
         self.entries += 1
         self.uncompressed_bytes += len(data)
 
@@ -141,7 +195,11 @@ class ArchiveWriter(object):
         return paths
 
     def close(self):
-        self._tar.close()
+        """End-of-archive (two zero blocks), padded to a whole record, then the gzip trailer."""
+        end = 2 * BLOCK
+        end += -(self._written + end) % RECORD
+        self._write(b"\0" * end)
+        self._flush()
         self._gzip.close()
 
     def __enter__(self):

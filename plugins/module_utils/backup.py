@@ -181,9 +181,17 @@ class RunLog(object):
         self.backup_name = backup_name
         self._file = tempfile.TemporaryFile()
         self._lock = threading.Lock()
+        self._stamp_second = None
+        self._stamp = None
+
+    def _timestamp(self):
+        second = int(time.time())
+        if second != self._stamp_second:  # formatting a time per line costs more than the rest of it
+            self._stamp_second, self._stamp = second, rfc3339(utc_now())
+        return self._stamp
 
     def log(self, level, message, **fields):
-        stamp = rfc3339(utc_now())
+        stamp = self._timestamp()
         extra = "".join(" %s=%s" % (k, _logfmt(v)) for k, v in sorted(fields.items()) if v not in (None, ""))
         line = 'time="%s" level=%s msg=%s backup=%s/%s%s\n' % (
             stamp, level, _logfmt(message), VELERO_NAMESPACE, self.backup_name, extra)

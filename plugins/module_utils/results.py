@@ -81,37 +81,43 @@ def item_display_name(namespace, name):
 
 
 class ItemIndex(object):
-    """Per-item index kept while items stream by: small data only (names), never the items.
+    """Per-item index kept while items stream by: small data only (one name string per item),
+    never the items.
 
-    Gives the resource list, counts per resource and per namespace, and dedupe by
-    ``(group_resource, namespace, name)``."""
+    Gives the resource list, counts per namespace, and dedupe by ``(group_resource, namespace, name)``."""
 
     def __init__(self):
-        self._seen = set()
-        self._by_kind = {}
+        self._names = {}  # group_resource -> set of "ns/name" or "name"
+        self._list_keys = {}  # group_resource -> "<groupVersion>/<Kind>"
+        self._count = 0
         self.per_namespace = {}
 
     def __len__(self):
-        return len(self._seen)
+        return self._count
 
     def contains(self, group_resource, namespace, name):
-        return (group_resource, namespace or "", name) in self._seen
+        return item_display_name(namespace, name) in self._names.get(group_resource, ())
 
     def add(self, api_resource, namespace, name):
         """Record an item; False when it was already recorded (nothing changes then)."""
-        key = (api_resource.group_resource, namespace or "", name)
-        if key in self._seen:
+        names = self._names.setdefault(api_resource.group_resource, set())
+        display = item_display_name(namespace, name)
+        if display in names:
             return False
-        self._seen.add(key)
-        list_key = resource_list_key(api_resource.group_version, api_resource.kind)
-        self._by_kind.setdefault(list_key, []).append(item_display_name(namespace, name))
+        names.add(display)
+        self._list_keys.setdefault(api_resource.group_resource,
+                                   resource_list_key(api_resource.group_version, api_resource.kind))
+        self._count += 1
         if namespace:
             self.per_namespace[namespace] = self.per_namespace.get(namespace, 0) + 1
         return True
 
     def resource_list(self):
         """``{"<groupVersion>/<Kind>": [sorted "ns/name" or "name"]}``, keys sorted."""
-        return dict((key, sorted(self._by_kind[key])) for key in sorted(self._by_kind))
+        merged = {}
+        for group_resource, names in self._names.items():
+            merged.setdefault(self._list_keys[group_resource], []).extend(names)
+        return dict((key, sorted(merged[key])) for key in sorted(merged))
 
 
 def item_counts(resource_list):

@@ -155,3 +155,23 @@ def test_extract_writes_only_inside_destination(tmp_path):
                        "resources/namespaces/v1-preferredversion/cluster/shop.json"]
     assert (destination / "resources/namespaces/cluster/shop.json").read_bytes() == \
         b'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"shop"}}'
+
+
+def test_long_paths_use_ustar_prefix_or_pax_and_read_back_everywhere(tmp_path):
+    long_namespace = "n" * 63
+    long_name = "x" * 253
+    resource = ApiResource("very-long-group-name.example.com", "v1", "somethings", "Something", True, ["list"], True)
+    item = obj("Something", long_name, long_namespace)
+    buffer = write_archive([(resource, item), (DEPLOYMENTS, obj("Deployment", "d" * 90, "shop"))])
+    with tarfile.open(fileobj=buffer, mode="r:gz") as tar:
+        names = tar.getnames()
+        assert names[1] == "resources/somethings.very-long-group-name.example.com/namespaces/%s/%s.json" % (
+            long_namespace, long_name)
+        assert json.loads(tar.extractfile(names[1]).read()) == item
+        assert len(names) == 5 and all(m.isreg() and m.mode == 0o755 for m in tar.getmembers())
+    # the system tar agrees (it is what a human would check with)
+    path = tmp_path / "b.tar.gz"
+    path.write_bytes(buffer.getvalue())
+    import subprocess
+    listing = subprocess.run(["tar", "tzf", str(path)], stdout=subprocess.PIPE, check=True, text=True).stdout.split()
+    assert listing == names
