@@ -391,9 +391,11 @@ class RestoreRun(object):
         return {"namespace": namespace or None, "cluster": not namespace}
 
     def _finish(self, task, outcome, target, action=None, reason=None, warning=None, error=None):
-        metadata = target.get("metadata") or {}
-        namespace = metadata.get("namespace") if task.source_namespace else None
-        name = metadata.get("name")
+        mapping = self.options["namespace_mapping"]
+        namespace = plan.map_namespace(task.source_namespace, mapping) or None
+        name = (target.get("metadata") or {}).get("name")
+        if target is task.item and task.group_resource == selection.NAMESPACES:
+            name = plan.map_namespace(name, mapping)
         label = "%s %s" % (task.group_resource, results.item_display_name(namespace, name))
         scope = {"namespace": namespace, "cluster": not namespace}
         if warning:
