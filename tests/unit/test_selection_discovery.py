@@ -1,0 +1,161 @@
+"""Discovery documents (aggregated and legacy) into the ApiResources selection works on."""
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import (
+    ApiResource, Discovery, api_path, parse_aggregated_discovery, parse_legacy_resource_list,
+)
+
+AGGREGATED = {
+    "kind": "APIGroupDiscoveryList",
+    "items": [
+        {"metadata": {"name": "apps"}, "versions": [
+            {"version": "v1", "resources": [
+                {"resource": "deployments", "responseKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+                 "scope": "Namespaced", "singularResource": "deployment", "shortNames": ["deploy"],
+                 "verbs": ["create", "delete", "get", "list"]}]},
+            {"version": "v1beta1", "resources": [
+                {"resource": "deployments", "responseKind": {"kind": "Deployment"}, "scope": "Namespaced",
+                 "verbs": ["list"]}]},
+        ]},
+        {"metadata": {"name": "metrics.k8s.io"}, "versions": [
+            {"version": "v1beta1", "freshness": "Stale", "resources": [
+                {"resource": "pods", "responseKind": {"kind": "PodMetrics"}, "scope": "Namespaced"}]}]},
+    ],
+}
+
+
+def test_aggregated_discovery_marks_the_first_version_preferred_and_reports_stale_groups():
+    resources, stale = parse_aggregated_discovery(AGGREGATED)
+    assert resources == [
+        ApiResource("apps", "v1", "deployments", "Deployment", True, ["create", "delete", "get", "list"], True,
+                    ["deploy"], "deployment"),
+        ApiResource("apps", "v1beta1", "deployments", "Deployment", True, ["list"], False),
+    ]
+    assert stale == ["metrics.k8s.io/v1beta1"]
+
+
+def test_legacy_resource_list():
+    document = {"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+        {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod", "verbs": ["list"],
+         "shortNames": ["po"]},
+        {"name": "pods/log", "namespaced": True, "kind": "Pod", "verbs": ["get"]},
+        {"name": "nodes", "namespaced": False, "kind": "Node", "verbs": ["list"]},
+    ]}
+    resources = parse_legacy_resource_list("", "v1", True, document)
+    assert [(r.group_resource, r.namespaced, r.group_version) for r in resources] == [
+        ("pods", True, "v1"), ("pods/log", True, "v1"), ("nodes", False, "v1")]
+
+
+def test_discovery_lookups_and_paths():
+    resources, _stale = parse_aggregated_discovery(AGGREGATED)
+    discovery = Discovery(resources)
+    deployments = discovery.find("deployments.apps")
+    assert deployments.version == "v1"
+    assert discovery.find_kind("apps/v1beta1", "Deployment").version == "v1beta1"
+    assert discovery.find("nothing") is None
+    assert api_path(deployments) == "/apis/apps/v1/deployments"
+    assert api_path(deployments, "shop", "web") == "/apis/apps/v1/namespaces/shop/deployments/web"
+    pods = ApiResource("", "v1", "pods", "Pod", True)
+    nodes = ApiResource("", "v1", "nodes", "Node", False)
+    assert api_path(pods, "shop") == "/api/v1/namespaces/shop/pods"
+    assert api_path(nodes, "ignored", "n1") == "/api/v1/nodes/n1"
+
+
+# ------------------------------------------------------------------ raw requests, retries, pagination
+
+import json  # noqa: E402
+
+import pytest  # noqa: E402
+
+from ansible_collections.kubedr.backup.plugins.module_utils import kube  # noqa: E402
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError  # noqa: E402
+
+
+class FakeResponse(object):
+    def __init__(self, document):
+        self.data = json.dumps(document).encode()
+
+
+class FakeApiClient(object):
+    """Answers call_api from a script (a list, or a list per path): exceptions are raised,
+    documents returned as raw bodies; the last answer of a path repeats."""
+
+    class configuration(object):
+        host = "https://fake:6443"
+
+    def __init__(self, script):
+        self.script = script
+        self.calls = []
+
+    def call_api(self, path, method, query_params=None, **kwargs):
+        self.calls.append((method, path, dict(query_params or [])))
+        assert kwargs["_preload_content"] is False  # raw JSON, never model classes
+        answers = self.script[path] if isinstance(self.script, dict) else self.script
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return FakeResponse(answer)
+
+
+@pytest.fixture
+def no_sleep(monkeypatch):
+    slept = []
+    monkeypatch.setattr(kube.time, "sleep", slept.append)
+    return slept
+
+
+def api_error(status):
+    return kube.ApiException(status=status, reason="x")
+
+
+def test_retries_429_and_5xx_then_succeeds(no_sleep):
+    fake = FakeApiClient([api_error(429), api_error(503), {"kind": "Status"}])
+    assert kube.KubeClient(api_client=fake).get("/version") == {"kind": "Status"}
+    assert len(fake.calls) == 3 and len(no_sleep) == 2
+
+
+def test_client_errors_are_not_retried(no_sleep):
+    fake = FakeApiClient([api_error(403)])
+    with pytest.raises(kube.ApiException):
+        kube.KubeClient(api_client=fake).get("/api/v1/secrets")
+    assert len(fake.calls) == 1 and no_sleep == []
+
+
+def test_connection_errors_end_in_a_clear_cluster_error(no_sleep):
+    import urllib3
+    fake = FakeApiClient([urllib3.exceptions.NewConnectionError(None, "refused")] * 3)
+    with pytest.raises(ClusterError, match="cannot reach the Kubernetes API server at https://fake:6443"):
+        kube.KubeClient(api_client=fake, max_attempts=3).get("/api")
+
+
+def test_lists_are_paginated_and_items_get_api_version_and_kind(no_sleep):
+    fake = FakeApiClient([
+        {"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "t1"}},
+        {"items": [{"metadata": {"name": "b"}}], "metadata": {}},
+    ])
+    client = kube.KubeClient(api_client=fake, page_size=1)
+    deployments = ApiResource("apps", "v1", "deployments", "Deployment", True)
+    items = list(client.list_items(deployments, "shop", "app=web"))
+    assert [(i["apiVersion"], i["kind"], i["metadata"]["name"]) for i in items] == [
+        ("apps/v1", "Deployment", "a"), ("apps/v1", "Deployment", "b")]
+    assert fake.calls == [
+        ("GET", "/apis/apps/v1/namespaces/shop/deployments", {"limit": 1, "labelSelector": "app=web"}),
+        ("GET", "/apis/apps/v1/namespaces/shop/deployments", {"limit": 1, "labelSelector": "app=web",
+                                                              "continue": "t1"}),
+    ]
+
+
+def test_legacy_discovery_when_aggregated_is_not_served(no_sleep):
+    fake = FakeApiClient({
+        "/api": [{"kind": "APIVersions", "versions": ["v1"]}],
+        "/apis": [{"kind": "APIGroupList", "groups": [{
+            "name": "apps", "versions": [{"version": "v1"}, {"version": "v1beta1"}],
+            "preferredVersion": {"version": "v1"}}]}],
+        "/api/v1": [{"resources": [{"name": "pods", "namespaced": True, "kind": "Pod", "verbs": ["list"]}]}],
+        "/apis/apps/v1": [{"resources": [{"name": "deployments", "namespaced": True, "kind": "Deployment",
+                                          "verbs": ["list"]}]}],
+        "/apis/apps/v1beta1": [api_error(503)],
+    })
+    discovery = kube.KubeClient(api_client=fake).discover()
+    assert not discovery.aggregated
+    assert sorted((r.group_version, r.resource, r.preferred) for r in discovery.resources) == [
+        ("apps/v1", "deployments", True), ("v1", "pods", True)]
+    assert discovery.warnings == ["discovery of apps/v1beta1 failed (HTTP 503); its resources are skipped"]
