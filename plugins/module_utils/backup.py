@@ -390,13 +390,21 @@ class BackupRun(object):
                 handle(task.api_resource, item)
 
     def _selected_namespaces(self):
-        """Names of the namespaces in scope, read once; also holds the Namespace objects (few)."""
+        """The Namespace objects in scope, read once (they are few). A caller allowed into some
+        namespaces only cannot list namespaces: named (non-glob) namespaces are then used as given."""
         namespaces_resource = self.discovery.find(selection.NAMESPACES)
-        listed = []
-        for item in self.kube.list_items(namespaces_resource):
-            if self.selection.namespace_included(item["metadata"]["name"]):
-                listed.append(item)
-        return namespaces_resource, listed
+        try:
+            return namespaces_resource, [item for item in self.kube.list_items(namespaces_resource)
+                                         if self.selection.namespace_included(item["metadata"]["name"])]
+        except ApiException as error:
+            names = self.selection.namespaces.includes
+            if error.status != 403 or not names or any(selection.is_glob(n) for n in names):
+                raise
+        message = "cannot list namespaces (forbidden); backing up the named namespaces without their Namespace objects"
+        self.results.warn(message)
+        self.log.warning(message)
+        stand_ins = [{"metadata": {"name": name}} for name in names if self.selection.namespace_included(name)]
+        return None, stand_ins
 
     def _backup_ordered(self, api_resource, names, namespaces):
         """Items named in ordered_resources first, in that order, then the rest of the type."""
@@ -499,7 +507,7 @@ class BackupRun(object):
 
         # Namespace objects last: with a label selector, a namespace is kept when it matches or
         # holds backed-up items.
-        if any(r.group_resource == selection.NAMESPACES for r in listed):
+        if self.namespaces_resource is not None and any(r.group_resource == selection.NAMESPACES for r in listed):
             for item in self.namespace_items:
                 name = item["metadata"]["name"]
                 if (not self.selection.has_label_selector()

@@ -141,9 +141,9 @@ def _describe_exception(error):
         message = ""
         try:
             body = json.loads(error.body or "{}")
-            message = body.get("message") or ""
+            message = body.get("message") or error.reason or ""
         except (ValueError, TypeError, AttributeError):
-            message = (error.reason or "")
+            message = error.reason or ""
         return "HTTP %s%s" % (error.status, (": " + message) if message else "")
     return "%s: %s" % (type(error).__name__, error)
 

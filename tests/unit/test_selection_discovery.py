@@ -158,4 +158,4 @@ def test_legacy_discovery_when_aggregated_is_not_served(no_sleep):
     assert not discovery.aggregated
     assert sorted((r.group_version, r.resource, r.preferred) for r in discovery.resources) == [
         ("apps/v1", "deployments", True), ("v1", "pods", True)]
-    assert discovery.warnings == ["discovery of apps/v1beta1 failed (HTTP 503); its resources are skipped"]
+    assert discovery.warnings == ["discovery of apps/v1beta1 failed (HTTP 503: x); its resources are skipped"]
