@@ -6,7 +6,6 @@ import tarfile
 import uuid
 
 import testbed
-from test_testbed import wait_for  # noqa: F401  (re-exported for the backup tests)
 
 
 def unique(prefix):
