@@ -23,11 +23,11 @@ import time
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
 
 try:
-    from kubernetes.client import CoreV1Api
+    from kubernetes.client import ApiClient, CoreV1Api
     from kubernetes.stream import stream
     from kubernetes.stream.ws_client import ERROR_CHANNEL
 except ImportError:  # reported by the modules' requirement check
-    CoreV1Api = stream = None
+    ApiClient = CoreV1Api = stream = None
     ERROR_CHANNEL = 3
 
 _KWOK_EXIT_STATUS = re.compile(r"exit status (\d+)\s*$")
@@ -73,7 +73,12 @@ def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None,
 
     stdin, when given, is written to the command's standard input (bytes or text);
     secrets travel this way or through the container's environment, never in argv."""
-    core = CoreV1Api(api_client)
+    # kubernetes.stream.stream() swaps the ApiClient's request method while it connects,
+    # which is not thread-safe: concurrent execs (and plain requests) on a shared client
+    # can leave it permanently switched to websockets. Each exec gets a client of its own.
+    private = ApiClient(configuration=api_client.configuration)
+    private.default_headers.update(api_client.default_headers)
+    core = CoreV1Api(private)
     kwargs = dict(command=command, stdout=True, stderr=True, stdin=stdin is not None, tty=False,
                   _preload_content=False)
     if container:
@@ -100,6 +105,7 @@ def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None,
         status_text = ws.read_channel(ERROR_CHANNEL)
     finally:
         ws.close()
+        private.close()
     return ExecResult(exit_status_from_channel(status_text), "".join(out), "".join(err))
 
 

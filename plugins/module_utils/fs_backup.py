@@ -1,0 +1,288 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""File-system backup and restore of pod volumes through the node agent.
+
+For each volume, the module execs restic in the node-agent pod running on the volume's
+node (through the API server), inside the volume's directory under the kubelet pods
+directory the agent mounts. Volumes on different nodes run concurrently, one node's
+volumes one after another (they share that node's disk). Secrets reach restic on the
+exec's standard input, never its command line.
+"""
+
+import threading
+import time
+from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.kubedr.backup.plugins.module_utils import restic, volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod
+
+NODE_AGENT_DEFAULTS = dict(
+    namespace="kubedr-node-agent",
+    label_selector="app.kubernetes.io/name=kubedr-node-agent",
+    host_pods_path="/host_pods",
+    container=None,
+)
+MARKER_DIR = ".velero"
+EMPTY_VOLUME_MESSAGE = "volume was empty so no snapshot was taken"  # Velero's wording  # the restore marker directory Velero's restore helper waits for
+
+# Where and how to reach the node agents, and the repository secrets.
+NodeAgentSettings = namedtuple("NodeAgentSettings", "namespace label_selector host_pods_path container")
+
+
+def node_agent_settings(option):
+    """NodeAgentSettings from the modules' `node_agent` dict option (None: defaults)."""
+    merged = dict(NODE_AGENT_DEFAULTS)
+    merged.update(dict((k, v) for k, v in (option or {}).items() if v is not None))
+    return NodeAgentSettings(merged["namespace"], merged["label_selector"], merged["host_pods_path"],
+                             merged["container"])
+
+
+def node_agent_pods(kube, settings):
+    """{node name: node-agent pod name} of the Running node-agent pods."""
+    document = kube.get("/api/v1/namespaces/%s/pods" % settings.namespace,
+                        {"labelSelector": settings.label_selector})
+    agents = {}
+    for pod in (document or {}).get("items") or []:
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node and (pod.get("status") or {}).get("phase") == "Running":
+            agents.setdefault(node, pod["metadata"]["name"])
+    return agents
+
+
+def secret_env_names(repo):
+    """The variables restic needs that travel on stdin: the password and, for S3, the keys
+    (the node agent's own environment may lack them, e.g. under kwok)."""
+    names = ["RESTIC_PASSWORD"]
+    env = repo.env({})
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if env.get(name):
+            names.append(name)
+    return tuple(names)
+
+
+def resolve_volume_dir(api_client, settings, agent_pod, pod_uid, vol_dir):
+    """(directory, is_empty) for the one directory matching <host_pods>/<uid>/volumes/*/<vol_dir>
+    in the agent, or (None, None)."""
+    # Quote every part but the plugin wildcard: the mount path is user-configurable.
+    pattern = "%s*%s" % (restic.shell_quote("%s/%s/volumes/" % (settings.host_pods_path.rstrip("/"), pod_uid)),
+                         restic.shell_quote("/" + vol_dir))
+    script = ('for d in %s; do [ -d "$d" ] || continue; '
+              'if [ -z "$(ls -A "$d")" ]; then echo "E $d"; else echo "F $d"; fi; done; true' % pattern)
+    res = exec_in_pod(api_client, settings.namespace, agent_pod, ["/bin/sh", "-c", script],
+                      container=settings.container, timeout=60)
+    found = [line for line in res.stdout.splitlines() if line[:2] in ("E ", "F ")]
+    if len(found) != 1:
+        return None, None
+    return found[0][2:], found[0][0] == "E"
+
+
+class _RepositoryGate(object):
+    """Ensures each namespace's repository exists once, even with nodes working in parallel."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._ready = set()
+
+    def ensure(self, api_client, settings, agent_pod, repo):
+        with self._lock:
+            if repo.identifier in self._ready:
+                return
+            restic.ensure_repository_in_pod(api_client, settings.namespace, agent_pod, repo,
+                                            container=settings.container, stdin_env=secret_env_names(repo))
+            self._ready.add(repo.identifier)
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _by_node(work, node_of):
+    groups = {}
+    for entry in work:
+        groups.setdefault(node_of(entry), []).append(entry)
+    return groups
+
+
+def _run_per_node(groups, handle):
+    """handle(entries of one node) for every node concurrently; returns the flattened results."""
+    if not groups:
+        return []
+    with ThreadPoolExecutor(max(1, min(16, len(groups)))) as pool:
+        outputs = list(pool.map(handle, [groups[node] for node in sorted(groups, key=str)]))
+    return [item for output in outputs for item in output]
+
+
+def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for, backup_name, backup_uid,
+                        location_name="default", log=None):
+    """Back up every PodVolume. repository_for(namespace) returns the restic.Repository of
+    that volume namespace (with its password).
+
+    Returns a list of (record, error message or None), record being PodVolumeBackup-shaped."""
+    agents = node_agent_pods(kube, settings)
+    gate = _RepositoryGate()
+
+    def one(volume):
+        started = _now()
+        repo = repository_for(volume.namespace)
+        outcome = {"start": started}
+        try:
+            agent = agents.get(volume.node)
+            if agent is None:
+                raise ClusterError("no running node agent on node %s (namespace %s, selector %s)"
+                                   % (volume.node, settings.namespace, settings.label_selector))
+            directory, empty = resolve_volume_dir(api_client, settings, agent, volume.pod_uid, volume.vol_dir)
+            if directory is None:
+                raise ClusterError("volume directory %s not found in node agent %s" % (
+                    volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir), agent))
+            if empty:
+                # restic refuses an empty snapshot; Velero records the volume without one.
+                outcome.update(phase="Completed", path=directory, message=EMPTY_VOLUME_MESSAGE)
+                return _finish(volume, outcome, None)
+            gate.ensure(api_client, settings, agent, repo)
+            tags = restic.volume_tags(backup_name, backup_uid, volume.pod, volume.pod_uid, volume.namespace,
+                                      volume.volume)
+            summary = restic.volume_backup_in_pod(api_client, settings.namespace, agent, repo, directory, tags,
+                                                  container=settings.container, stdin_env=secret_env_names(repo))
+            outcome.update(phase="Completed", snapshot_id=summary.get("snapshot_id"), path=directory,
+                           total_bytes=summary.get("total_bytes_processed"),
+                           bytes_done=summary.get("total_bytes_processed"))
+            error = None
+            if summary.get("incomplete"):
+                error = "some files of volume %s of pod %s/%s could not be read" % (
+                    volume.volume, volume.namespace, volume.pod)
+        except KubedrError as e:
+            error = "volume %s of pod %s/%s: %s" % (volume.volume, volume.namespace, volume.pod, e)
+            outcome.update(phase="Failed", message=str(e))
+        return _finish(volume, outcome, error)
+
+    def _finish(volume, outcome, error):
+        outcome["completion"] = _now()
+        if log is not None:
+            log(volume, outcome, error)
+        record = volumes.pod_volume_backup_record(backup_name, backup_uid, volume, location_name,
+                                                  repository_for(volume.namespace).identifier, outcome)
+        return record, error
+
+    groups = _by_node(pod_volumes, lambda v: v.node)
+    return _run_per_node(groups, lambda entries: [one(v) for v in entries])
+
+
+# --------------------------------------------------------------------------- restore
+
+# A volume to restore into a restored pod: the pod as created (namespace, name), its
+# volume, the snapshot and the repository the snapshot lives in.
+VolumeRestore = namedtuple("VolumeRestore", "namespace pod volume snapshot_id repo_identifier source_namespace")
+
+
+def wait_for_scheduled_pod(kube, namespace, name, timeout):
+    """The pod once it has a node and a uid; raises ClusterError after timeout seconds."""
+    deadline = time.time() + timeout
+    while True:
+        pod = kube.get("/api/v1/namespaces/%s/pods/%s" % (namespace, name))
+        if (pod.get("spec") or {}).get("nodeName"):
+            return pod
+        if time.time() > deadline:
+            raise ClusterError("pod %s/%s was not scheduled within %ss" % (namespace, name, timeout))
+        time.sleep(1)
+
+
+def restore_pod_volumes(api_client, kube, work, settings, repository_for_identifier, restore_uid,
+                        timeout=600, log=None):
+    """Restore every VolumeRestore into its restored pod, then write the marker the pod's
+    restore-wait init container waits for. repository_for_identifier(identifier) returns
+    the restic.Repository. Returns a list of (VolumeRestore, error message or None)."""
+    agents = node_agent_pods(kube, settings)
+
+    def pod_work(entries):
+        first = entries[0]
+        try:
+            pod = wait_for_scheduled_pod(kube, first.namespace, first.pod, timeout)
+        except KubedrError as e:
+            return [(entry, "volume %s of pod %s/%s: %s" % (entry.volume, entry.namespace, entry.pod, e))
+                    for entry in entries]
+        done = []
+        for entry in entries:
+            done.append((entry, _restore_one(api_client, kube, settings, agents, pod, entry,
+                                             repository_for_identifier, restore_uid, timeout, log)))
+        return done
+
+    # Pods, not volumes, are the unit here: each pod waits for its own scheduling.
+    by_pod = {}
+    for entry in work:
+        by_pod.setdefault((entry.namespace, entry.pod), []).append(entry)
+    with ThreadPoolExecutor(max(1, min(16, len(by_pod) or 1))) as pool:
+        outputs = list(pool.map(pod_work, [by_pod[key] for key in sorted(by_pod)]))
+    return [item for output in outputs for item in output]
+
+
+def _claim_of(pod, volume_name):
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if volume.get("name") == volume_name:
+            return (volume.get("persistentVolumeClaim") or {}).get("claimName")
+    return None
+
+
+def _claim_binding(kube, pod, volume_name, timeout):
+    """({(namespace, claim): PV name}, CSI PV names) for the volume's claim once it is bound
+    (the live claim, which may be one the restore left in place); empty for other volumes."""
+    claim = _claim_of(pod, volume_name)
+    if not claim:
+        return {}, frozenset()
+    namespace = pod["metadata"]["namespace"]
+    deadline = time.time() + timeout
+    while True:
+        pvc = kube.get("/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (namespace, claim))
+        pv_name = (pvc.get("spec") or {}).get("volumeName")
+        if pv_name:
+            break
+        if time.time() > deadline:
+            raise ClusterError("claim %s/%s was not bound within %ss" % (namespace, claim, timeout))
+        time.sleep(1)
+    pv = kube.get("/api/v1/persistentvolumes/%s" % pv_name) or {}
+    csi = frozenset([pv_name]) if (pv.get("spec") or {}).get("csi") else frozenset()
+    return {(namespace, claim): pv_name}, csi
+
+
+def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for_identifier, restore_uid,
+                 timeout, log):
+    try:
+        node = pod["spec"]["nodeName"]
+        agent = agents.get(node)
+        if agent is None:
+            raise ClusterError("no running node agent on node %s" % node)
+        pvc_to_pv, csi_pvs = _claim_binding(kube, pod, entry.volume, timeout)
+        volume = volumes.pod_volume(pod, entry.volume, pvc_to_pv, csi_pvs=csi_pvs)
+        deadline = time.time() + timeout
+        directory = None
+        # The kubelet creates the volume directory when it mounts the volume: wait for it.
+        while directory is None:
+            directory = resolve_volume_dir(api_client, settings, agent, volume.pod_uid, volume.vol_dir)[0]
+            if directory is None:
+                if time.time() > deadline:
+                    raise ClusterError("volume directory %s did not appear within %ss" % (
+                        volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir),
+                        timeout))
+                time.sleep(1)
+        repo = repository_for_identifier(entry.repo_identifier)
+        restic.volume_restore_in_pod(api_client, settings.namespace, agent, repo, entry.snapshot_id, directory,
+                                     container=settings.container, stdin_env=secret_env_names(repo))
+        marker = "%s/%s/%s" % (directory, MARKER_DIR, restore_uid)
+        res = exec_in_pod(api_client, settings.namespace, agent,
+                          ["/bin/sh", "-c", 'mkdir -p "$(dirname "$1")" && : > "$1"', "mark", marker],
+                          container=settings.container, timeout=60)
+        if res.rc != 0:
+            raise ClusterError("cannot write the restore marker %s: %s" % (marker, res.stderr.strip()[:300]))
+        error = None
+    except KubedrError as e:
+        error = "volume %s of pod %s/%s: %s" % (entry.volume, entry.namespace, entry.pod, e)
+    if log is not None:
+        log(entry, error)
+    return error
