@@ -379,7 +379,7 @@ def _pointer(value, where):
 _SELECTOR_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
 
 
-def _validate_label_selector(value, where):
+def parse_selector_option(value, where):
     """A selection.LabelSelector from kubectl's string syntax or Velero's dict form."""
     if isinstance(value, str):
         try:
@@ -448,7 +448,7 @@ def _validate_conditions(value, where):
                        for i, ns in enumerate(_list(fields.get("namespaces"), where + ".namespaces")))
     selector = None
     if fields.get("label_selector") is not None:
-        selector = _validate_label_selector(fields["label_selector"], where + ".label_selector")
+        selector = parse_selector_option(fields["label_selector"], where + ".label_selector")
     tests, expression = _validate_matches(fields.get("matches"), where + ".matches")
     return dict(group_resource=group_resource, group_resource_pattern=pattern,
                 resource_name_regex=name_regex, namespaces=namespaces, label_selector=selector,

@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""Backup exec hooks, as Velero defines them: from pod annotations
+(``pre.hook.backup.velero.io/{container,command,on-error,timeout}`` and ``post.``) or
+from the ``hooks`` option shaped like Velero's ``spec.hooks`` (``resources`` with
+namespace/resource/label filters and ``pre``/``post`` lists of ``exec`` hooks).
+A pod's annotations, when present, replace the option's hooks for that pod (Velero).
+
+Parsing and selection are pure; run_hooks() execs them through the API server.
+"""
+
+import json
+import re
+from collections import namedtuple
+
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.modifiers import parse_selector_option
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import IncludesExcludes
+
+PRE, POST = "pre", "post"
+ON_ERROR = ("Continue", "Fail")
+DEFAULT_TIMEOUT = 30  # seconds, Velero's default exec hook timeout
+_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+ExecHook = namedtuple("ExecHook", "name container command on_error timeout")
+
+
+def parse_timeout(value, where):
+    """Seconds in a hook timeout: an int, or a Go duration of h/m/s (``30s``, ``1m30s``)."""
+    if value is None or value == "":
+        return DEFAULT_TIMEOUT
+    if isinstance(value, int):
+        return value
+    match = _DURATION.match(str(value).strip())
+    if not match or not any(match.groups()):
+        raise InvalidOptionError("%s: timeout %r is not a duration such as 30s or 2m" % (where, value))
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def parse_command(value, where):
+    """A hook command: a list of strings, or (annotations) a JSON array or a single word."""
+    if isinstance(value, list):
+        command = value
+    else:
+        text = str(value or "").strip()
+        if text.startswith("["):
+            try:
+                command = json.loads(text)
+            except ValueError:
+                raise InvalidOptionError("%s: command is not a valid JSON array: %s" % (where, text))
+        else:
+            command = [text] if text else []
+    if not command or not all(isinstance(part, str) for part in command):
+        raise InvalidOptionError("%s: command must be a non-empty list of strings" % where)
+    return command
+
+
+def _hook(name, spec, where):
+    on_error = spec.get("on_error") or spec.get("onError") or "Fail"
+    if on_error not in ON_ERROR:
+        raise InvalidOptionError("%s: on_error must be Continue or Fail, not %r" % (where, on_error))
+    return ExecHook(name, spec.get("container") or None, parse_command(spec.get("command"), where), on_error,
+                    parse_timeout(spec.get("timeout"), where))
+
+
+def annotation_hooks(pod, phase):
+    """The pod's hook of this phase from its annotations, as a list of 0 or 1 ExecHook."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    prefix = "%s.hook.backup.velero.io/" % phase
+    command = annotations.get(prefix + "command")
+    if not command:
+        return []
+    meta = pod.get("metadata") or {}
+    where = "annotation %scommand of pod %s/%s" % (prefix, meta.get("namespace"), meta.get("name"))
+    return [_hook("<from-annotation>", {
+        "container": annotations.get(prefix + "container"),
+        "command": command,
+        "on_error": annotations.get(prefix + "on-error"),
+        "timeout": annotations.get(prefix + "timeout"),
+    }, where)]
+
+
+class ResourceHookSpec(object):
+    """One entry of hooks.resources: which pods, and their pre/post exec hooks."""
+
+    def __init__(self, spec, index):
+        where = "hooks.resources[%d]" % index
+        if not isinstance(spec, dict):
+            raise InvalidOptionError("%s must be a dict" % where)
+        self.name = spec.get("name") or "hook-%d" % index
+        self.namespaces = IncludesExcludes(spec.get("included_namespaces") or ["*"],
+                                           spec.get("excluded_namespaces") or [])
+        resources = [r.lower() for r in spec.get("included_resources") or []]
+        self.resources_allow_pods = not resources or any(r in ("*", "pods", "pod", "po") for r in resources)
+        excluded = [r.lower() for r in spec.get("excluded_resources") or []]
+        if any(r in ("pods", "pod", "po") for r in excluded):
+            self.resources_allow_pods = False
+        selector = spec.get("label_selector")
+        self.selector = parse_selector_option(selector, where + ".label_selector") if selector else None
+        self.hooks = {}
+        for phase in (PRE, POST):
+            entries = spec.get(phase) or []
+            if not isinstance(entries, list):
+                raise InvalidOptionError("%s.%s must be a list" % (where, phase))
+            parsed = []
+            for position, entry in enumerate(entries):
+                exec_spec = (entry or {}).get("exec") if isinstance(entry, dict) else None
+                if not isinstance(exec_spec, dict):
+                    raise InvalidOptionError("%s.%s[%d] must hold an exec hook" % (where, phase, position))
+                parsed.append(_hook(self.name, exec_spec, "%s.%s[%d].exec" % (where, phase, position)))
+            self.hooks[phase] = parsed
+
+    def applies_to(self, pod):
+        meta = pod.get("metadata") or {}
+        if not self.resources_allow_pods or not self.namespaces.should_include(meta.get("namespace")):
+            return False
+        return self.selector is None or self.selector.matches(meta.get("labels") or {})
+
+
+def parse_hooks_option(hooks):
+    """The `hooks` option (Velero's spec.hooks in snake_case) as a list of ResourceHookSpec."""
+    if not hooks:
+        return []
+    if not isinstance(hooks, dict) or not isinstance(hooks.get("resources", []), list):
+        raise InvalidOptionError("hooks must be a dict with a list under 'resources'")
+    return [ResourceHookSpec(spec, index) for index, spec in enumerate(hooks.get("resources") or [])]
+
+
+def hooks_for_pod(pod, phase, resource_hooks):
+    """The exec hooks of this phase for the pod: its annotations' when it has any, else the
+    option's matching entries, in order."""
+    from_annotations = annotation_hooks(pod, phase)
+    if from_annotations:
+        return from_annotations
+    hooks = []
+    for spec in resource_hooks:
+        if spec.applies_to(pod):
+            hooks.extend(spec.hooks[phase])
+    return hooks
+
+
+def default_container(pod):
+    containers = (pod.get("spec") or {}).get("containers") or []
+    return containers[0]["name"] if containers else None
+
+
+HookOutcome = namedtuple("HookOutcome", "hook ok message")
+
+
+def run_hooks(api_client, pod, hooks, exec_fn=None):
+    """Run the hooks in order in the pod. Stops at the first failing hook whose on_error is
+    Fail. Returns (outcomes, failed): failed is True when a Fail hook failed."""
+    if exec_fn is None:
+        from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod as exec_fn
+    meta = pod.get("metadata") or {}
+    outcomes = []
+    for hook in hooks:
+        container = hook.container or default_container(pod)
+        try:
+            res = exec_fn(api_client, meta.get("namespace"), meta.get("name"), hook.command, container=container,
+                          timeout=hook.timeout)
+            ok = res.rc == 0
+            message = "" if ok else "exit status %d: %s" % (res.rc, (res.stderr or res.stdout).strip()[-300:])
+        except KubedrError as e:
+            ok, message = False, str(e)
+        outcomes.append(HookOutcome(hook, ok, message))
+        if not ok and hook.on_error == "Fail":
+            return outcomes, True
+    return outcomes, False

@@ -1,0 +1,109 @@
+import pytest
+
+from ansible_collections.kubedr.backup.plugins.module_utils import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import ExecResult
+
+
+def pod(annotations=None, labels=None, ns="shop", containers=("app", "sidecar")):
+    return {"metadata": {"name": "db-0", "namespace": ns, "annotations": annotations or {}, "labels": labels or {}},
+            "spec": {"containers": [{"name": c} for c in containers]}}
+
+
+def test_annotation_hook_parsed_with_velero_defaults():
+    p = pod({"pre.hook.backup.velero.io/command": '["/bin/fsfreeze", "--freeze", "/data"]'})
+    (hook,) = hooks.annotation_hooks(p, hooks.PRE)
+    assert hook.command == ["/bin/fsfreeze", "--freeze", "/data"]
+    assert (hook.container, hook.on_error, hook.timeout) == (None, "Fail", 30)
+    assert hooks.annotation_hooks(p, hooks.POST) == []
+
+
+def test_annotation_hook_all_fields_and_single_word_command():
+    p = pod({"post.hook.backup.velero.io/command": "sync", "post.hook.backup.velero.io/container": "sidecar",
+             "post.hook.backup.velero.io/on-error": "Continue", "post.hook.backup.velero.io/timeout": "1m30s"})
+    (hook,) = hooks.annotation_hooks(p, hooks.POST)
+    assert (hook.command, hook.container, hook.on_error, hook.timeout) == (["sync"], "sidecar", "Continue", 90)
+
+
+@pytest.mark.parametrize("annotations, message", [
+    ({"pre.hook.backup.velero.io/command": "[not json"}, "not a valid JSON array"),
+    ({"pre.hook.backup.velero.io/command": "x", "pre.hook.backup.velero.io/on-error": "Ignore"}, "Continue or Fail"),
+    ({"pre.hook.backup.velero.io/command": "x", "pre.hook.backup.velero.io/timeout": "soon"}, "not a duration"),
+    ({"pre.hook.backup.velero.io/command": "[1, 2]"}, "list of strings"),
+])
+def test_bad_annotations_are_clear_errors(annotations, message):
+    with pytest.raises(InvalidOptionError, match=message):
+        hooks.annotation_hooks(pod(annotations), hooks.PRE)
+
+
+OPTION = {"resources": [
+    {"name": "freeze-db", "included_namespaces": ["shop", "bank-*"], "label_selector": {"match_labels": {"app": "db"}},
+     "pre": [{"exec": {"command": ["freeze"], "on_error": "Continue", "timeout": "10s"}}],
+     "post": [{"exec": {"command": ["thaw"], "container": "sidecar"}}]},
+    {"name": "all-pods", "pre": [{"exec": {"command": ["echo", "hi"]}}]},
+]}
+
+
+def test_option_hooks_select_pods_by_namespace_and_labels():
+    specs = hooks.parse_hooks_option(OPTION)
+    db = pod(labels={"app": "db"})
+    assert [h.command for h in hooks.hooks_for_pod(db, hooks.PRE, specs)] == [["freeze"], ["echo", "hi"]]
+    assert [h.name for h in hooks.hooks_for_pod(db, hooks.POST, specs)] == ["freeze-db"]
+    web = pod(labels={"app": "web"})
+    assert [h.command for h in hooks.hooks_for_pod(web, hooks.PRE, specs)] == [["echo", "hi"]]
+    other_ns = pod(labels={"app": "db"}, ns="bank-eu")
+    assert len(hooks.hooks_for_pod(other_ns, hooks.PRE, specs)) == 2
+    assert len(hooks.hooks_for_pod(pod(labels={"app": "db"}, ns="dev"), hooks.PRE, specs)) == 1
+
+
+def test_annotations_replace_option_hooks_for_that_pod():
+    specs = hooks.parse_hooks_option(OPTION)
+    p = pod({"pre.hook.backup.velero.io/command": "own"}, labels={"app": "db"})
+    assert [h.command for h in hooks.hooks_for_pod(p, hooks.PRE, specs)] == [["own"]]
+
+
+def test_excluded_pods_resource_disables_the_entry():
+    specs = hooks.parse_hooks_option({"resources": [{"excluded_resources": ["pods"],
+                                                     "pre": [{"exec": {"command": ["x"]}}]}]})
+    assert hooks.hooks_for_pod(pod(), hooks.PRE, specs) == []
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"resources": "x"}, "list under 'resources'"),
+    ({"resources": [{"pre": [{"http": {}}]}]}, r"hooks.resources\[0\].pre\[0\] must hold an exec hook"),
+    ({"resources": [{"pre": [{"exec": {"command": []}}]}]}, "non-empty list"),
+    ({"resources": [{"label_selector": "a in (", "pre": []}]}, "label_selector"),
+])
+def test_bad_option_is_a_clear_error(option, message):
+    with pytest.raises(InvalidOptionError, match=message):
+        hooks.parse_hooks_option(option)
+
+
+def fake_exec(rcs):
+    calls = []
+
+    def run(api_client, namespace, name, command, container=None, timeout=None):
+        calls.append((namespace, name, command, container, timeout))
+        return ExecResult(rcs[len(calls) - 1], "", "boom" if rcs[len(calls) - 1] else "")
+    return run, calls
+
+
+def test_run_hooks_defaults_to_first_container_and_stops_on_fail():
+    specs = hooks.parse_hooks_option({"resources": [{"pre": [
+        {"exec": {"command": ["a"], "on_error": "Continue"}},
+        {"exec": {"command": ["b"]}},
+        {"exec": {"command": ["c"]}}]}]})
+    run, calls = fake_exec([1, 2, 0])
+    outcomes, failed = hooks.run_hooks(None, pod(), hooks.hooks_for_pod(pod(), hooks.PRE, specs), exec_fn=run)
+    assert failed is True
+    assert [c[2] for c in calls] == [["a"], ["b"]]  # c never ran
+    assert calls[0][3] == "app"
+    assert [o.ok for o in outcomes] == [False, False]
+    assert outcomes[0].message == "exit status 1: boom"
+
+
+def test_run_hooks_continue_failure_is_not_fatal():
+    specs = hooks.parse_hooks_option({"resources": [{"pre": [{"exec": {"command": ["a"], "on_error": "Continue"}}]}]})
+    run, calls = fake_exec([5])
+    outcomes, failed = hooks.run_hooks(None, pod(), hooks.hooks_for_pod(pod(), hooks.PRE, specs), exec_fn=run)
+    assert failed is False and outcomes[0].ok is False and len(calls) == 1
