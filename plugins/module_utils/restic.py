@@ -711,4 +711,3 @@ def ensure_repository_in_pod(api_client, namespace, pod, repo, container=None, s
         return run_in_pod(api_client, namespace, pod, r, argv, operation, container=container, stdin_env=stdin_env,
                           timeout=600)
     return ensure_repository(repo, runner)
-

@@ -36,7 +36,7 @@ attributes:
 options:
   state:
     description:
-      - V(present) initialises the repository unless it exists (RV(changed) only when it initialised).
+      - V(present) initialises the repository unless it exists (C(changed) only when it initialised).
       - V(absent) deletes every object under the repository's prefix in S3, or its directory on a filesystem.
         No password is needed.
       - Exactly one of O(state) and O(action) is required.

@@ -225,7 +225,7 @@ def test_backup_tags_are_velero_s():
 
 
 @pytest.mark.parametrize("call", [
-    lambda r: restic.forget_command(r),
+    restic.forget_command,
     lambda r: restic.forget_command(r, keep=dict(keep_within="soon")),
     lambda r: restic.forget_command(r, keep=dict(keep_last=-1)),
     lambda r: restic.forget_command(r, snapshot_ids=["--keep-last=0"]),
