@@ -1,0 +1,157 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""The pod-level work of a backup beyond saving the objects: exec hooks and file-system
+backup of pod volumes.
+
+Order, per pod, as in Velero: pre hooks, then the pod's volumes, then post hooks. The
+pipeline runs every selected pod's pre hooks before it lists items, backs the volumes
+up after the items are collected, then runs the post hooks; a pod whose pre hook with
+on_error Fail failed gets no volume backup (an error), and its post hooks still run
+so an application frozen by an earlier hook is thawed.
+"""
+
+import threading
+
+from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup, hooks, restic, volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+
+PODS = "pods"
+PVCS = "persistentvolumeclaims"
+PVS = "persistentvolumes"
+
+
+class PodWork(object):
+    """Collects what the pods need while the pipeline streams items, then does it.
+
+    options: the module's backup options (default_volumes_to_fs_backup, hooks, node_agent,
+    repository_password); results/log: the run's Results and RunLog."""
+
+    def __init__(self, kube, storage_location, options, backup_name, backup_uid, results, log):
+        self.kube = kube
+        self.storage_location = storage_location
+        self.default_fs_backup = bool(options.get("default_volumes_to_fs_backup"))
+        self.resource_hooks = hooks.parse_hooks_option(options.get("hooks"))
+        self.settings = fs_backup.node_agent_settings(options.get("node_agent"))
+        self.password = options.get("repository_password")
+        self.backup_name = backup_name
+        self.backup_uid = backup_uid
+        self.results = results
+        self.log = log
+        self._lock = threading.Lock()
+        self._pod_volumes = []      # volumes.PodVolume of every backed-up pod's selected volumes
+        self._claims = {}           # (namespace, claim) -> bound PV name
+        self._csi_pvs = set()
+        self._hooked_pods = {}      # (namespace, name) -> pod, for post hooks
+        self._blocked = set()       # pods whose pre hook failed with on_error Fail
+
+    # ---------------------------------------------------------------- while items stream
+
+    def observe(self, group_resource, item):
+        """Called for every item the backup takes; remembers what the volume work needs."""
+        if group_resource == PODS:
+            selected, skipped = volumes.volumes_to_back_up(item, self.default_fs_backup)
+            meta = item.get("metadata") or {}
+            for name, reason in sorted(skipped.items()):
+                self.results.warn("pod %s: volume %s not backed up: %s" % (meta.get("name"), name, reason),
+                                  namespace=meta.get("namespace"))
+            if selected:
+                pod = _pod_summary(item)
+                with self._lock:
+                    self._pod_volumes.extend((pod, name) for name in selected)
+        elif group_resource == PVCS:
+            meta = item.get("metadata") or {}
+            bound = (item.get("spec") or {}).get("volumeName")
+            if bound:
+                with self._lock:
+                    self._claims[(meta.get("namespace"), meta.get("name"))] = bound
+        elif group_resource == PVS and (item.get("spec") or {}).get("csi"):
+            with self._lock:
+                self._csi_pvs.add(item["metadata"]["name"])
+
+    def needs_volumes(self):
+        return bool(self._pod_volumes)
+
+    # ---------------------------------------------------------------- hooks
+
+    def run_hooks(self, pods, phase, api_client):
+        """Run the phase's hooks in each pod (a list of pod dicts)."""
+        for pod in pods:
+            meta = pod.get("metadata") or {}
+            key = (meta.get("namespace"), meta.get("name"))
+            selected = hooks.hooks_for_pod(pod, phase, self.resource_hooks)
+            if not selected:
+                continue
+            self._hooked_pods[key] = pod
+            outcomes, failed = hooks.run_hooks(api_client, pod, selected)
+            for outcome in outcomes:
+                text = "%s hook %s in pod %s: %s" % (phase, outcome.hook.name, meta.get("name"),
+                                                     "ok" if outcome.ok else outcome.message)
+                if outcome.ok:
+                    self.log.info(text, namespace=meta.get("namespace"))
+                elif outcome.hook.on_error == "Fail":
+                    self.results.error(text, namespace=meta.get("namespace"))
+                    self.log.error(text, namespace=meta.get("namespace"))
+                else:
+                    self.results.warn(text, namespace=meta.get("namespace"))
+                    self.log.warning(text, namespace=meta.get("namespace"))
+            if failed and phase == hooks.PRE:
+                self._blocked.add(key)
+
+    def hooked_pods(self):
+        return list(self._hooked_pods.values())
+
+    # ---------------------------------------------------------------- volumes
+
+    def repository_for(self, namespace):
+        return restic.Repository.from_storage_location(self.storage_location, namespace, password=self.password)
+
+    def back_up_volumes(self, api_client, location_name="default"):
+        """Back up the collected pod volumes; returns the PodVolumeBackup records (None when
+        there were no volumes, as Velero writes `null`)."""
+        if not self._pod_volumes:
+            return None
+        if not self.password:
+            raise InvalidOptionError("repository_password is required to back up pod volumes "
+                                     "(default_volumes_to_fs_backup or the backup.velero.io/backup-volumes annotation)")
+        work = []
+        for pod, name in self._pod_volumes:
+            meta = pod["metadata"]
+            if (meta.get("namespace"), meta.get("name")) in self._blocked:
+                self.results.error("pod %s: volume %s not backed up: its pre hook failed" % (meta.get("name"), name),
+                                   namespace=meta.get("namespace"))
+                continue
+            work.append(volumes.pod_volume(pod, name, self._claims, frozenset(self._csi_pvs)))
+        work, shared = volumes.dedupe_shared_claims(work)
+        for volume in shared:
+            self.log.info("Volume already backed up through another pod", namespace=volume.namespace,
+                          pod=volume.pod, volume=volume.volume, pvc=volume.pvc)
+
+        def log_volume(volume, outcome, error):
+            if error:
+                self.results.error(error, namespace=volume.namespace)
+                self.log.error("Pod volume backup failed", namespace=volume.namespace, pod=volume.pod,
+                               volume=volume.volume, reason=error)
+            else:
+                self.log.info("Pod volume backed up", namespace=volume.namespace, pod=volume.pod,
+                              volume=volume.volume, snapshot=outcome.get("snapshot_id"),
+                              message=outcome.get("message"))
+
+        outcomes = fs_backup.back_up_pod_volumes(api_client, self.kube, work, self.settings, self.repository_for,
+                                                 self.backup_name, self.backup_uid, location_name, log=log_volume)
+        return [record for record, _ in outcomes]
+
+
+def _pod_summary(pod):
+    """The parts of a pod the volume work needs (the rest of the item is not kept)."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    return {
+        "metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"), "uid": meta.get("uid")},
+        "spec": {"nodeName": spec.get("nodeName"), "volumes": spec.get("volumes") or []},
+    }
