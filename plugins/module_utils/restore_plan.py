@@ -91,6 +91,11 @@ PRIORITY_SEPARATOR = "-"
 _NAMESPACE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+# EndpointSlices the control plane keeps for Services with a selector: it creates them again for
+# the restored Service and deletes restored copies, so restoring them only adds churn.
+ENDPOINT_SLICES = "endpointslices.discovery.k8s.io"
+ENDPOINT_SLICE_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
+ENDPOINT_SLICE_CONTROLLER = "endpointslice-controller.k8s.io"
 
 
 def canonical_group_resource(name):
@@ -254,4 +259,8 @@ def skip_reason(item, group_resource):
             return "pod has completed (phase %s)" % phase
     if group_resource == "jobs.batch" and _job_finished(item):
         return "job has finished"
+    if group_resource == ENDPOINT_SLICES:
+        labels = (item.get("metadata") or {}).get("labels") or {}
+        if labels.get(ENDPOINT_SLICE_MANAGED_BY) == ENDPOINT_SLICE_CONTROLLER:
+            return "endpoint slice managed by the control plane: it is created again for its Service"
     return None

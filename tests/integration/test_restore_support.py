@@ -11,7 +11,8 @@ import uuid
 import pytest
 
 import testbed
-from test_backup_support import raw_item, unique, wait_for  # noqa: F401  (re-exported)
+from test_backup_support import raw_item, unique  # noqa: F401  (re-exported)
+from test_testbed import wait_for  # noqa: F401  (re-exported)
 
 RESTORE_LABELS = ("velero.io/backup-name", "velero.io/restore-name")
 

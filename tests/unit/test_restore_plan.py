@@ -237,6 +237,13 @@ class TestSkipReason:
     def test_mirror_pod(self):
         assert "mirror pod" in plan.skip_reason(pod("Running", {plan.MIRROR_POD_ANNOTATION: "abc"}), "pods")
 
+    def test_controller_managed_endpoint_slice(self):
+        labels = {plan.ENDPOINT_SLICE_MANAGED_BY: plan.ENDPOINT_SLICE_CONTROLLER}
+        assert "control plane" in plan.skip_reason({"metadata": {"labels": labels}}, plan.ENDPOINT_SLICES)
+        mesh = {"metadata": {"labels": {plan.ENDPOINT_SLICE_MANAGED_BY: "mesh.example.com"}}}
+        assert plan.skip_reason(mesh, plan.ENDPOINT_SLICES) is None
+        assert plan.skip_reason({"metadata": {"labels": labels}}, "configmaps") is None
+
     def test_mirror_annotation_only_counts_for_pods(self):
         item = pod(None, {plan.MIRROR_POD_ANNOTATION: "abc"})
         assert plan.skip_reason(item, "configmaps") is None
