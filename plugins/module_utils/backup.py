@@ -548,6 +548,7 @@ class BackupRun(object):
         return annotations
 
     def _upload(self, tarball, phase, completed):
+        self._progress("Uploading", force=True)
         tarball.seek(0)
         self.store.upload_file(self.keys["tarball"], tarball)
         self.store.put_bytes(self.keys["logs"], self.log.gzipped())
