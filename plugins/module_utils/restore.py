@@ -30,7 +30,6 @@ as warnings.
 """
 
 import copy
-import datetime
 import json
 import os
 import re
@@ -49,6 +48,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup import RunLog
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
     ArchiveError, ClusterError, InvalidOptionError, KubedrError, NotFoundError,
 )
+from ansible_collections.kubedr.backup.plugins.module_utils.fs_backup import VolumeRestore
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import (
     ApiException, ApiResource, KubeClient, api_path, describe_api_error,
 )
@@ -305,20 +305,36 @@ class RestoreLog(RunLog):
 
 
 class PodVolumeRestorer(object):
-    """The hook for volume data (file-system restore with restic), not shipped yet.
+    """The hook for volume data (file-system restore with restic); none is passed yet.
 
     When a restorer is given, every restored pod with file-system-backed volumes first gets the
-    ``restore-wait`` init container (image ``init_image``), and once every tier is done
-    ``restore_pod_volumes`` is called for each such pod, concurrently. Raise KubedrError to
-    record a failure of that pod's volumes (the restore continues)."""
+    ``restore-wait`` init container (image ``init_image``); once every tier is done,
+    ``restore_volumes`` gets the work for all of them at once. Without a restorer such volumes
+    are reported as warnings and the pods are restored without the init container."""
 
     init_image = None
 
-    def restore_pod_volumes(self, pod, snapshots, pod_volume_backups, restore_uid):
-        """pod: the pod as created in the cluster (uid, namespace after mapping);
-        snapshots: {volume name: restic snapshot id}; pod_volume_backups: the backup's
-        PodVolumeBackup objects for that pod; restore_uid: the marker name restore-wait waits for."""
+    def restore_volumes(self, work, restore_uid):
+        """work: [fs_backup.VolumeRestore] (the restored pod's namespace and name, the volume, the
+        restic snapshot, the repository identifier, the pod's namespace in the backup);
+        restore_uid: the marker name restore-wait waits for. Returns [(entry, error message or
+        None)] (fs_backup.restore_pod_volumes has this contract)."""
         raise NotImplementedError
+
+
+def volume_work(source_pod, created_pod, snapshots, pod_volume_backups):
+    """The VolumeRestore entries of one restored pod: {volume: snapshot} with the repository of
+    each volume's PodVolumeBackup."""
+    source = source_pod.get("metadata") or {}
+    repositories = {}
+    for pvb in pod_volume_backups or ():
+        spec = pvb.get("spec") or {}
+        owner = spec.get("pod") or {}
+        if (owner.get("namespace"), owner.get("name")) == (source.get("namespace"), source.get("name")):
+            repositories[spec.get("volume")] = spec.get("repoIdentifier")
+    metadata = created_pod["metadata"]
+    return [VolumeRestore(metadata.get("namespace"), metadata["name"], volume, snapshot, repositories.get(volume),
+                          source.get("namespace")) for volume, snapshot in sorted(snapshots.items())]
 
 
 class _Task(object):
@@ -671,10 +687,11 @@ class RestoreRun(object):
                 if error.status not in (404, 405):  # no status subresource: status came with the create
                     self.results.warn("%s %s: status not restored: %s" % (
                         task.group_resource, desired["metadata"]["name"], _api_reason(error)), **self._scope(task))
-        if self.volume_restorer is not None and task.group_resource == "pods":
+        if self.volume_restorer is not None and task.group_resource == "pods" and self.options["restore_pvs"]:
             snapshots = actions.pod_volume_snapshots(self.pod_volume_backups, task.item)
-            if snapshots and self.options["restore_pvs"]:
-                self.pending_volumes.append((task, created, snapshots))
+            if snapshots:
+                with self._plan_lock:
+                    self.pending_volumes.extend(volume_work(task.item, created, snapshots, self.pod_volume_backups))
 
     def _decide(self, task, desired, live):
         """(action, patch body or None, live diff) for an item that exists already."""
@@ -814,21 +831,13 @@ class RestoreRun(object):
     def _restore_volumes(self):
         if not self.pending_volumes:
             return
-
-        def one(entry):
-            task, created, snapshots = entry
-            source = task.item["metadata"]
-            pvbs = [p for p in self.pod_volume_backups
-                    if ((p.get("spec") or {}).get("pod") or {}).get("name") == source.get("name")
-                    and ((p.get("spec") or {}).get("pod") or {}).get("namespace") == source.get("namespace")]
-            try:
-                self.volume_restorer.restore_pod_volumes(created, snapshots, pvbs, self.uid)
-            except KubedrError as error:
-                self.results.error("pod %s: volume data restore failed: %s" % (created["metadata"]["name"], error),
-                                   namespace=created["metadata"].get("namespace"))
-
-        with ThreadPoolExecutor(max_workers=min(self.options["workers"], len(self.pending_volumes))) as pool:
-            list(pool.map(one, self.pending_volumes))
+        self.log.info("Restoring volume data", volumes=len(self.pending_volumes))
+        for entry, error in self.volume_restorer.restore_volumes(self.pending_volumes, self.uid):
+            if error:
+                self.results.error(error, namespace=entry.namespace)
+                self.log.error(error, namespace=entry.namespace, name=entry.pod)
+            else:
+                self.log.info("Restored volume data", namespace=entry.namespace, name=entry.pod, volume=entry.volume)
 
     def _restore_all(self):
         tiers = plan.restore_tiers(list(self.extracted.groups), self.options.get("priorities"))

@@ -338,3 +338,31 @@ def test_check_mode_changes_nothing(bed, api_client, fixture):
                  "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + fixture.crd):
         assert get_raw(api_client, path) is None
     assert stored_restore(fixture.location, "dry", "logs") is None
+
+
+def test_volume_restorer_hook_gets_the_pods_volume_work(bed, api_client, fixture):
+    """The hook the file-system restore plugs into: restore-wait init container, then the work."""
+    from ansible_collections.kubedr.backup.plugins.module_utils import restore
+
+    class Recorder(restore.PodVolumeRestorer):
+        init_image = "busybox"
+
+        def __init__(self):
+            self.calls = []
+
+        def restore_volumes(self, work, restore_uid):
+            self.calls.append((work, restore_uid))
+            return [(entry, None) for entry in work]
+
+    recorder = Recorder()
+    target = fixture.doomed(unique("vol"))
+    result = restore.run({"kubeconfig": bed["KUBECONFIG"]}, fixture.location, dict(
+        backup_name=fixture.backup, name="volumes", included_namespaces=[fixture.a], included_resources=["pods"],
+        namespace_mapping={fixture.a: target}), volume_restorer=recorder)
+    assert result["phase"] == "Completed", result["restore_errors"]
+    [(work, restore_uid)] = recorder.calls
+    assert [tuple(entry) for entry in work] == [
+        (target, "worker", "scratch", "abc123", "s3:http://minio/velero/restic/" + fixture.a, fixture.a)]
+    init = get_raw(api_client, ns_path(target, "pods", "worker"))["spec"]["initContainers"][0]
+    assert init["name"] == "restore-wait" and init["image"] == "busybox" and restore_uid in init["command"]
+    assert init["volumeMounts"][0] == {"name": "scratch", "mountPath": "/restores/scratch"}
