@@ -456,19 +456,34 @@ class BackupRun(object):
 
             self._consume(tasks, take_referenced)
 
+    def _read_for_actions(self, group_resource, reduce, purpose):
+        """reduce(items) over a whole resource type an action needs; when the caller may not list
+        it, a warning and None (the action then pulls nothing in)."""
+        api_resource = self.discovery.find(group_resource)
+        if api_resource is None:
+            return None
+        try:
+            return reduce(self.kube.list_items(api_resource))
+        except ApiException as error:
+            message = "cannot list %s (%s): %s are not pulled in" % (
+                group_resource, describe_api_error(error), purpose)
+            self.results.warn(message)
+            self.log.warning(message)
+            return None
+
     def _action_context(self, listed_resources):
-        group_resources = set(r.group_resource for r in listed_resources)
-        crd_resource = self.discovery.find(selection.CRDS)
-        include_crds = crd_resource is not None and not self.selection.crds_filtered()
-        crd_names = []
+        include_crds = self.discovery.find(selection.CRDS) is not None and not self.selection.crds_filtered()
+        crd_names = None
         if include_crds and any(r.group for r in listed_resources):
-            crd_names = [crd["metadata"]["name"] for crd in self.kube.list_items(crd_resource)]
-        crb_index = {}
-        if backup_actions.needs_crb_index(group_resources):
-            crb_resource = self.discovery.find(backup_actions.CLUSTER_ROLE_BINDINGS)
-            if crb_resource is not None:
-                crb_index = backup_actions.build_crb_index(self.kube.list_items(crb_resource))
-        return backup_actions.ActionContext(crd_names, crb_index, include_crds)
+            crd_names = self._read_for_actions(
+                selection.CRDS, lambda crds: [crd["metadata"]["name"] for crd in crds],
+                "definitions of custom resources")
+        crb_index = None
+        if backup_actions.needs_crb_index(r.group_resource for r in listed_resources):
+            crb_index = self._read_for_actions(
+                backup_actions.CLUSTER_ROLE_BINDINGS, backup_actions.build_crb_index,
+                "cluster role bindings of service accounts")
+        return backup_actions.ActionContext(crd_names or (), crb_index, include_crds)
 
     def _prepare(self):
         """Everything read before the first write: discovery, selection, action context, namespaces.
@@ -487,8 +502,9 @@ class BackupRun(object):
         """List and back up every selected item (ordered types, main pass, actions, namespaces)."""
         listed = self.listed
         selected = sorted(item["metadata"]["name"] for item in self.namespace_items)
+        # A few namespaces: list in each (also what a namespace-restricted caller may do).
         per_namespace = (not self.selection.namespaces.include_everything()
-                         and len(selected) <= PER_NAMESPACE_LIST_LIMIT)
+                         and (len(selected) <= PER_NAMESPACE_LIST_LIMIT or self.namespaces_resource is None))
         namespaces = selected if per_namespace else None
         self.log.info("Listing resources", types=len(listed), namespaces=len(selected))
 

@@ -451,3 +451,27 @@ def test_unreachable_api_server(bed, s3, location):
     assert result.failed and "cannot reach the Kubernetes API server at https://127.0.0.1:1" in result["msg"]
     assert "token-xyz" not in json.dumps(result)
     assert list_keys(s3, location) == []
+
+
+# ------------------------------------------------------------------ a caller with little RBAC
+
+def test_forbidden_resources_are_recorded_and_the_run_continues(bed, s3, api_client, core_v1, namespace, location):
+    from kubernetes import client
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    core_v1.create_namespaced_service_account(namespace, {"metadata": {"name": "reader"}})
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": "cm-reader"}, "rules": [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]})
+    rbac.create_namespaced_role_binding(namespace, {"metadata": {"name": "cm-reader"}, "roleRef": {
+        "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cm-reader"},
+        "subjects": [{"kind": "ServiceAccount", "namespace": namespace, "name": "reader"}]})
+    configmap(core_v1, namespace, "visible")
+    result = assert_ok(run_backup(bed, location, "rbac", included_namespaces=[namespace],
+                                  impersonate_user="system:serviceaccount:%s:reader" % namespace))
+    assert result["phase"] == "PartiallyFailed"
+    errors = result["backup_errors"]["namespaces"][namespace]
+    assert "cannot list secrets in namespace %s: HTTP 403" % namespace in "\n".join(errors)
+    assert all("HTTP 403" in e for e in errors)
+    assert any("cannot list namespaces (forbidden)" in w for w in result["backup_warnings"]["velero"])
+    assert "visible" in backed_up_names(s3, location, "rbac")
+    metadata = json.loads(get_object(s3, location, "backups/rbac/velero-backup.json"))
+    assert metadata["status"]["phase"] == "PartiallyFailed" and metadata["status"]["errors"] == len(errors)
