@@ -115,7 +115,7 @@ def validate_options(options):
     options["namespace_mapping"] = plan.validate_namespace_mapping(options.get("namespace_mapping"))
     options["resource_modifiers"] = validate_modifiers(options.get("resource_modifiers"))
     plan.parse_priorities(options.get("priorities"))
-    workers = options.get("workers") or DEFAULT_WORKERS
+    workers = DEFAULT_WORKERS if options.get("workers") is None else options["workers"]
     if not isinstance(workers, int) or workers < 1 or workers > 256:
         raise InvalidOptionError("workers must be a number from 1 to 256, not %r" % (workers,))
     options["workers"] = workers
@@ -278,6 +278,10 @@ class Outcomes(object):
             self._entries.setdefault(list_key, []).append("%s(%s)" % (display, outcome))
             per = self._counts.setdefault(list_key, dict((o, 0) for o in OUTCOMES))
             per[outcome] += 1
+
+    def count_recreated(self):
+        with self._lock:
+            self.recreated += 1
 
     def resource_list(self):
         return dict((key, sorted(self._entries[key])) for key in sorted(self._entries))
@@ -571,6 +575,13 @@ class RestoreRun(object):
         return None
 
     def _restore_namespace(self, task, api_resource, target):
+        try:
+            return self._restore_namespace_or_raise(task, api_resource, target)
+        except ApiException as error:  # forbidden and the like: its items fail, the run goes on
+            self._finish(task, FAILED, {"metadata": {"name": target}}, PLAN_FAIL, error=_api_reason(error))
+            return "failed"
+
+    def _restore_namespace_or_raise(self, task, api_resource, target):
         live = self._get_live(api_resource, None, target)
         if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
             if self.check_mode:
@@ -742,8 +753,7 @@ class RestoreRun(object):
             return FAILED
         created = self.kube.create(task.api_resource, desired, namespace)
         self._after_create(task, desired, created)
-        with self.outcomes._lock:
-            self.outcomes.recreated += 1
+        self.outcomes.count_recreated()
         self._finish(task, CREATED, desired, action, reason="exists and differs: deleted and created again")
         return CREATED
 

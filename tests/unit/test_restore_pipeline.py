@@ -1,0 +1,206 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+"""The pure parts of the restore pipeline: options, safe extraction and its index, outcomes,
+secret hiding, volume work."""
+
+import datetime
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+from ansible_collections.kubedr.backup.plugins.module_utils import restore
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError, InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
+
+
+def tarball(entries, compress=True):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz" if compress else "w") as tar:
+        for entry in entries:
+            if isinstance(entry, tarfile.TarInfo):
+                tar.addfile(entry)
+                continue
+            path, data = entry
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def item(kind, name, namespace=None, api_version="v1"):
+    metadata = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    return json.dumps({"apiVersion": api_version, "kind": kind, "metadata": metadata}).encode()
+
+
+# ---------------------------------------------------------------- options
+
+@pytest.mark.parametrize("text,expected", [("1024", 1024), ("512Mi", 512 * 1024 ** 2), ("8Gi", 8 * 1024 ** 3),
+                                           ("2G", 2 * 10 ** 9), (" 3 Ki ", 3072), (4096, 4096)])
+def test_parse_size(text, expected):
+    assert restore.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "lots", "0", "-1Mi", "1.5Gi", "3Pi"])
+def test_parse_size_refuses_nonsense(text):
+    with pytest.raises(InvalidOptionError, match="is not a size"):
+        restore.parse_size(text)
+
+
+def test_default_name_is_velero_cli_style():
+    moment = datetime.datetime(2024, 1, 2, 3, 4, 5)
+    assert restore.default_restore_name("nightly", moment) == "nightly-20240102030405"
+
+
+def test_validate_options_normalises():
+    options = restore.validate_options({"backup_name": "b", "restore_status": None, "workers": None})
+    assert options["existing_resource_policy"] == "none" and options["workers"] == restore.DEFAULT_WORKERS
+    assert options["max_archive_size"] == 8 * 1024 ** 3 and options["restore_pvs"] is True
+    assert options["namespace_mapping"] == {} and options["resource_modifiers"] == ()
+
+
+@pytest.mark.parametrize("options,message", [
+    ({}, "exactly one of backup_name and schedule_name"),
+    ({"backup_name": "a", "schedule_name": "b"}, "exactly one of backup_name and schedule_name"),
+    ({"backup_name": "a", "existing_resource_policy": "merge"}, "existing_resource_policy must be one of"),
+    ({"backup_name": "a", "workers": 0}, "workers must be"),
+    ({"backup_name": "a", "namespace_mapping": {"x": "z", "y": "z"}}, "would all be restored"),
+    ({"backup_name": "a", "restore_status": {"included": ["pods"]}}, "restore_status must be a dict"),
+    ({"backup_name": "a", "restore_status": {"included_resources": ["*", "pods"]}}, "must either be"),
+    ({"backup_name": "a", "included_resources": ["events"]}, "cannot be restored"),
+    ({"backup_name": "a", "label_selector": "a=b", "or_label_selectors": ["c=d"]}, "mutually exclusive"),
+    ({"backup_name": "Bad_Name"}, "not a valid object name"),
+])
+def test_validate_options_refuses(options, message):
+    with pytest.raises(InvalidOptionError, match=message):
+        restore.validate_options(options)
+
+
+def test_restore_status_resources():
+    resources = [ApiResource("", "v1", "pods", "Pod", True), ApiResource("apps", "v1", "deployments", "Deployment", True),
+                 ApiResource("example.com", "v1", "widgets", "Widget", True)]
+    present = ["pods", "deployments.apps", "widgets.example.com"]
+    assert restore.restore_status_resources({}, present, resources) == frozenset()
+    assert restore.restore_status_resources({"included_resources": ["widget"]}, present, resources) == \
+        frozenset(["widgets.example.com"])
+    assert restore.restore_status_resources({"included_resources": ["*"], "excluded_resources": ["deployment"]},
+                                            present, resources) == frozenset(["pods", "widgets.example.com"])
+
+
+# ---------------------------------------------------------------- secrets in diffs
+
+def test_secret_values_are_hidden_but_changes_show():
+    before = {"kind": "Secret", "data": {"a": "MQ==", "b": "Mg=="}, "metadata": {"annotations": {
+        "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"a":"MQ=="}}', "x": "y"}}}
+    after = {"kind": "Secret", "data": {"a": "MQ==", "b": "Mw==", "c": "NA=="}, "metadata": {}}
+    hidden_before, hidden_after = restore.secret_diff(before, after)
+    assert hidden_before["data"] == {"a": "<hidden>", "b": "<hidden>"}
+    assert hidden_after["data"] == {"a": "<hidden>", "b": "<hidden> (changed)", "c": "<hidden>"}
+    assert hidden_before["metadata"]["annotations"] == {
+        "kubectl.kubernetes.io/last-applied-configuration": "<hidden>", "x": "y"}
+    assert before["data"]["a"] == "MQ=="  # inputs untouched
+    config = {"kind": "ConfigMap", "data": {"a": "1"}}
+    assert restore.secret_diff(config, config) == (config, config)
+
+
+# ---------------------------------------------------------------- extraction
+
+def test_extract_indexes_items_and_keeps_plain_copies(tmp_path):
+    archive = tarball([
+        ("metadata/version", b"1.1.0\n"),
+        ("resources/configmaps/namespaces/ns1/a.json", item("ConfigMap", "a", "ns1")),
+        ("resources/configmaps/v1-preferredversion/namespaces/ns1/a.json", item("ConfigMap", "a", "ns1")),
+        ("resources/namespaces/cluster/ns1.json", item("Namespace", "ns1")),
+        ("resources/widgets.example.com/v1-preferredversion/namespaces/ns1/w.json",
+         item("Widget", "w", "ns1", "example.com/v1")),
+        ("README", b"not ours"),
+    ])
+    extracted = restore.extract_backup(archive, str(tmp_path), 1024 * 1024)
+    assert extracted.format_version == "1.1.0"
+    assert sorted(extracted.groups) == ["configmaps", "namespaces", "widgets.example.com"]
+    assert extracted.group("configmaps").items() == [("ns1", "a", "resources/configmaps/namespaces/ns1/a.json")]
+    assert extracted.group("namespaces").namespaced is False
+    # Only a preferred-version copy: that one is used.
+    assert [entry[1] for entry in extracted.group("widgets.example.com").items()] == ["w"]
+    assert [obj["metadata"]["name"] for _ns, _n, obj in extracted.items_of("configmaps")] == ["a"]
+    assert not os.path.exists(os.path.join(str(tmp_path), "README"))
+
+
+def special(name, kind, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    return info
+
+
+@pytest.mark.parametrize("entry,message", [
+    (("resources/configmaps/namespaces/x/../../../../evil.json", b"{}"), "path leaving the archive"),
+    (("/etc/evil.json", b"{}"), "absolute path"),
+    (special("resources/configmaps/namespaces/x/l.json", tarfile.SYMTYPE, "/etc/passwd"), "link"),
+    (special("resources/configmaps/namespaces/x/h.json", tarfile.LNKTYPE, "metadata/version"), "link"),
+    (special("resources/configmaps/namespaces/x/d.json", tarfile.BLKTYPE), "device"),
+    (("resources/configmaps/namespaces/x/bad.json", b"{"), "not valid JSON"),
+    (("resources/configmaps/namespaces/x/bad.json", b'"text"'), "not a Kubernetes object"),
+    (("resources/configmaps/namespaces/x/noname.json", b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}'),
+     "not a Kubernetes object"),
+    (("resources/configmaps/weird.json", b"{}"), "unexpected path"),
+])
+def test_extract_refuses_hostile_entries(tmp_path, entry, message):
+    root = tmp_path / "x"
+    root.mkdir()
+    with pytest.raises(ArchiveError, match=message):
+        restore.extract_backup(tarball([("metadata/version", b"1.1.0\n"), entry]), str(root), 1024 * 1024)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+def test_extract_caps_size_including_headers(tmp_path):
+    many = [("resources/configmaps/namespaces/n/c%d.json" % i, item("ConfigMap", "c%d" % i, "n")) for i in range(50)]
+    with pytest.raises(ArchiveError, match="expands beyond 20000 bytes"):
+        restore.extract_backup(tarball(many), str(tmp_path), 20000)
+
+
+def test_extract_refuses_empty_and_future_formats(tmp_path):
+    with pytest.raises(ArchiveError, match="no resources/ entries"):
+        restore.extract_backup(tarball([("metadata/version", b"1.1.0\n")]), str(tmp_path), 1024)
+    with pytest.raises(ArchiveError, match="format 2.0.0 is not supported"):
+        restore.extract_backup(tarball([("metadata/version", b"2.0.0\n"),
+                                        ("resources/pods/namespaces/n/p.json", item("Pod", "p", "n"))]),
+                               str(tmp_path / "y"), 1024 * 1024)
+    with pytest.raises(ArchiveError, match="corrupt or not a gzipped tar"):
+        restore.extract_backup(io.BytesIO(b"plain text"), str(tmp_path), 1024)
+
+
+# ---------------------------------------------------------------- outcomes and volume work
+
+def test_outcomes_give_velero_resource_list_and_counts():
+    outcomes = restore.Outcomes()
+    outcomes.record("v1/Pod", "ns", "b", "created")
+    outcomes.record("v1/Pod", "ns", "a", "skipped")
+    outcomes.record("v1/Namespace", None, "ns", "created")
+    outcomes.count_recreated()
+    assert outcomes.resource_list() == {"v1/Namespace": ["ns(created)"], "v1/Pod": ["ns/a(skipped)", "ns/b(created)"]}
+    counts = outcomes.counts()
+    assert (counts["total"], counts["created"], counts["skipped"], counts["recreated"]) == (3, 2, 1, 1)
+    assert counts["per_resource"]["v1/Pod"] == {"created": 1, "updated": 0, "skipped": 1, "failed": 0}
+    assert outcomes.changed()
+    assert not restore.Outcomes().changed()
+
+
+def test_volume_work_names_the_restored_pod_and_the_repository():
+    source = {"metadata": {"name": "web", "namespace": "old"}}
+    created = {"metadata": {"name": "web", "namespace": "new", "uid": "u"}}
+    pvbs = [{"spec": {"pod": {"name": "web", "namespace": "old"}, "volume": "data", "repoIdentifier": "s3:x/old"}},
+            {"spec": {"pod": {"name": "other", "namespace": "old"}, "volume": "data", "repoIdentifier": "s3:y"}}]
+    work = restore.volume_work(source, created, {"data": "snap1"}, pvbs)
+    assert [tuple(w) for w in work] == [("new", "web", "data", "snap1", "s3:x/old", "old")]
