@@ -4,6 +4,7 @@ import base64
 import filecmp
 import json
 import os
+import shutil
 import sys
 import time
 import uuid
@@ -127,13 +128,29 @@ def test_restic_exec_in_node_agent(agent, core_v1, api_client):
     assert res.rc == 0 and "restic 0." in res.stdout
 
 
-def test_volume_backup_and_restore_through_node_agent(agent, bed, core_v1, api_client, storage_location):
+@pytest.fixture
+def scratch(bed, s3):
+    """Pod directories under the test bed's host pods directory and a repository prefix, removed afterwards."""
+    made = dict(dirs=[], prefix="it-node-agent-" + uuid.uuid4().hex[:8])
+    yield made
+    for path in made["dirs"]:
+        shutil.rmtree(path, ignore_errors=True)
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bed["KUBEDR_S3_BUCKET"], Prefix=made["prefix"] + "/")
+    for page in pages:
+        keys = [dict(Key=o["Key"]) for o in page.get("Contents") or []]
+        if keys:
+            s3.delete_objects(Bucket=bed["KUBEDR_S3_BUCKET"], Delete=dict(Objects=keys))
+
+
+def test_volume_backup_and_restore_through_node_agent(agent, bed, core_v1, api_client, storage_location, scratch):
     """restic backup of a pod volume directory and restore into another, both exec'd in the
     node agent with the password and S3 keys on stdin (kwok's exec has no pod environment)."""
     pods_dir = bed["KUBEDR_HOST_PODS_DIR"]
     src_uid, dst_uid = str(uuid.uuid4()), str(uuid.uuid4())
     src = os.path.join(pods_dir, src_uid, "volumes", "kubernetes.io~empty-dir", "data")
     dst = os.path.join(pods_dir, dst_uid, "volumes", "kubernetes.io~empty-dir", "data")
+    scratch["dirs"] += [os.path.join(pods_dir, src_uid), os.path.join(pods_dir, dst_uid),
+                        os.path.join(pods_dir, ".restic-cache-it")]
     os.makedirs(src)
     os.makedirs(dst)
     for name, content in (("1.txt", "one\n"), ("2.txt", "two\n"), ("sub/3.bin", os.urandom(4096))):
@@ -141,7 +158,7 @@ def test_volume_backup_and_restore_through_node_agent(agent, bed, core_v1, api_c
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as f:
             f.write(content if isinstance(content, bytes) else content.encode())
-    loc = dict(storage_location, prefix="it-node-agent-" + uuid.uuid4().hex[:8])
+    loc = dict(storage_location, prefix=scratch["prefix"])
     repo = restic.Repository.from_storage_location(loc, "app", password=PASSWORD,
                                                    cache_dir=os.path.join(pods_dir, ".restic-cache-it"))
     stdin_env = ("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
