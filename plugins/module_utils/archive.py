@@ -48,6 +48,14 @@ def encode_json(obj):
     return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
+_ITEM_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_item(item):
+    """An item as compact JSON, keys in the order the API server sent them."""
+    return _ITEM_ENCODER.encode(item).encode("utf-8")
+
+
 # ---------------------------------------------------------------- naming
 
 def item_path(group_resource, namespace, name, version=None):
@@ -130,6 +138,11 @@ def _split_ustar_name(path):
     return None
 
 
+_ZERO_IDS = _octal(0, 8) * 2  # uid, gid
+# checksum placeholder (spaces), type, linkname, magic+version, uname, gname, devmajor, devminor
+_USTAR_MIDDLE = (b" " * 8 + tarfile.REGTYPE + b"\0" * 100 + b"ustar\x0000" + b"\0" * 64 + _octal(0, 8) * 2)
+
+
 def ustar_header(path, size, mtime, mode=ENTRY_MODE):
     """The 512-byte header of a regular file: ustar when the path fits, else PAX (long paths)."""
     split = _split_ustar_name(path)
@@ -139,11 +152,10 @@ def ustar_header(path, size, mtime, mode=ENTRY_MODE):
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
     prefix, name = split
     header = b"".join([
-        name.ljust(100, b"\0"), _octal(mode, 8), _octal(0, 8), _octal(0, 8), _octal(size, 12), _octal(mtime, 12),
-        b" " * 8, tarfile.REGTYPE, b"\0" * 100, b"ustar\x0000", b"\0" * 32, b"\0" * 32,
-        _octal(0, 8), _octal(0, 8), prefix.ljust(155, b"\0"), b"\0" * 12,
+        name.ljust(100, b"\0"), _octal(mode, 8), _ZERO_IDS, _octal(size, 12), _octal(mtime, 12),
+        _USTAR_MIDDLE, prefix.ljust(155, b"\0"), b"\0" * 12,
     ])
-    checksum = ("%06o" % sum(bytearray(header))).encode("ascii") + b"\0 "
+    checksum = ("%06o" % sum(header)).encode("ascii") + b"\0 "
     return header[:148] + checksum + header[156:]
 
 
@@ -188,7 +200,7 @@ class ArchiveWriter(object):
 
     def add_item(self, api_resource, item):
         """Write one item (a dict as the API returned it); returns the paths written."""
-        data = encode_json(item)
+        data = encode_item(item)
         paths = item_paths(api_resource, item)
         for path in paths:
             self.add_file(path, data)

@@ -198,6 +198,14 @@ class RunLog(object):
         with self._lock:
             self._file.write(line.encode("utf-8"))
 
+    def item(self, resource, namespace, name, additional):
+        """The per-item line, formatted directly: it is written once per item."""
+        line = 'time="%s" level=info msg="Backed up item" backup=%s/%s resource=%s%s name=%s%s\n' % (
+            self._timestamp(), VELERO_NAMESPACE, self.backup_name, resource,
+            " namespace=" + namespace if namespace else "", name, " additional=true" if additional else "")
+        with self._lock:
+            self._file.write(line.encode("utf-8"))
+
     def info(self, message, **fields):
         self.log("info", message, **fields)
 
@@ -351,8 +359,7 @@ class BackupRun(object):
         if not self.index.add(api_resource, namespace, name):
             return False
         self.sink.add_item(api_resource, item)
-        self.log.info("Backed up item", resource=api_resource.group_resource, namespace=namespace, name=name,
-                      additional=additional or None)
+        self.log.item(api_resource.group_resource, namespace, name, additional)
         for ref in backup_actions.related_items(api_resource.group_resource, item, self.context):
             if not self.index.contains(*ref):
                 self.pending.add(ref)
