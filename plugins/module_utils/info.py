@@ -9,6 +9,7 @@ __metaclass__ = type
 """Read-only views of the backups in a storage location (k8s_backup_info)."""
 
 import gzip
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils import results
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
@@ -36,13 +37,17 @@ def backup_summary(store, name, document):
     }
 
 
-def list_backups(store):
-    """Every committed backup of the location, oldest first (by start time, then name)."""
-    summaries = []
-    for name in store.list_backups():
+def list_backups(store, workers=8):
+    """Every committed backup of the location, oldest first (by start time, then name). Each
+    backup costs two small requests; they run concurrently."""
+
+    def summary(name):
         document = store.backup_metadata(name)
-        if document is not None:
-            summaries.append(backup_summary(store, name, document))
+        return backup_summary(store, name, document) if document is not None else None
+
+    names = store.list_backups()
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
+        summaries = [s for s in pool.map(summary, names) if s is not None]
     return sorted(summaries, key=lambda s: (s.get("start_timestamp") or "", s["name"]))
 
 
