@@ -60,3 +60,44 @@ def test_read_only_location_lists_but_refuses_backups(bed, s3, core_v1, namespac
     refused = run_backup(bed, read_only, "ro", state="absent")
     assert refused.failed and "ReadOnly" in refused["msg"]
     assert list_keys(s3, location) == before
+
+
+def test_action_group_module_defaults_in_a_playbook(bed, s3, core_v1, namespace, location, tmp_path):
+    import sys
+
+    import testbed
+    configmap(core_v1, namespace, "from-playbook")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text("""
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/kubedr.backup.kubedr:
+      kubeconfig: "{{ kubeconfig }}"
+      storage_location: "{{ location }}"
+  tasks:
+    - kubedr.backup.k8s_backup:
+        name: played
+        included_namespaces: ["{{ ns }}"]
+      register: made
+    - kubedr.backup.k8s_backup:
+        name: played
+        included_namespaces: ["{{ ns }}"]
+      register: again
+    - kubedr.backup.k8s_backup_info:
+        name: played
+        resource_list: true
+      register: described
+    - ansible.builtin.assert:
+        that:
+          - made is changed
+          - again is not changed
+          - described.backup.phase == 'Completed'
+          - described.backup.resource_list['v1/ConfigMap'] | select('equalto', ns ~ '/from-playbook') | list | length == 1
+""")
+    extra_vars = {"kubeconfig": bed["KUBECONFIG"], "location": location, "ns": namespace,
+                  "ansible_python_interpreter": sys.executable}  # the test venv, which has kubernetes and boto3
+    proc = testbed.run_playbook(str(playbook), extra_vars)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert location["secret_key"] not in proc.stdout
+    assert "backups/played/velero-backup.json" in list_keys(s3, location)
