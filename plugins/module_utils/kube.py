@@ -42,6 +42,8 @@ AGGREGATED_DISCOVERY_ACCEPT = (
 )
 RETRIABLE_STATUS = frozenset([429, 500, 502, 503, 504])
 DEFAULT_PAGE_SIZE = 500
+PAGE_BYTES = 16 * 1024 * 1024  # target size of one LIST page in memory
+MIN_PAGE_SIZE = 10
 DEFAULT_TIMEOUT = (10, 120)  # (connect, read) seconds
 
 
@@ -167,6 +169,11 @@ class KubeClient(object):
 
     def request(self, method, path, query=None, body=None, accept="application/json", content_type=None):
         """One API request returning the decoded JSON body; retries 429/5xx and connection errors."""
+        data = self.request_raw(method, path, query, body, accept, content_type)
+        return json.loads(data) if data else None
+
+    def request_raw(self, method, path, query=None, body=None, accept="application/json", content_type=None):
+        """One API request returning the raw response body (bytes); retries as ``request``."""
         headers = {"Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
@@ -180,8 +187,7 @@ class KubeClient(object):
                     path, method, query_params=list((query or {}).items()), header_params=headers,
                     body=body, auth_settings=["BearerToken"], _preload_content=False,
                     _return_http_data_only=True, _request_timeout=self.timeout)
-                data = response.data
-                return json.loads(data) if data else None
+                return response.data
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 if attempt >= self.max_attempts:
                     raise ClusterError("cannot reach the Kubernetes API server at %s: %s"
@@ -218,13 +224,19 @@ class KubeClient(object):
     # Lists ---------------------------------------------------------------------
 
     def list_pages(self, api_resource, namespace=None, label_selector=None, page_size=None):
-        """Yield pages (lists of item dicts, ``apiVersion``/``kind`` set) of a paginated LIST."""
+        """Yield pages (lists of item dicts, ``apiVersion``/``kind`` set) of a paginated LIST.
+
+        Pages are bounded in items and, adaptively, in bytes: when a page comes back larger than
+        ``PAGE_BYTES`` (big Secrets or ConfigMaps), the next pages ask for proportionally fewer items."""
         query = {"limit": page_size or self.page_size}
         if label_selector:
             query["labelSelector"] = label_selector
         path = api_path(api_resource, namespace)
         while True:
-            document = self.get(path, query)
+            data = self.request_raw("GET", path, query)
+            if len(data) > PAGE_BYTES:
+                query["limit"] = max(MIN_PAGE_SIZE, query["limit"] * PAGE_BYTES // len(data))
+            document = json.loads(data)
             items = document.get("items") or []
             for item in items:
                 item["apiVersion"] = api_resource.group_version

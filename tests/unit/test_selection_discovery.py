@@ -159,3 +159,18 @@ def test_legacy_discovery_when_aggregated_is_not_served(no_sleep):
     assert sorted((r.group_version, r.resource, r.preferred) for r in discovery.resources) == [
         ("apps/v1", "deployments", True), ("v1", "pods", True)]
     assert discovery.warnings == ["discovery of apps/v1beta1 failed (HTTP 503: x); its resources are skipped"]
+
+
+def test_pages_shrink_when_items_are_big(no_sleep, monkeypatch):
+    monkeypatch.setattr(kube, "PAGE_BYTES", 1000)
+    monkeypatch.setattr(kube, "MIN_PAGE_SIZE", 1)
+    big = {"metadata": {"name": "x"}, "data": {"blob": "y" * 400}}
+    fake = FakeApiClient([
+        {"items": [big] * 5, "metadata": {"continue": "t1"}},
+        {"items": [big] * 2, "metadata": {}},
+    ])
+    client = kube.KubeClient(api_client=fake, page_size=5)
+    configmaps = ApiResource("", "v1", "configmaps", "ConfigMap", True)
+    assert len(list(client.list_items(configmaps))) == 7
+    # ~2 KB came back for 5 items against a 1 KB target: the next page asks for 2
+    assert [call[2]["limit"] for call in fake.calls] == [5, 2]
