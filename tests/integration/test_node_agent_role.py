@@ -190,6 +190,21 @@ def test_volume_backup_and_restore_through_node_agent(agent, bed, core_v1, api_c
     assert err.value.kind == "wrong_password" and "wrong-password-42" not in str(err.value)
 
 
+def test_new_password_rolls_the_pods(agent, bed, apps_v1, api_client):
+    def template_version():
+        ds = apps_v1.read_namespaced_daemon_set("kubedr-node-agent", NAMESPACE)
+        return (ds.spec.template.metadata.annotations or {}).get("kubedr.backup/secret-version"), ds
+    before, unused = template_version()
+    assert before
+    other = "na2-" + uuid.uuid4().hex
+    proc = play(bed, node_agent_repository_password=other)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert other not in proc.stdout and recap_changed(proc.stdout) >= 2
+    after, ds = template_version()
+    assert after and after != before
+    assert other not in json.dumps(api_client.sanitize_for_serialization(ds))
+
+
 def test_absent_removes_everything(agent, bed, core_v1, apps_v1):
     proc = play(bed, node_agent_state="absent")
     assert proc.returncode == 0, proc.stdout[-4000:]
