@@ -95,8 +95,8 @@ options:
     elements: str
   namespace_mapping:
     description:
-      - Restore the items of a namespace into another one, C(source: target). Persistent volume claim
-        references and role binding subjects follow. Two namespaces cannot be mapped onto one.
+      - "Restore the items of a namespace into another one, C(source: target). Persistent volume claim
+        references and role binding subjects follow. Two namespaces cannot be mapped onto one."
     type: dict
   restore_pvs:
     description:
@@ -138,9 +138,9 @@ options:
         elements: str
   resource_modifiers:
     description:
-      - Velero's resource modifier rules, applied to items before they are created - a list of rules, the
+      - "Velero's resource modifier rules, applied to items before they are created - a list of rules, the
         document C({version: v1, resource_modifier_rules: [...]}), or that document as YAML text (a Velero
-        resource-modifier ConfigMap body works unchanged; camelCase keys are accepted).
+        resource-modifier ConfigMap body works unchanged; camelCase keys are accepted)."
       - "A rule is C({conditions: {...}, patches: [...]}) (JSON patch) or C({conditions: {...},
         merge_patches: [{patch_data: ...}]}) (JSON merge patch)."
       - Conditions - C(group_resource) (glob, required), C(resource_name_regex), C(namespaces), C(label_selector),

@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from test_restore_support import (  # noqa: F401  (doomed_namespaces is a fixture)
+from test_restore_support import (  # noqa: F401 pylint: disable=unused-import
     build_tarball, configmap_obj, doomed_namespaces, filesystem_location, get_raw, put_backup, run_restore, unique,
     velero_backup_document, velero_tarball,
 )

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from test_restore_support import (  # noqa: F401  (doomed_namespaces is a fixture)
+from test_restore_support import (  # noqa: F401 pylint: disable=unused-import
     api_fields, assert_restored, configmap_obj, crd_obj, custom_obj, doomed_namespaces, filesystem_location,
     get_raw, namespace_obj, put_backup, run_restore, stored_restore, unique, velero_backup_document,
     velero_tarball, wait_for,

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 import testbed
-from test_backup_support import raw_item, unique  # noqa: F401  (re-exported)
+from test_backup_support import raw_item, unique  # noqa: F401 pylint: disable=unused-import
 from test_testbed import wait_for  # noqa: F401  (re-exported)
 
 RESTORE_LABELS = ("velero.io/backup-name", "velero.io/restore-name")
@@ -217,4 +217,3 @@ def custom_obj(group, namespace, name, kind="Widget", status=None):
     if status is not None:
         obj["status"] = status
     return api_fields(obj, namespace)
-
