@@ -25,7 +25,10 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils import archive, backup_actions, results, selection
+from ansible_collections.kubedr.backup.plugins.module_utils import (
+    archive, backup_actions, hooks, results, selection, volumes,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.backup_pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
     ClusterError, InvalidOptionError, KubedrError, StorageError,
@@ -40,7 +43,7 @@ PROGRESS_INTERVAL = 5.0  # seconds between progress object updates
 MAX_ACTION_ROUNDS = 6
 PER_NAMESPACE_LIST_LIMIT = 10  # up to this many selected namespaces, list namespaced types per namespace
 # Listing failures that mean "this type cannot be listed here" rather than a failed backup.
-NOT_LISTABLE = frozenset([404, 405, 406, 410])
+NOT_LISTABLE = frozenset([404, 405])
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
@@ -121,8 +124,8 @@ def backup_spec(options):
         "ttl": format_duration(parse_duration(options.get("ttl") or "720h")),
         "storageLocation": STORAGE_LOCATION_NAME,
         "volumeSnapshotLocations": [],
-        "defaultVolumesToFsBackup": False,
-        "hooks": {},
+        "defaultVolumesToFsBackup": bool(options.get("default_volumes_to_fs_backup")),
+        "hooks": velero_hooks(options.get("hooks")),
         "metadata": {},
         "csiSnapshotTimeout": "10m0s",
         "itemOperationTimeout": "4h0m0s",
@@ -147,6 +150,35 @@ def backup_spec(options):
     if ordered:
         spec["orderedResources"] = dict((k, ",".join(v)) for k, v in ordered.items())
     return spec
+
+
+def _camel(key):
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _velero_selector(selector):
+    if isinstance(selector, str):
+        return to_label_selector(selection.parse_label_selector(selector))
+    return dict((_camel(k), v) for k, v in (selector or {}).items())
+
+
+def velero_hooks(option):
+    """The ``hooks`` option (Velero's spec.hooks in snake_case) in Velero's field names."""
+    hooks.parse_hooks_option(option)  # validates; raises InvalidOptionError on a bad shape
+    resources = []
+    for entry in (option or {}).get("resources") or []:
+        converted = {}
+        for key, value in entry.items():
+            if key == "label_selector":
+                converted["labelSelector"] = _velero_selector(value)
+            elif key in (hooks.PRE, hooks.POST):
+                converted[key] = [{"exec": dict((_camel(k), v) for k, v in (hook.get("exec") or {}).items())}
+                                  for hook in value or []]
+            else:
+                converted[_camel(key)] = value
+        resources.append(converted)
+    return {"resources": resources} if resources else {}
 
 
 def backup_object(name, spec, status, labels=None, annotations=None, uid=None, created=None):
@@ -190,11 +222,11 @@ class RunLog(object):
             self._stamp_second, self._stamp = second, rfc3339(utc_now())
         return self._stamp
 
-    def log(self, level, message, **fields):
+    def log(self, level, msg, **fields):
         stamp = self._timestamp()
         extra = "".join(" %s=%s" % (k, _logfmt(v)) for k, v in sorted(fields.items()) if v not in (None, ""))
         line = 'time="%s" level=%s msg=%s backup=%s/%s%s\n' % (
-            stamp, level, _logfmt(message), VELERO_NAMESPACE, self.backup_name, extra)
+            stamp, level, _logfmt(msg), VELERO_NAMESPACE, self.backup_name, extra)
         with self._lock:
             self._file.write(line.encode("utf-8"))
 
@@ -206,14 +238,14 @@ class RunLog(object):
         with self._lock:
             self._file.write(line.encode("utf-8"))
 
-    def info(self, message, **fields):
-        self.log("info", message, **fields)
+    def info(self, msg, **fields):
+        self.log("info", msg, **fields)
 
-    def warning(self, message, **fields):
-        self.log("warning", message, **fields)
+    def warning(self, msg, **fields):
+        self.log("warning", msg, **fields)
 
-    def error(self, message, **fields):
-        self.log("error", message, **fields)
+    def error(self, msg, **fields):
+        self.log("error", msg, **fields)
 
     def gzipped(self):
         with self._lock:
@@ -309,9 +341,10 @@ def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES):
 class BackupRun(object):
     """One backup run. ``execute()`` returns the module result."""
 
-    def __init__(self, kube, store, options, check_mode=False, now=utc_now):
+    def __init__(self, kube, store, options, check_mode=False, now=utc_now, location=None):
         self.kube = kube
         self.store = store
+        self.location = location or {}
         self.options = options
         self.name = options["name"]
         self.check_mode = check_mode
@@ -330,6 +363,10 @@ class BackupRun(object):
         self.namespaces_resource = None
         self.namespace_items = []
         self.started = None
+        self.uid = str(uuid.uuid4())
+        self.pod_work = None
+        self.pod_volume_backups = None  # PodVolumeBackup records; None is stored as Velero's `null`
+        self.planned_volumes = []  # check mode: the pod volumes that would be backed up
         self._last_progress = 0.0
 
     # Progress ------------------------------------------------------------------
@@ -358,6 +395,8 @@ class BackupRun(object):
             return False
         if not self.index.add(api_resource, namespace, name):
             return False
+        if self.pod_work is not None:
+            self._pod_item(api_resource.group_resource, item)
         self.sink.add_item(api_resource, item)
         self.log.item(api_resource.group_resource, namespace, name, additional)
         for ref in backup_actions.related_items(api_resource.group_resource, item, self.context):
@@ -365,6 +404,27 @@ class BackupRun(object):
                 self.pending.add(ref)
         self._progress("InProgress")
         return True
+
+    def _pod_item(self, group_resource, item):
+        """Pods: pre hooks run just before the pod is saved (as in Velero); every item is shown to
+        the pod work, which remembers what the volume backup needs."""
+        if group_resource == backup_actions.PODS:
+            if self.check_mode:
+                meta = item.get("metadata") or {}
+                selected = volumes.volumes_to_back_up(item, self.pod_work.default_fs_backup)[0]
+                self.planned_volumes.extend({"namespace": meta.get("namespace"), "pod": meta.get("name"),
+                                             "volume": name} for name in selected)
+            else:
+                self.pod_work.run_hooks([item], hooks.PRE, self.kube.api_client)
+        self.pod_work.observe(group_resource, item)
+
+    def _pod_volumes_and_post_hooks(self):
+        """After every item: back the selected pod volumes up, then run the post hooks (also when the
+        volume backup failed, so an application frozen by a pre hook is thawed)."""
+        try:
+            return self.pod_work.back_up_volumes(self.kube.api_client, STORAGE_LOCATION_NAME)
+        finally:
+            self.pod_work.run_hooks(self.pod_work.hooked_pods(), hooks.POST, self.kube.api_client)
 
     def _list_failed(self, task, error):
         status = getattr(error, "status", None)
@@ -504,6 +564,7 @@ class BackupRun(object):
         self.listed = [r for r in candidates if self.selection.lists_resource(r)]
         self.context = self._action_context(self.listed)
         self.namespaces_resource, self.namespace_items = self._selected_namespaces()
+        self.pod_work = PodWork(self.kube, self.location, self.options, self.name, self.uid, self.results, self.log)
 
     def _collect(self):
         """List and back up every selected item (ordered types, main pass, actions, namespaces)."""
@@ -577,11 +638,12 @@ class BackupRun(object):
         self.store.put_bytes(self.keys["logs"], self.log.gzipped())
         self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list())
         self.store.put_json_gz(self.keys["results"], self.results.to_dict())
-        self.store.put_json_gz(self.keys["pod_volume_backups"], None)
+        self.store.put_json_gz(self.keys["pod_volume_backups"], self.pod_volume_backups)
         self.store.put_json_gz(self.keys["volume_snapshots"], None)
         self._progress(phase, force=True)
         document = backup_object(self.name, self.spec, self._status(phase, completed),
-                                 self.options.get("labels"), self._annotations(), created=rfc3339(self.started))
+                                 self.options.get("labels"), self._annotations(), uid=self.uid,
+                                 created=rfc3339(self.started))
         # The commit marker, last: until it exists the backup does not exist.
         self.store.put_bytes(self.keys["metadata"], archive.encode_json(document) + b"\n")
         return document
@@ -601,6 +663,8 @@ class BackupRun(object):
             self.log.info("Starting backup", check_mode=self.check_mode or None)
             try:
                 self._collect()
+                if not self.check_mode and (self.pod_work.needs_volumes() or self.pod_work.hooked_pods()):
+                    self.pod_volume_backups = self._pod_volumes_and_post_hooks()
             except (KubedrError, ApiException) as error:
                 return self._failed(error)
             self.sink.close()
@@ -650,7 +714,17 @@ class BackupRun(object):
             "storage": dict((role, self.store.url(key)) for role, key in sorted(self.keys.items())),
             "archive_size": size,
             "format_version": archive.FORMAT_VERSION,
+            "pod_volumes": self.planned_volumes if self.check_mode else pod_volume_summary(self.pod_volume_backups),
         }
+
+
+def pod_volume_summary(records):
+    """What the result says of each PodVolumeBackup record."""
+    return [{
+        "namespace": record["spec"]["pod"]["namespace"], "pod": record["spec"]["pod"]["name"],
+        "volume": record["spec"]["volume"], "phase": record["status"].get("phase"),
+        "snapshot_id": record["status"].get("snapshotID"), "message": record["status"].get("message"),
+    } for record in records or []]
 
 
 def summary_from_stored(store, name, document, changed):
@@ -674,6 +748,7 @@ def summary_from_stored(store, name, document, changed):
         "storage": dict((role, store.url(key)) for role, key in sorted(keys.items())),
         "archive_size": store.backup_size(name),
         "format_version": status.get("formatVersion"),
+        "pod_volumes": pod_volume_summary(store.get_json_gz(keys["pod_volume_backups"])),
     }
 
 
@@ -694,7 +769,7 @@ def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
     if not check_mode:
         store.ensure_writable()
     kube = kube_factory(auth)
-    return BackupRun(kube, store, options, check_mode).execute()
+    return BackupRun(kube, store, options, check_mode, location=location).execute()
 
 
 def _delete(store, name, check_mode):

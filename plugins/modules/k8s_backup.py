@@ -119,11 +119,56 @@ options:
     description:
       - Labels of the stored Backup object.
     type: dict
+  default_volumes_to_fs_backup:
+    description:
+      - Back up the data of every pod volume with restic through the node agent, except the volumes
+        named in the pod annotation C(backup.velero.io/backup-volumes-excludes).
+      - When false, only the volumes named in the pod annotation C(backup.velero.io/backup-volumes).
+      - hostPath, secret, configMap, projected and downwardAPI volumes are never backed up.
+    type: bool
+    default: false
+  hooks:
+    description:
+      - Exec hooks run in pods before (C(pre)) and after (C(post)) their backup, shaped like Velero's
+        C(spec.hooks) in snake_case - C(resources), a list of entries with C(name), C(included_namespaces),
+        C(excluded_namespaces), C(included_resources), C(excluded_resources), C(label_selector) and C(pre)/C(post)
+        lists of entries holding an C(exec) dict with C(container), C(command), C(on_error) and C(timeout).
+      - Hooks from pod annotations C(pre.hook.backup.velero.io/command) (and C(post.)) take precedence.
+    type: dict
+  node_agent:
+    description:
+      - Where the node-agent pods that run restic are (see the C(kubedr.backup.node_agent) role).
+    type: dict
+    suboptions:
+      namespace:
+        description:
+          - Namespace of the node-agent DaemonSet.
+        type: str
+        default: kubedr-node-agent
+      label_selector:
+        description:
+          - Label selector of the node-agent pods.
+        type: str
+        default: app.kubernetes.io/name=kubedr-node-agent
+      host_pods_path:
+        description:
+          - Where the node agent mounts the kubelet's pods directory.
+        type: str
+        default: /host_pods
+      container:
+        description:
+          - Container of the node-agent pod to exec restic in (default, its first).
+        type: str
+  repository_password:
+    description:
+      - Password of the restic repositories (one per volume namespace, under C(restic/) of the
+        storage location). Required when pod volumes are backed up. Velero's default is C(static-passw0rd).
+    type: str
 requirements:
   - kubernetes >= 24.2.0
   - boto3 >= 1.28.0
 notes:
-  - Volume data (file-system backup) is not part of this module's first version.
+  - Pre hooks run just before their pod is saved; volumes are backed up after every item, then the post hooks run.
 seealso:
   - module: kubedr.backup.k8s_backup_info
 """
@@ -245,6 +290,14 @@ format_version:
   returned: state=present
   type: str
   sample: 1.1.0
+pod_volumes:
+  description:
+    - The pod volumes backed up (in check mode, that would be), with the phase and restic snapshot of each.
+  returned: state=present
+  type: list
+  elements: dict
+  sample: [{"namespace": "shop", "pod": "db-0", "volume": "data", "phase": "Completed", "snapshot_id": "1a2b3c4d",
+            "message": ""}]
 deleted_objects:
   description: Objects deleted (in check mode, that would be).
   returned: state=absent
@@ -283,6 +336,15 @@ BACKUP_ARG_SPEC = dict(
     ordered_resources=dict(type="dict"),
     ttl=dict(type="str", default="720h"),
     labels=dict(type="dict"),
+    default_volumes_to_fs_backup=dict(type="bool", default=False),
+    hooks=dict(type="dict"),
+    node_agent=dict(type="dict", options=dict(
+        namespace=dict(type="str", default="kubedr-node-agent"),
+        label_selector=dict(type="str", default="app.kubernetes.io/name=kubedr-node-agent"),
+        host_pods_path=dict(type="str", default="/host_pods"),
+        container=dict(type="str"),
+    )),
+    repository_password=dict(type="str", no_log=True),
 )
 
 

@@ -1,0 +1,73 @@
+"""k8s_backup with pod work on the test bed: exec hooks from annotations around the pod's backup,
+and file-system backup of a pod volume with restic through a node agent (kwok runs exec'd
+commands locally, so the agent's host-pods directory is the test bed's KUBEDR_HOST_PODS_DIR)."""
+import json
+import os
+import uuid
+
+from test_backup_support import assert_ok, get_object, gz_json, list_keys, run_backup, s3_location
+from test_fs_backup_engine import node_agent  # noqa: F401  (the node-agent DaemonSet fixture)
+from test_testbed import wait_for
+
+from ansible_collections.kubedr.backup.plugins.module_utils import restic
+
+PASSWORD = "backup-volumes-" + uuid.uuid4().hex
+
+
+def running_pod(core_v1, namespace, name):
+    def check():
+        pod = core_v1.read_namespaced_pod(name, namespace)
+        return pod if pod.status.phase == "Running" else None
+    return wait_for(check, what="pod %s running" % name)
+
+
+def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, storage_location, node_agent, tmp_path):  # noqa: F811
+    marker = tmp_path / "hooks.log"
+    node = sorted(n.metadata.name for n in core_v1.list_node().items)[0]
+    core_v1.create_namespaced_pod(namespace, {
+        "metadata": {"name": "db", "annotations": {
+            "backup.velero.io/backup-volumes": "data,cfg",
+            "pre.hook.backup.velero.io/command": json.dumps(["/bin/sh", "-c", "echo pre >> %s" % marker]),
+            "post.hook.backup.velero.io/command": json.dumps(["/bin/sh", "-c", "echo post >> %s" % marker]),
+        }},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
+                 "volumes": [{"name": "data", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "none"}},
+                             {"name": "scratch", "emptyDir": {}}]}})
+    pod = running_pod(core_v1, namespace, "db")
+    directory = os.path.join(bed["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes", "kubernetes.io~empty-dir", "data")
+    os.makedirs(directory)
+    for name in ("1.txt", "2.txt"):
+        with open(os.path.join(directory, name), "w") as handle:
+            handle.write("%s: %s\n" % (name, uuid.uuid4().hex))
+    location = s3_location(storage_location, "volumes")
+    options = dict(included_namespaces=[namespace], repository_password=PASSWORD,
+                   node_agent={"namespace": node_agent.namespace, "host_pods_path": node_agent.host_pods_path})
+
+    # Check mode: the volume that would be backed up; no hook runs, nothing is written.
+    preview = assert_ok(run_backup(bed, location, "vol", check_mode=True, **options))
+    assert preview["pod_volumes"] == [{"namespace": namespace, "pod": "db", "volume": "data"}]
+    assert not marker.exists() and list_keys(s3, location) == []
+
+    result = assert_ok(run_backup(bed, location, "vol", **options))
+    assert result["phase"] == "Completed", result["backup_errors"]
+    assert marker.read_text() == "pre\npost\n"  # pre before the pod was saved, post after its volume
+    [volume] = result["pod_volumes"]
+    assert (volume["pod"], volume["volume"], volume["phase"]) == ("db", "data", "Completed")
+    assert volume["snapshot_id"]
+    assert result["backup_warnings"]["namespaces"][namespace] == [
+        "pod db: volume cfg not backed up: configMap volumes are never backed up"]
+
+    # Velero's records: one PodVolumeBackup, tied to the stored Backup by its uid.
+    backup = json.loads(get_object(s3, location, "backups/vol/velero-backup.json"))
+    [record] = gz_json(get_object(s3, location, "backups/vol/vol-podvolumebackups.json.gz"))
+    assert record["metadata"]["labels"] == {"velero.io/backup-name": "vol",
+                                            "velero.io/backup-uid": backup["metadata"]["uid"]}
+    assert record["spec"]["pod"]["uid"] == pod.metadata.uid and record["spec"]["volume"] == "data"
+    assert record["status"]["snapshotID"] == volume["snapshot_id"]
+
+    # The snapshot is in the namespace's restic repository, under restic/ of the same location.
+    repo = restic.Repository.from_storage_location(location, namespace, password=PASSWORD)
+    snapshots = restic.parse_snapshots(restic.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
+    assert [s["tag_map"]["backup"] for s in snapshots] == ["vol"]
+    assert any(key.startswith("restic/%s/" % namespace) for key in list_keys(s3, location))
+    assert PASSWORD not in json.dumps(result)
