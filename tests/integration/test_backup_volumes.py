@@ -6,7 +6,7 @@ import os
 import uuid
 
 from test_backup_support import assert_ok, get_object, gz_json, list_keys, run_backup, s3_location
-from test_fs_backup_engine import node_agent  # noqa: F401  (the node-agent DaemonSet fixture)
+from test_fs_backup_engine import node_agent  # noqa: F401  pylint: disable=unused-import  (the node-agent DaemonSet fixture)
 from test_testbed import wait_for
 
 from ansible_collections.kubedr.backup.plugins.module_utils import restic
