@@ -83,6 +83,13 @@ _STDERR_PATTERNS = (
 )
 
 
+_EXIT_CODES = {
+    10: ("not_found", "no restic repository there (not initialised)"),
+    11: ("locked", "the repository is locked by another restic process; if that process is gone, run the unlock action"),
+    12: ("wrong_password", "wrong repository password (or no key found for it)"),
+}
+
+
 def classify_stderr(stderr):
     """(kind, short explanation) for restic's stderr; ('failed', None) when nothing matches."""
     low = (stderr or "").lower()
@@ -105,6 +112,8 @@ def error_from_result(operation, repository, rc, stderr, secrets=()):
     """The ResticError for a failed restic run: the mapped cause first, then the last
     lines of restic's own message (scrubbed of secrets)."""
     kind, text = classify_stderr(stderr)
+    if kind == "failed" and rc in _EXIT_CODES:  # restic >= 0.17 documents these exit codes
+        kind, text = _EXIT_CODES[rc]
     lines = [line.strip() for line in redact(stderr, secrets).splitlines() if line.strip()]
     detail = " | ".join(lines[-4:])[:600]
     msg = "restic %s on %s failed (exit status %s)" % (operation, repository, rc)

@@ -308,6 +308,11 @@ def test_error_mapping(stderr, kind, text):
     assert isinstance(err, NotFoundError) == (kind == "not_found")
 
 
+@pytest.mark.parametrize("rc, kind", [(10, "not_found"), (11, "locked"), (12, "wrong_password"), (1, "failed")])
+def test_exit_codes_of_newer_restic(rc, kind):
+    assert restic.error_from_result("backup", "/r", rc, "Fatal: reworded message\n").kind == kind
+
+
 def test_error_is_scrubbed():
     err = restic.error_from_result("init", "/r", 1, "Fatal: bad value %s and %s\n" % (PASSWORD, SECRET),
                                    [PASSWORD, SECRET])
