@@ -6,7 +6,8 @@ import os
 import uuid
 
 from test_backup_support import assert_ok, get_object, gz_json, list_keys, run_backup, s3_location
-from test_fs_backup_engine import node_agent  # noqa: F401  pylint: disable=unused-import  (the node-agent DaemonSet fixture)
+# The node-agent DaemonSet fixture of the fs_backup engine tests.
+from test_fs_backup_engine import node_agent  # noqa: F401 pylint: disable=unused-import
 from test_testbed import wait_for
 
 from ansible_collections.kubedr.backup.plugins.module_utils import restic
