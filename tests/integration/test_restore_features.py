@@ -366,3 +366,42 @@ def test_volume_restorer_hook_gets_the_pods_volume_work(bed, api_client, fixture
     init = get_raw(api_client, ns_path(target, "pods", "worker"))["spec"]["initContainers"][0]
     assert init["name"] == "restore-wait" and init["image"] == "busybox" and restore_uid in init["command"]
     assert init["volumeMounts"][0] == {"name": "scratch", "mountPath": "/restores/scratch"}
+
+
+def restored_order(fixture, name):
+    """Group-resources in the order the restore's log shows their items created."""
+    order = []
+    for line in stored_restore(fixture.location, name, "logs").splitlines():
+        if "msg=\"Restore of item create\"" in line:
+            resource = [f for f in line.split() if f.startswith("resource=")][0][len("resource="):]
+            if not order or order[-1] != resource:
+                order.append(resource)
+    return order
+
+
+def test_priorities_change_the_order(bed, fixture):
+    first, second = fixture.doomed(unique("prio"), unique("prio"))
+    options = dict(included_namespaces=[fixture.a], included_resources=["configmaps", "secrets", "serviceaccounts"])
+    assert_restored(fixture.restore(bed, name="default-order", namespace_mapping={fixture.a: first}, **options))
+    assert restored_order(fixture, "default-order") == ["namespaces", "serviceaccounts", "secrets", "configmaps"]
+    assert_restored(fixture.restore(bed, name="custom-order", namespace_mapping={fixture.a: second},
+                                    priorities="configmaps,-,secrets", **options))
+    # The namespace still comes before its first item; unnamed resources in the middle.
+    assert restored_order(fixture, "custom-order") == ["namespaces", "configmaps", "serviceaccounts", "secrets"]
+
+
+def test_restore_waits_for_a_terminating_namespace(bed, api_client, fixture):
+    options = dict(included_namespaces=[fixture.b], include_cluster_resources=False)
+    assert_restored(fixture.restore(bed, name="before", **options))
+    uid = get_raw(api_client, "/api/v1/namespaces/" + fixture.b)["metadata"]["uid"]
+    from test_restore_support import delete_raw
+    delete_raw(api_client, "/api/v1/namespaces/" + fixture.b)
+    assert get_raw(api_client, "/api/v1/namespaces/" + fixture.b)["metadata"].get("deletionTimestamp")
+
+    result = assert_restored(fixture.restore(bed, name="after", **options))
+
+    namespace = get_raw(api_client, "/api/v1/namespaces/" + fixture.b)
+    assert namespace["metadata"]["uid"] != uid and namespace["status"]["phase"] == "Active"
+    assert get_raw(api_client, ns_path(fixture.b, "configmaps", "other"))["metadata"]["labels"][
+        "velero.io/restore-name"] == "after"
+    assert result["items"]["per_resource"]["v1/Namespace"]["created"] == 1
