@@ -26,7 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils import (
-    archive, backup_actions, hooks, results, selection, volumes,
+    archive, backup_actions, hooks, restic, results, selection, volumes,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.backup_pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
@@ -763,7 +763,7 @@ def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
     name = options["name"]
     existing = store.backup_metadata(name)
     if options.get("state") == "absent":
-        return _delete(store, name, check_mode)
+        return _delete(store, location, name, check_mode, options.get("repository_password"))
     if existing is not None:
         return summary_from_stored(store, name, existing, changed=False)
     if not check_mode:
@@ -772,8 +772,35 @@ def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
     return BackupRun(kube, store, options, check_mode, location=location).execute()
 
 
-def _delete(store, name, check_mode):
+def snapshots_by_repository(pod_volume_backups):
+    """{repository identifier: sorted snapshot IDs} of PodVolumeBackup records."""
+    grouped = {}
+    for record in pod_volume_backups or []:
+        snapshot = (record.get("status") or {}).get("snapshotID")
+        repository = (record.get("spec") or {}).get("repoIdentifier")
+        if snapshot and repository:
+            grouped.setdefault(repository, set()).add(snapshot)
+    return dict((repository, sorted(ids)) for repository, ids in grouped.items())
+
+
+def _forget_snapshots(location, snapshots, password):
+    """restic forget the backup's volume snapshots, repository by repository (restic runs here)."""
+    if snapshots and not password:
+        raise InvalidOptionError("the backup has pod volume snapshots in restic repositories; give "
+                                 "repository_password so they are forgotten with it (nothing was deleted)")
+    for repository, ids in sorted(snapshots.items()):
+        repo = restic.Repository.from_storage_location(location, repository=repository, password=password)
+        restic.run_local(repo, restic.forget_command(repo, snapshot_ids=ids), "forget")
+
+
+def _delete(store, location, name, check_mode, password):
+    """Forget the backup's restic snapshots, then delete every object of the backup (the commit
+    marker first). A failure to forget leaves the backup whole, so the task can be rerun."""
     keys = store.list_keys(storage_mod.backup_dir(name))
+    snapshots = snapshots_by_repository(store.get_json_gz(storage_mod.backup_keys(name)["pod_volume_backups"]))
     if keys and not check_mode:
+        store.ensure_writable()
+        _forget_snapshots(location, snapshots, password)
         store.delete_backup(name)
-    return {"changed": bool(keys), "name": name, "deleted_objects": [store.url(k) for k in keys]}
+    return {"changed": bool(keys), "name": name, "deleted_objects": [store.url(k) for k in keys],
+            "forgotten_snapshots": snapshots}

@@ -43,7 +43,8 @@ options:
   state:
     description:
       - V(present) creates the backup unless a committed backup of that name exists.
-      - V(absent) deletes every object of the backup from the storage location.
+      - V(absent) forgets the backup's restic snapshots of pod volumes (this needs O(repository_password))
+        and deletes every object of the backup from the storage location.
     type: str
     choices: [present, absent]
     default: present
@@ -304,6 +305,11 @@ deleted_objects:
   type: list
   elements: str
   sample: ["s3://velero/backups/old/velero-backup.json"]
+forgotten_snapshots:
+  description: The backup's restic snapshot IDs forgotten (in check mode, that would be), by repository.
+  returned: state=absent
+  type: dict
+  sample: {"s3:http://minio:9000/velero/restic/shop": ["1a2b3c4d"]}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -72,3 +72,13 @@ def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, storage_locati
     assert [s["tag_map"]["backup"] for s in snapshots] == ["vol"]
     assert any(key.startswith("restic/%s/" % namespace) for key in list_keys(s3, location))
     assert PASSWORD not in json.dumps(result)
+
+    # state: absent forgets the snapshot and deletes the backup; without the password it refuses first.
+    refused = run_backup(bed, location, "vol", state="absent")
+    assert refused.failed and "repository_password" in refused["msg"]
+    assert "backups/vol/velero-backup.json" in list_keys(s3, location)
+    gone = assert_ok(run_backup(bed, location, "vol", state="absent", repository_password=PASSWORD))
+    assert gone["forgotten_snapshots"] == {record["spec"]["repoIdentifier"]: [volume["snapshot_id"]]}
+    assert not any(key.startswith("backups/") for key in list_keys(s3, location))
+    snapshots = restic.parse_snapshots(restic.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
+    assert snapshots == []

@@ -160,3 +160,12 @@ def test_check_mode_writes_nothing(store):
     assert store.writes == [] and store.list_keys("") == []
     assert result["changed"] is True and result["phase"] is None
     assert result["items"]["total"] == 8
+
+
+def test_snapshots_to_forget_are_grouped_by_repository():
+    def record(repository, snapshot):
+        return {"spec": {"repoIdentifier": repository}, "status": {"snapshotID": snapshot}}
+    assert backup.snapshots_by_repository([record("s3:x/restic/a", "2"), record("s3:x/restic/a", "1"),
+                                           record("s3:x/restic/b", "3"), record("s3:x/restic/b", "")]) == {
+        "s3:x/restic/a": ["1", "2"], "s3:x/restic/b": ["3"]}
+    assert backup.snapshots_by_repository(None) == {}
