@@ -594,7 +594,8 @@ def pod_script(argv, cwd=None, stdin_env=("RESTIC_PASSWORD",), repo=None):
     for name in stdin_env or ():
         if not re.match(r"^[A-Z_][A-Z0-9_]*$", name):
             raise InvalidOptionError("bad environment variable name %r" % name)
-        lines.append("IFS= read -r %s; export %s" % (name, name))
+        lines.append("IFS= read -r %s || { echo 'kubedr: %s was not received on standard input' >&2; exit 2; }; "
+                     "export %s" % (name, name, name))
     if repo is not None:
         for name, value in (("AWS_DEFAULT_REGION", repo.region), ("RESTIC_CACHE_DIR", repo.cache_dir)):
             if value:

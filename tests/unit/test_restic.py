@@ -400,6 +400,12 @@ def test_pod_script_reads_secrets_from_stdin(tmp_path):
     assert "backup --json --host=velero --tag=backup=b ." in fields[6]
 
 
+def test_pod_script_without_stdin_fails_clearly():
+    command = restic.pod_command(["true"], stdin_env=("RESTIC_PASSWORD",))
+    proc = subprocess.run(command, input="", capture_output=True, text=True, check=False, env={"PATH": "/bin"})
+    assert proc.returncode == 2 and "RESTIC_PASSWORD was not received" in proc.stderr
+
+
 def test_pod_stdin_errors(tmp_path):
     with pytest.raises(InvalidOptionError, match="line break"):
         restic.pod_stdin(restic.Repository("/r", password="a\nb"))
