@@ -204,7 +204,10 @@ class ExtractedBackup(object):
         """(namespace, name, item) of every item of a group-resource, read one at a time."""
         index = self.groups.get(group_resource)
         for namespace, name, path in (index.items() if index else ()):
-            yield namespace, name, self.load(path)
+            item = self.load(path)
+            if namespace:
+                item.setdefault("metadata", {})["namespace"] = namespace  # the path decides, as in Velero
+            yield namespace, name, item
 
 
 def _check_item(path, data):
@@ -396,7 +399,7 @@ class RestoreRun(object):
         self.ctx = None
         self.pod_volume_backups = []
         self.additional = set()  # (group_resource, namespace, name) pulled in by restored items
-        self.ensured_namespaces = {}  # target namespace -> "exists" | "created" | "would-create" | "failed"
+        self.ensured_namespaces = {}  # target namespace -> "exists" | "would-create" | "failed"
         self.pending_volumes = []
         self.synthetic = []
         self._crd_pending = None
@@ -723,6 +726,10 @@ class RestoreRun(object):
 
     def _existing(self, task, desired, live):
         action, body, live_diff = self._decide(task, desired, live)
+        if task.group_resource == "persistentvolumes" and (live.get("status") or {}).get("phase") == "Released":
+            self.results.warn("persistent volume %s exists and is Released (still reserved for a deleted claim); "
+                              "a restored claim binds to it only once its spec.claimRef.uid is removed"
+                              % desired["metadata"]["name"], cluster=True)
         if live_diff.differs:
             self._add_diff(task, live_diff)
         if action == PLAN_SKIP_IDENTICAL:
@@ -773,8 +780,6 @@ class RestoreRun(object):
     def _tasks(self, group_resource):
         """The items of a group-resource to restore, read one at a time; namespaces are ensured first."""
         for source_namespace, _name, item in self.extracted.items_of(group_resource):
-            if source_namespace:
-                item.setdefault("metadata", {})["namespace"] = source_namespace  # the path decides, as in Velero
             if self._selected(group_resource, item, source_namespace) is not None:
                 continue
             if source_namespace:

@@ -405,3 +405,21 @@ def test_restore_waits_for_a_terminating_namespace(bed, api_client, fixture):
     assert get_raw(api_client, ns_path(fixture.b, "configmaps", "other"))["metadata"]["labels"][
         "velero.io/restore-name"] == "after"
     assert result["items"]["per_resource"]["v1/Namespace"]["created"] == 1
+
+
+def test_released_volume_left_in_place_is_reported(bed, api_client, fixture):
+    options = dict(included_namespaces=[fixture.a],
+                   included_resources=["persistentvolumeclaims", "persistentvolumes", "namespaces"])
+    assert_restored(fixture.restore(bed, name="bind", **options))
+    wait_for(lambda: (get_raw(api_client, "/api/v1/persistentvolumes/" + fixture.pv).get("status") or {})
+             .get("phase") == "Bound", what="volume bound")
+    from test_restore_support import delete_raw, wait_gone
+    delete_raw(api_client, "/api/v1/namespaces/" + fixture.a)
+    wait_gone(api_client, "/api/v1/namespaces/" + fixture.a)
+    wait_for(lambda: get_raw(api_client, "/api/v1/persistentvolumes/" + fixture.pv)["status"]["phase"] == "Released",
+             what="volume released")
+
+    result = assert_restored(fixture.restore(bed, name="rebind", **options))
+
+    assert fixture.resource_list("rebind")["v1/PersistentVolume"] == ["%s(skipped)" % fixture.pv]
+    assert any(fixture.pv in w and "Released" in w for w in result["restore_warnings"]["cluster"])
