@@ -148,3 +148,51 @@ def test_schedule_argument_specs_reject_bad_input(bed, schedule):
     assert "schedule_runner" in bad_choice.stdout and "cronjob, host" in bad_choice.stdout
     bad_name = role(bed, "schedule", dict(schedule, schedule_name="Nightly_Backup"), expect_ok=False)
     assert "schedule_name must be a lowercase DNS label" in bad_name.stdout
+
+
+def test_host_runner_cron_line_makes_a_labelled_backup(bed, core_v1, namespace, storage_location, tmp_path):
+    """schedule_runner=host: the cron entry's command, run by a shell as cron would, backs up and collects."""
+    configmaps(core_v1, namespace)
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "crontab").write_text("#!/bin/sh\nexit 0\n")  # the machine has no cron; the entry goes to a file
+    (fake_bin / "crontab").chmod(0o755)
+    location = location_vars(storage_location, "host-runner")
+    name = unique("hourly").replace("-", "")[:14]
+    role_vars = {
+        "schedule_name": name, "schedule_runner": "host", "schedule_cron": "15 * * * *",
+        "schedule_host_config_dir": str(tmp_path / "etc"), "schedule_host_cron_file": str(tmp_path / "cron.d" / "kubedr"),
+        "schedule_host_log": str(tmp_path / "kubedr.log"), "schedule_host_kubeconfig": bed["KUBECONFIG"],
+        "schedule_host_ansible_playbook": os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
+        "schedule_storage_location": location, "schedule_backup_options": {"included_namespaces": [namespace]},
+        "schedule_access_key": bed["KUBEDR_S3_ACCESS_KEY"], "schedule_secret_key": bed["KUBEDR_S3_SECRET_KEY"],
+    }
+    (tmp_path / "cron.d").mkdir()
+    path_env = {"PATH": str(fake_bin) + os.pathsep + os.environ["PATH"]}
+    role(bed, "schedule", role_vars, env=path_env)
+    assert_no_changes(role(bed, "schedule", role_vars, env=path_env).stdout)
+
+    env_file = tmp_path / "etc" / (name + ".env")
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    assert bed["KUBEDR_S3_SECRET_KEY"] in env_file.read_text()
+    assert bed["KUBEDR_S3_SECRET_KEY"] not in (tmp_path / "etc" / (name + ".json")).read_text()
+    lines = [line for line in (tmp_path / "cron.d" / "kubedr").read_text().splitlines() if line and not line.startswith("#")]
+    assert len(lines) == 1
+    fields = lines[0].split(None, 6)
+    assert fields[:6] == ["15", "*", "*", "*", "*", "root"]
+
+    # cron's environment is bare: only what the host itself provides (the collection installed, ansible on disk).
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ANSIBLE_COLLECTIONS_PATH": testbed.ensure_collection_path()}
+    proc = run_argv(["/bin/sh", "-c", fields[6]], env)
+    log = (tmp_path / "kubedr.log").read_text()
+    assert proc.returncode == 0, log[-6000:]
+    assert "backups expired" in log and bed["KUBEDR_S3_SECRET_KEY"] not in log
+    stored = backups(bed, location)
+    assert len(stored) == 1
+    (backup_name, backup), = stored.items()
+    assert re.match("^%s-[0-9]{14}$" % name, backup_name) and backup["phase"] == "Completed"
+    assert backup["labels"]["velero.io/schedule-name"] == name
+
+    role(bed, "schedule", dict(role_vars, schedule_state="absent"), env=path_env)
+    assert not env_file.exists()
+    assert "kubedr.backup schedule" not in (tmp_path / "cron.d" / "kubedr").read_text() if (tmp_path / "cron.d" / "kubedr").exists() else True
