@@ -966,6 +966,7 @@ def find_backup(store, options):
             labels = ((document or {}).get("metadata") or {}).get("labels") or {}
             status = (document or {}).get("status") or {}
             if labels.get(SCHEDULE_LABEL) == schedule and status.get("phase") == results.COMPLETED:
+                document["metadata"]["name"] = name  # the folder names the backup
                 candidates.append((status.get("startTimestamp") or "", name, document))
         if not candidates:
             raise NotFoundError("no Completed backup of schedule %s (label %s=%s) in the storage location"

@@ -208,3 +208,11 @@ def test_gzipped_restore_objects_are_velero_shaped_and_a_name_is_not_reused(bed,
     assert raw.endswith(b"\n") and json.loads(raw)["v1/ConfigMap"] == ["%s/c(created)" % namespace]
     again = run_restore(bed, location, backup_name="b", name="once")
     assert again.failed and "restore once exists already" in again["msg"]
+
+
+def test_unreachable_cluster_fails_clearly_and_writes_nothing(bed, tmp_path):
+    location = filesystem_location(tmp_path)
+    put_backup(location, "b", velero_tarball([("configmaps", configmap_obj("x", "c"))]), velero_backup_document("b"))
+    result = run_restore(bed, location, backup_name="b", name="nowhere", host="http://127.0.0.1:1")
+    assert result.failed and "cannot reach the Kubernetes API server at http://127.0.0.1:1" in result["msg"]
+    assert not os.path.exists(os.path.join(location["path"], "restores"))
