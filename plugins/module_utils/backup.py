@@ -559,6 +559,12 @@ class BackupRun(object):
         for warning in self.discovery.warnings:
             self.results.warn(warning)
             self.log.warning(warning)
+        foreign = self.store.unexpected_top_level_dirs()
+        if foreign:
+            message = ("the storage location holds folders Velero does not expect (%s): Velero would mark it "
+                       "unavailable; give this collection's backups a prefix of their own" % ", ".join(foreign))
+            self.results.warn(message)
+            self.log.warning(message)
         self.selection = selection.BackupSelection(self.options, self.discovery.resources)
         candidates = selection.backup_resources(self.discovery.resources)
         self.listed = [r for r in candidates if self.selection.lists_resource(r)]

@@ -169,3 +169,12 @@ def test_snapshots_to_forget_are_grouped_by_repository():
                                            record("s3:x/restic/b", "3"), record("s3:x/restic/b", "")]) == {
         "s3:x/restic/a": ["1", "2"], "s3:x/restic/b": ["3"]}
     assert backup.snapshots_by_repository(None) == {}
+
+
+def test_folders_velero_does_not_expect_are_a_warning(store):
+    store.store.put_bytes("notes/readme.txt", b"x")
+    result = run(store, FakeKube(ITEMS))
+    assert result["phase"] == "Completed"
+    assert result["backup_warnings"]["velero"] == [
+        "the storage location holds folders Velero does not expect (notes): Velero would mark it unavailable; "
+        "give this collection's backups a prefix of their own"]
