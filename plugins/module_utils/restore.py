@@ -747,8 +747,8 @@ class RestoreRun(object):
         name = desired["metadata"]["name"]
         if action == PLAN_UPDATE:
             body = dict(body)
-            body["metadata"] = dict(body.get("metadata") or {})
-            body["metadata"].pop("resourceVersion", None)
+            body["metadata"] = dict((k, v) for k, v in (body.get("metadata") or {}).items()
+                                    if k not in actions.SERVER_METADATA_FIELDS)
             self.kube.patch(task.api_resource, name, body, namespace)
             self._finish(task, UPDATED, desired, action, reason="exists and differs")
             return UPDATED

@@ -37,7 +37,8 @@ class Fixture(object):
             ("secrets", api_fields({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                                     "metadata": {"name": "creds"}, "data": {"password": "czNjcjN0"}}, a)),
             ("serviceaccounts", api_fields({"apiVersion": "v1", "kind": "ServiceAccount",
-                                            "metadata": {"name": "runner"}}, a)),
+                                            "metadata": {"name": "runner"}, "imagePullSecrets": [{"name": "pull"}]},
+                                           a)),
             ("rolebindings.rbac.authorization.k8s.io", api_fields({
                 "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "rb"},
                 "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
@@ -209,7 +210,8 @@ def test_filters(bed, fixture, case):
 def test_existing_resource_policies_check_mode_and_diff(bed, api_client, fixture):
     from kubernetes import client
     core = client.CoreV1Api(api_client)
-    options = dict(included_namespaces=[fixture.a], included_resources=["configmaps", "secrets", "namespaces"])
+    options = dict(included_namespaces=[fixture.a],
+                   included_resources=["configmaps", "secrets", "namespaces", "serviceaccounts"])
     assert_restored(fixture.restore(bed, name="first", **options))
     original_uid = get_raw(api_client, ns_path(fixture.a, "configmaps", "app-config"))["metadata"]["uid"]
 
@@ -217,6 +219,8 @@ def test_existing_resource_policies_check_mode_and_diff(bed, api_client, fixture
         core.patch_namespaced_config_map("app-config", fixture.a, {"data": {"color": "red"}})
         core.patch_namespaced_secret("creds", fixture.a, {"data": {"password": "Y2hhbmdlZA=="}})
         core.delete_namespaced_config_map("db-config", fixture.a)
+        core.patch_namespaced_service_account("runner", fixture.a, {"imagePullSecrets": None,
+                                                                    "metadata": {"labels": {"extra": "yes"}}})
 
     def live(name):
         return get_raw(api_client, ns_path(fixture.a, "configmaps", name))
@@ -240,7 +244,7 @@ def test_existing_resource_policies_check_mode_and_diff(bed, api_client, fixture
     assert not preview.failed, preview.get("msg")
     actions = dict((p["name"], p["action"]) for p in preview["plan"])
     assert actions == {"app-config": "update", "db-config": "skip_identical", "creds": "update",
-                       fixture.a: "skip_identical"}
+                       "runner": "update", fixture.a: "skip_identical"}
     diffs = dict((d["before_header"].split(" ")[1], d) for d in preview["diff"])
     app_diff = diffs[fixture.a + "/app-config"]
     assert app_diff["before"]["data"] == {"color": "red"} and app_diff["after"]["data"] == {"color": "blue"}
@@ -260,6 +264,9 @@ def test_existing_resource_policies_check_mode_and_diff(bed, api_client, fixture
     assert get_raw(api_client, ns_path(fixture.a, "secrets", "creds"))["data"] == {"password": "czNjcjN0"}
     assert fixture.resource_list("update")["v1/ConfigMap"] == [
         "%s/app-config(updated)" % fixture.a, "%s/db-config(skipped)" % fixture.a]
+    # A service account gets what it lacks; what the cluster added stays.
+    account = get_raw(api_client, ns_path(fixture.a, "serviceaccounts", "runner"))
+    assert account["imagePullSecrets"] == [{"name": "pull"}] and account["metadata"]["labels"]["extra"] == "yes"
 
     # recreate: deleted and created again when it differs; identical items are left alone.
     core.patch_namespaced_config_map("app-config", fixture.a, {"data": {"color": "green"}})
