@@ -167,8 +167,8 @@ def velero_hooks(option):
     """The ``hooks`` option (Velero's spec.hooks in snake_case) in Velero's field names."""
     hooks.parse_hooks_option(option)  # validates; raises InvalidOptionError on a bad shape
     resources = []
-    for entry in (option or {}).get("resources") or []:
-        converted = {}
+    for index, entry in enumerate((option or {}).get("resources") or []):
+        converted = {"name": "hook-%d" % index}  # Velero requires a name; hooks.py names unnamed entries so
         for key, value in entry.items():
             if key == "label_selector":
                 converted["labelSelector"] = _velero_selector(value)

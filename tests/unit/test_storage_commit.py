@@ -178,3 +178,13 @@ def test_folders_velero_does_not_expect_are_a_warning(store):
     assert result["backup_warnings"]["velero"] == [
         "the storage location holds folders Velero does not expect (notes): Velero would mark it unavailable; "
         "give this collection's backups a prefix of their own"]
+
+
+def test_hooks_option_is_stored_in_velero_field_names():
+    option = {"resources": [{"included_namespaces": ["shop"], "label_selector": "app=db", "pre": [
+        {"exec": {"container": "db", "command": ["fsfreeze", "-f", "/data"], "on_error": "Fail", "timeout": "30s"}}]}]}
+    assert backup.velero_hooks(option) == {"resources": [{
+        "name": "hook-0", "includedNamespaces": ["shop"], "labelSelector": {"matchLabels": {"app": "db"}},
+        "pre": [{"exec": {"container": "db", "command": ["fsfreeze", "-f", "/data"], "onError": "Fail",
+                          "timeout": "30s"}}]}]}
+    assert backup.velero_hooks(None) == {}
