@@ -94,8 +94,10 @@ def run_playbook(playbook, extra_vars=None, env=None, check=False, timeout=1800)
     """Run ansible-playbook against localhost with this collection installed; returns CompletedProcess."""
     ensure_collection_path()
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local", playbook]
-    if extra_vars:
-        cmd += ["-e", json.dumps(extra_vars)]
+    # The modules run with this interpreter (it has the collection's requirements), not a shim on PATH.
+    extra = {"ansible_python_interpreter": sys.executable}
+    extra.update(extra_vars or {})
+    cmd += ["-e", json.dumps(extra)]
     if check:
         cmd.append("--check")
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
