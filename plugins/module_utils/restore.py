@@ -303,10 +303,10 @@ class Outcomes(object):
 class RestoreLog(RunLog):
     """The run's log, logrus-style as Velero writes it (``restore=velero/<name>``)."""
 
-    def log(self, level, message, **fields):
+    def log(self, level, msg, **fields):
         extra = "".join(" %s=%s" % (k, _logfmt(v)) for k, v in sorted(fields.items()) if v not in (None, ""))
         line = 'time="%s" level=%s msg=%s restore=velero/%s%s\n' % (
-            rfc3339(utc_now()), level, _logfmt(message), self.backup_name, extra)
+            self._timestamp(), level, _logfmt(msg), self.backup_name, extra)
         with self._lock:
             self._file.write(line.encode("utf-8"))
 
