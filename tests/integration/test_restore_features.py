@@ -430,3 +430,14 @@ def test_released_volume_left_in_place_is_reported(bed, api_client, fixture):
 
     assert fixture.resource_list("rebind")["v1/PersistentVolume"] == ["%s(skipped)" % fixture.pv]
     assert any(fixture.pv in w and "Released" in w for w in result["restore_warnings"]["cluster"])
+
+
+def test_restore_pvs_false_leaves_volumes_out(bed, fixture):
+    result = fixture.restore(bed, check_mode=True, name="no-pvs", restore_pvs=False, included_namespaces=[fixture.a])
+    assert not result.failed, result.get("msg")
+    plan = dict(((p["resource"], p["name"]), p) for p in result["plan"])
+    assert plan[("v1/PersistentVolume", fixture.pv)]["action"] == "skip"
+    assert plan[("v1/PersistentVolume", fixture.pv)]["reason"] == "restore_pvs is false"
+    assert plan[("v1/PersistentVolumeClaim", "data")]["action"] == "create"
+    # No volume data either: no warning about the pod's file-system-backed volume.
+    assert not any("scratch" in w for w in result["restore_warnings"]["namespaces"].get(fixture.a, []))
