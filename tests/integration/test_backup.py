@@ -12,7 +12,7 @@ import pytest
 import testbed
 from test_testbed import wait_for
 from test_backup_support import (
-    archive_paths, assert_ok, cluster_paths_of, configmap, get_object, gz_json, items_by_path, list_keys, paths_of, raw_item,
+    archive_paths, assert_ok, cluster_paths_of, configmap, delete_prefix, get_object, gz_json, items_by_path, list_keys, paths_of, raw_item,
     read_tarball, run_backup, run_info, s3_archive, s3_location, unique,
 )
 
@@ -20,8 +20,10 @@ ROOT_CA = "kube-root-ca.crt"  # created in every namespace by the controller man
 
 
 @pytest.fixture
-def location(storage_location, request):
-    return s3_location(storage_location, request.node.name[:30].replace("[", "-").replace("]", ""))
+def location(storage_location, s3, request):
+    location = s3_location(storage_location, request.node.name[:30].replace("[", "-").replace("]", ""))
+    yield location
+    delete_prefix(s3, location)
 
 
 def namespace_paths(namespace):

@@ -1,7 +1,7 @@
 """Discovery and a full-cluster backup against the real API server."""
 import pytest
 
-from test_backup_support import assert_ok, get_object, gz_json, list_keys, run_backup, s3_location
+from test_backup_support import assert_ok, delete_prefix, get_object, gz_json, list_keys, run_backup, s3_location
 
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import KubeClient
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import backup_resources
@@ -42,3 +42,4 @@ def test_full_cluster_backup(bed, s3, storage_location, core_v1):
     assert "rbac.authorization.k8s.io/v1/ClusterRole" in per_resource
     assert not any(key.endswith("/Event") for key in per_resource)
     assert "backups/full/velero-backup.json" in list_keys(s3, location)
+    delete_prefix(s3, location)

@@ -1,12 +1,14 @@
 """k8s_backup_info against the real test bed: listing, describing, logs/results/resource list."""
 import pytest
 
-from test_backup_support import assert_ok, configmap, list_keys, run_backup, run_info, s3_location
+from test_backup_support import assert_ok, configmap, delete_prefix, list_keys, run_backup, run_info, s3_location
 
 
 @pytest.fixture
-def location(storage_location, request):
-    return s3_location(storage_location, "info-" + request.node.name[:24])
+def location(storage_location, s3, request):
+    location = s3_location(storage_location, "info-" + request.node.name[:24])
+    yield location
+    delete_prefix(s3, location)
 
 
 def test_list_and_describe(bed, s3, core_v1, namespace, location):

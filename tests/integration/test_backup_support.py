@@ -32,6 +32,16 @@ def assert_ok(result):
     return result
 
 
+def delete_prefix(s3, location):
+    """Remove everything a test wrote under its prefix (and abandoned multipart uploads)."""
+    prefix = location["prefix"] + "/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location["bucket"], Prefix=prefix):
+        for entry in page.get("Contents") or []:
+            s3.delete_object(Bucket=location["bucket"], Key=entry["Key"])
+    for upload in s3.list_multipart_uploads(Bucket=location["bucket"], Prefix=prefix).get("Uploads") or []:
+        s3.abort_multipart_upload(Bucket=location["bucket"], Key=upload["Key"], UploadId=upload["UploadId"])
+
+
 def object_key(location, key):
     return "/".join(p for p in (location.get("prefix"), key) if p)
 

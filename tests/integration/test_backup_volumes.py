@@ -5,7 +5,9 @@ import json
 import os
 import uuid
 
-from test_backup_support import assert_ok, get_object, gz_json, list_keys, run_backup, s3_location
+import pytest
+
+from test_backup_support import assert_ok, delete_prefix, get_object, gz_json, list_keys, run_backup, s3_location
 # The node-agent DaemonSet fixture of the fs_backup engine tests.
 from test_fs_backup_engine import node_agent  # noqa: F401 pylint: disable=unused-import
 from test_testbed import wait_for
@@ -22,7 +24,14 @@ def running_pod(core_v1, namespace, name):
     return wait_for(check, what="pod %s running" % name)
 
 
-def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, storage_location, node_agent, tmp_path):  # noqa: F811
+@pytest.fixture
+def location(storage_location, s3):
+    location = s3_location(storage_location, "volumes")
+    yield location
+    delete_prefix(s3, location)
+
+
+def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, location, node_agent, tmp_path):  # noqa: F811
     marker = tmp_path / "hooks.log"
     node = sorted(n.metadata.name for n in core_v1.list_node().items)[0]
     core_v1.create_namespaced_pod(namespace, {
@@ -40,7 +49,6 @@ def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, storage_locati
     for name in ("1.txt", "2.txt"):
         with open(os.path.join(directory, name), "w") as handle:
             handle.write("%s: %s\n" % (name, uuid.uuid4().hex))
-    location = s3_location(storage_location, "volumes")
     options = dict(included_namespaces=[namespace], repository_password=PASSWORD,
                    node_agent={"namespace": node_agent.namespace, "host_pods_path": node_agent.host_pods_path})
 
