@@ -422,6 +422,12 @@ class BackupRun(object):
         """After every item: back the selected pod volumes up, then run the post hooks (also when the
         volume backup failed, so an application frozen by a pre hook is thawed)."""
         try:
+            if self.pod_work.needs_volumes() and not self.options.get("repository_password"):
+                # The pods asked (annotations) but the caller gave no password: the objects are still
+                # worth committing, so this is an error of the run, not a failed backup.
+                self.results.error("pod volumes were selected for file-system backup but repository_password "
+                                   "was not given: their data is not in this backup")
+                return None
             return self.pod_work.back_up_volumes(self.kube.api_client, STORAGE_LOCATION_NAME)
         finally:
             self.pod_work.run_hooks(self.pod_work.hooked_pods(), hooks.POST, self.kube.api_client)

@@ -31,7 +31,12 @@ def test_aggregated_and_legacy_discovery_agree(kube):
 def test_full_cluster_backup(bed, s3, storage_location, core_v1):
     location = s3_location(storage_location, "full")
     result = assert_ok(run_backup(bed, location, "full"))
-    assert result["phase"] == "Completed", result["backup_errors"]
+    # Other tests' pods may ask for volume backups (annotations); without a password that is the
+    # only error a full backup of this shared cluster may have.
+    errors = result["backup_errors"]
+    assert result["phase"] in ("Completed", "PartiallyFailed")
+    assert errors["cluster"] == [] and errors["namespaces"] == {}
+    assert all("repository_password was not given" in e for e in errors["velero"]), errors
     per_resource = result["items"]["per_resource"]
     nodes = [n.metadata.name for n in core_v1.list_node().items]
     assert per_resource["v1/Node"] == len(nodes)

@@ -188,3 +188,14 @@ def test_hooks_option_is_stored_in_velero_field_names():
         "pre": [{"exec": {"container": "db", "command": ["fsfreeze", "-f", "/data"], "onError": "Fail",
                           "timeout": "30s"}}]}]}
     assert backup.velero_hooks(None) == {}
+
+
+def test_volumes_asked_for_without_a_password_are_an_error_not_a_failed_backup(store):
+    annotated = obj("p", "shop", spec={"volumes": [{"name": "data", "emptyDir": {}}]})
+    annotated["metadata"]["annotations"] = {"backup.velero.io/backup-volumes": "data"}
+    result = run(store, FakeKube({"namespaces": [obj("shop")], "pods": [annotated]}))
+    assert result["phase"] == "PartiallyFailed"
+    assert result["backup_errors"]["velero"] == [
+        "pod volumes were selected for file-system backup but repository_password was not given: "
+        "their data is not in this backup"]
+    assert store.list_backups() == ["b1"]
