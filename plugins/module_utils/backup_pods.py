@@ -144,7 +144,7 @@ class PodWork(object):
 
         outcomes = fs_backup.back_up_pod_volumes(api_client, self.kube, work, self.settings, self.repository_for,
                                                  self.backup_name, self.backup_uid, location_name, log=log_volume)
-        return [record for record, _ in outcomes]
+        return [outcome[0] for outcome in outcomes]
 
 
 def _pod_summary(pod):

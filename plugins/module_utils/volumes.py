@@ -166,4 +166,3 @@ def pod_volume_backup_record(backup_name, backup_uid, volume, location_name, rep
     if volume.pvc:
         record["spec"]["tags"]["pvc"] = volume.pvc
     return record
-

@@ -143,7 +143,7 @@ def run_module_measured(name, args):
     reader.start()
     proc.stdin.write(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}).encode())
     proc.stdin.close()
-    _, status, usage = os.wait4(proc.pid, 0)
+    status, usage = os.wait4(proc.pid, 0)[1:]
     reader.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.time() - started
@@ -296,7 +296,7 @@ def print_table(r):
     for size, entry in sorted(r.get("rss_by_n", {}).items(), key=lambda kv: int(kv[0])):
         rows.append(("peak RSS at %s objects" % size, "backup %s MiB, restore %s MiB" % (
             entry["backup_peak_rss_mib"], entry.get("restore_peak_rss_mib", "n/a"))))
-    width = max(len(k) for k, _ in rows)
+    width = max(len(row[0]) for row in rows)
     print("")
     for key, value in rows:
         print("%s  %s" % (key.ljust(width), value))

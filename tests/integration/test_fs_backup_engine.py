@@ -101,8 +101,8 @@ def test_volumes_on_two_nodes_back_up_and_restore_through_node_agents(bed, api_c
 
     outcomes = fs_backup.back_up_pod_volumes(api_client, kube, selected, node_agent, repository_for, "engine-b1",
                                              backup_uid)
-    assert [error for _, error in outcomes] == [None, None]
-    records = [record for record, _ in outcomes]
+    assert [outcome[1] for outcome in outcomes] == [None, None]
+    records = [outcome[0] for outcome in outcomes]
     assert sorted(r["spec"]["node"] for r in records) == nodes
     assert all(r["status"]["phase"] == "Completed" and r["status"]["snapshotID"] for r in records)
 
@@ -125,7 +125,7 @@ def test_volumes_on_two_nodes_back_up_and_restore_through_node_agents(bed, api_c
                                              lambda ident: restic.Repository.from_storage_location(
                                                  location, repository=ident, password=PASSWORD),
                                              restore_uid, timeout=60)
-    assert [error for _, error in restored] == [None, None]
+    assert [outcome[1] for outcome in restored] == [None, None]
     for pod in pods:
         directory = kubelet_volume_dir(bed, pod.metadata.uid, "data")
         for fname in ("1.txt", "2.txt"):
