@@ -165,16 +165,21 @@ class FilesystemStore(BackupStore):
         return os.path.join(self.root, *key.split("/"))
 
     def check(self, for_write=True):
-        """Fail early when the directory cannot be used; create it only when writing."""
-        if not os.path.isdir(self.root):
-            if self.read_only or not for_write:
-                raise StorageError("storage location directory %s does not exist" % self.root)
-            try:
-                os.makedirs(self.root)
-            except OSError as error:
-                raise StorageError("cannot create storage location directory %s: %s" % (self.root, error.strerror))
-        if not self.read_only and not os.access(self.root, os.W_OK):
-            raise StorageError("storage location directory %s is not writable" % self.root)
+        """Fail early when the directory cannot be used. Nothing is created here (the first write
+        creates what it needs), so a check-mode run leaves no trace; a missing directory is fine
+        for writing when it can be created, an error for reading."""
+        if os.path.isdir(self.root):
+            if for_write and not self.read_only and not os.access(self.root, os.W_OK):
+                raise StorageError("storage location directory %s is not writable" % self.root)
+            return
+        if self.read_only or not for_write:
+            raise StorageError("storage location directory %s does not exist" % self.root)
+        ancestor = os.path.dirname(self.root)
+        while not os.path.isdir(ancestor) and ancestor != os.path.dirname(ancestor):
+            ancestor = os.path.dirname(ancestor)
+        if not os.access(ancestor, os.W_OK):
+            raise StorageError("storage location directory %s cannot be created (%s is not writable)"
+                               % (self.root, ancestor))
 
     def url(self, key):
         return self._path(key)

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, NotFoundError
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, NotFoundError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import (
     backup_keys, gunzip_json, gzip_json, open_store, restore_keys,
 )
@@ -81,7 +81,9 @@ def test_upload_and_download_stream(tmp_path):
 
 
 def test_read_only_location_refuses_writes(tmp_path):
-    store_at(tmp_path)  # creates the directory
+    with pytest.raises(StorageError, match="does not exist"):
+        store_at(tmp_path, access_mode="ReadOnly")
+    (tmp_path / "cluster-a").mkdir()
     store = store_at(tmp_path, access_mode="ReadOnly")
     with pytest.raises(InvalidOptionError, match="ReadOnly"):
         store.put_bytes("backups/x/velero-backup.json", b"{}")

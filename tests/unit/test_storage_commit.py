@@ -199,3 +199,14 @@ def test_volumes_asked_for_without_a_password_are_an_error_not_a_failed_backup(s
         "pod volumes were selected for file-system backup but repository_password was not given: "
         "their data is not in this backup"]
     assert store.list_backups() == ["b1"]
+
+
+def test_check_mode_on_a_directory_that_does_not_exist_yet_creates_nothing(tmp_path):
+    location = {"provider": "filesystem", "path": str(tmp_path / "new" / "place")}
+    result = backup.run({}, location, {"name": "b1", "ttl": "720h"}, check_mode=True,
+                        kube_factory=lambda auth: FakeKube(ITEMS))
+    assert result["changed"] is True and result["items"]["total"] == 8
+    assert not (tmp_path / "new").exists()
+    assert backup.run({}, location, {"name": "b1", "ttl": "720h"}, kube_factory=lambda auth: FakeKube(ITEMS))[
+        "phase"] == "Completed"
+    assert (tmp_path / "new" / "place" / "backups" / "b1" / "velero-backup.json").exists()
