@@ -114,7 +114,7 @@ def test_restore_playbook_with_namespace_mapping(bed, core_v1, namespace, locati
         preview = playbook(bed, "kubedr.backup.restore", {
             "kubedr_storage_location": location, "kubedr_schedule_name": "daily",
             "kubedr_namespace_mapping": {namespace: target}}, env=s3_env(bed), check=True).stdout
-        assert "(check mode)" in preview or "Restore" in preview
+        assert '"create v1/ConfigMap %s/cm-0"' % target in preview and "(check mode)" in preview
         assert target not in [n.metadata.name for n in core_v1.list_namespace().items]
 
         out = playbook(bed, "kubedr.backup.restore", {
