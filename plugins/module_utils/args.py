@@ -78,6 +78,22 @@ STORAGE_LOCATION_ARG_SPEC = dict(
 )
 
 
+# File-system backup/restore of pod volumes: the restic repository password and where the
+# node agents run (documented by the node_agent doc fragment).
+VOLUME_ARG_SPEC = dict(
+    repository_password=dict(type="str", no_log=True, fallback=(env_fallback, ["KUBEDR_REPOSITORY_PASSWORD"])),
+    node_agent=dict(
+        type="dict",
+        options=dict(
+            namespace=dict(type="str", default="kubedr-node-agent"),
+            label_selector=dict(type="str", default="app.kubernetes.io/name=kubedr-node-agent"),
+            host_pods_path=dict(type="str", default="/host_pods"),
+            container=dict(type="str"),
+        ),
+    ),
+)
+
+
 def auth_options(params):
     """The Kubernetes connection options out of a module's params."""
     return dict((key, params.get(key)) for key in K8S_AUTH_ARG_SPEC)

@@ -31,6 +31,7 @@ NODE_AGENT_DEFAULTS = dict(
     container=None,
 )
 MARKER_DIR = ".velero"
+DEFAULT_RESTORE_HELPER_IMAGE = "docker.io/library/busybox:1.36"  # restore-wait only needs /bin/sh
 EMPTY_VOLUME_MESSAGE = "volume was empty so no snapshot was taken"  # Velero's wording  # the restore marker directory Velero's restore helper waits for
 
 # Where and how to reach the node agents, and the repository secrets.
@@ -194,11 +195,10 @@ def wait_for_scheduled_pod(kube, namespace, name, timeout):
         time.sleep(1)
 
 
-def restore_pod_volumes(api_client, kube, work, settings, repository_for_identifier, restore_uid,
-                        timeout=600, log=None):
+def restore_pod_volumes(api_client, kube, work, settings, repository_for, restore_uid, timeout=600, log=None):
     """Restore every VolumeRestore into its restored pod, then write the marker the pod's
-    restore-wait init container waits for. repository_for_identifier(identifier) returns
-    the restic.Repository. Returns a list of (VolumeRestore, error message or None)."""
+    restore-wait init container waits for. repository_for(entry) returns the
+    restic.Repository holding the entry's snapshot. Returns [(VolumeRestore, error or None)]."""
     agents = node_agent_pods(kube, settings)
 
     def pod_work(entries):
@@ -211,7 +211,7 @@ def restore_pod_volumes(api_client, kube, work, settings, repository_for_identif
         done = []
         for entry in entries:
             done.append((entry, _restore_one(api_client, kube, settings, agents, pod, entry,
-                                             repository_for_identifier, restore_uid, timeout, log)))
+                                             repository_for, restore_uid, timeout, log)))
         return done
 
     # Pods, not volumes, are the unit here: each pod waits for its own scheduling.
@@ -251,8 +251,7 @@ def _claim_binding(kube, pod, volume_name, timeout):
     return {(namespace, claim): pv_name}, csi
 
 
-def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for_identifier, restore_uid,
-                 timeout, log):
+def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for, restore_uid, timeout, log):
     try:
         node = pod["spec"]["nodeName"]
         agent = agents.get(node)
@@ -271,7 +270,7 @@ def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for_
                         volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir),
                         timeout))
                 time.sleep(1)
-        repo = repository_for_identifier(entry.repo_identifier)
+        repo = repository_for(entry)
         restic.volume_restore_in_pod(api_client, settings.namespace, agent, repo, entry.snapshot_id, directory,
                                      container=settings.container, stdin_env=secret_env_names(repo))
         marker = "%s/%s/%s" % (directory, MARKER_DIR, restore_uid)
@@ -286,3 +285,26 @@ def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for_
     if log is not None:
         log(entry, error)
     return error
+
+
+class NodeAgentVolumeRestorer(object):
+    """restore.PodVolumeRestorer backed by the node agents: restored pods get the
+    restore-wait init container (init_image) and their volumes are restored by restic
+    exec'd in the node agent of their node."""
+
+    def __init__(self, kube, storage_location, options):
+        self.kube = kube
+        self.storage_location = storage_location
+        self.password = options.get("repository_password")
+        self.settings = node_agent_settings(options.get("node_agent"))
+        self.init_image = options.get("restore_helper_image") or DEFAULT_RESTORE_HELPER_IMAGE
+        self.timeout = options.get("volume_restore_timeout") or 600
+
+    def repository_for(self, entry):
+        """The repository recorded with the snapshot, else the backup namespace's (Velero's naming)."""
+        return restic.Repository.from_storage_location(self.storage_location, entry.source_namespace,
+                                                       repository=entry.repo_identifier, password=self.password)
+
+    def restore_volumes(self, work, restore_uid):
+        return restore_pod_volumes(self.kube.api_client, self.kube, work, self.settings, self.repository_for,
+                                   restore_uid, timeout=self.timeout)

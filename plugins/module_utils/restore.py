@@ -25,8 +25,8 @@ __metaclass__ = type
    location, not in check mode).
 
 Volume data: pods whose volumes have file-system backups are handed, after every tier is done, to
-a ``PodVolumeRestorer`` (see below) when one is given; none ships yet, so such volumes are reported
-as warnings.
+a ``PodVolumeRestorer`` (see below): ``fs_backup.NodeAgentVolumeRestorer`` (restic in the node
+agents) when ``repository_password`` is given; without it such volumes are reported as warnings.
 """
 
 import copy
@@ -48,6 +48,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup import RunLog
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
     ArchiveError, ClusterError, InvalidOptionError, KubedrError, NotFoundError,
 )
+from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup
 from ansible_collections.kubedr.backup.plugins.module_utils.fs_backup import VolumeRestore
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import (
     ApiException, ApiResource, KubeClient, api_path, describe_api_error,
@@ -312,7 +313,8 @@ class RestoreLog(RunLog):
 
 
 class PodVolumeRestorer(object):
-    """The hook for volume data (file-system restore with restic); none is passed yet.
+    """The interface for volume data (file-system restore); fs_backup.NodeAgentVolumeRestorer
+    implements it with restic in the node agents.
 
     When a restorer is given, every restored pod with file-system-backed volumes first gets the
     ``restore-wait`` init container (image ``init_image``); once every tier is done,
@@ -664,9 +666,10 @@ class RestoreRun(object):
         if not snapshots:
             return desired
         if self.volume_restorer is None:
-            self.results.warn("pod %s: data of volumes %s (file-system backup) is not restored: volume data "
-                              "restore is not available yet" % (desired["metadata"].get("name"),
-                                                                ", ".join(sorted(snapshots))), **self._scope(task))
+            self.results.warn("pod %s: data of volumes %s (file-system backup) is not restored: "
+                              "repository_password was not given" % (desired["metadata"].get("name"),
+                                                                     ", ".join(sorted(snapshots))),
+                              **self._scope(task))
             return desired
         return actions.add_restore_wait_init_container(desired, sorted(snapshots), self.uid,
                                                        self.volume_restorer.init_image)
@@ -998,6 +1001,8 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
         raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
                                  "a name is derived from the backup and the time)" % options["name"])
     kube = kube_factory(auth)
+    if volume_restorer is None and options.get("repository_password"):
+        volume_restorer = fs_backup.NodeAgentVolumeRestorer(kube, location, options)
     tarball = storage_mod.download_to_tempfile(store, storage_mod.backup_keys(backup_name)["tarball"])
     try:
         return RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(tarball)

@@ -34,6 +34,7 @@ author:
 extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
+  - kubedr.backup.node_agent
 attributes:
   check_mode:
     support: full
@@ -162,6 +163,18 @@ options:
         C(512Mi), C(8Gi)); a larger archive is refused as a possible gzip bomb.
     type: str
     default: 8Gi
+  restore_helper_image:
+    description:
+      - Image of the C(restore-wait) init container added first to every restored pod whose volumes have
+        file-system backups; it waits until the volume data is restored. It only needs C(/bin/sh).
+    type: str
+    default: docker.io/library/busybox:1.36
+  volume_restore_timeout:
+    description:
+      - Seconds to wait, per pod, for a restored pod to be scheduled and for its volume directories to
+        appear before its volume data restore is reported as failed.
+    type: int
+    default: 600
 requirements:
   - kubernetes >= 24.2.0
   - boto3 >= 1.28.0
@@ -324,7 +337,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.args import (
-    auth_options, common_argument_spec, storage_options,
+    VOLUME_ARG_SPEC, auth_options, common_argument_spec, storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import run
 
@@ -354,7 +367,10 @@ RESTORE_ARG_SPEC = dict(
     priorities=dict(type="raw"),
     workers=dict(type="int", default=8),
     max_archive_size=dict(type="str", default="8Gi"),
+    restore_helper_image=dict(type="str", default="docker.io/library/busybox:1.36"),
+    volume_restore_timeout=dict(type="int", default=600),
 )
+RESTORE_ARG_SPEC.update(VOLUME_ARG_SPEC)
 
 
 def main():

@@ -122,8 +122,8 @@ def test_volumes_on_two_nodes_back_up_and_restore_through_node_agents(bed, api_c
     work = [fs_backup.VolumeRestore(namespace, r["spec"]["pod"]["name"], "data", r["status"]["snapshotID"],
                                     r["spec"]["repoIdentifier"], namespace) for r in records]
     restored = fs_backup.restore_pod_volumes(api_client, kube, work, node_agent,
-                                             lambda ident: restic.Repository.from_storage_location(
-                                                 location, repository=ident, password=PASSWORD),
+                                             lambda entry: restic.Repository.from_storage_location(
+                                                 location, repository=entry.repo_identifier, password=PASSWORD),
                                              restore_uid, timeout=60)
     assert [outcome[1] for outcome in restored] == [None, None]
     for pod in pods:

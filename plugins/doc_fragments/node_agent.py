@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    # Pod volume data through restic in the node agent (roles/node_agent).
+    DOCUMENTATION = r"""
+options:
+  repository_password:
+    description:
+      - Password of the restic repositories that hold pod volume data (one repository per volume
+        namespace under C(restic/) in the storage location).
+      - Required when pod volumes are backed up or restored. Velero's default repositories use
+        C(static-passw0rd); set it for Velero interoperability.
+      - It reaches restic on the exec's standard input, never a command line.
+      - Can also be set with the E(KUBEDR_REPOSITORY_PASSWORD) environment variable.
+    type: str
+  node_agent:
+    description:
+      - Where the restic node agents run (see the P(kubedr.backup.node_agent#role) role). restic runs
+        in the node agent on the volume's node, through the API server's exec.
+    type: dict
+    suboptions:
+      namespace:
+        description:
+          - Namespace of the node-agent pods.
+        type: str
+        default: kubedr-node-agent
+      label_selector:
+        description:
+          - Label selector of the node-agent pods.
+        type: str
+        default: app.kubernetes.io/name=kubedr-node-agent
+      host_pods_path:
+        description:
+          - Where the node agent mounts the kubelet's pods directory (C(/var/lib/kubelet/pods)).
+        type: str
+        default: /host_pods
+      container:
+        description:
+          - Container of the node-agent pod to exec into; the first one when not set.
+        type: str
+"""
