@@ -418,19 +418,25 @@ class BackupRun(object):
                 self.pod_work.run_hooks([item], hooks.PRE, self.kube.api_client)
         self.pod_work.observe(group_resource, item)
 
-    def _pod_volumes_and_post_hooks(self):
-        """After every item: back the selected pod volumes up, then run the post hooks (also when the
-        volume backup failed, so an application frozen by a pre hook is thawed)."""
+    def _pod_volumes(self):
+        """After every item: back the selected pod volumes up; returns the PodVolumeBackup records."""
+        if not self.options.get("repository_password"):
+            # The pods asked (annotations) but the caller gave no password: the objects are still
+            # worth committing, so this is an error of the run, not a failed backup.
+            self.results.error("pod volumes were selected for file-system backup but repository_password "
+                               "was not given: their data is not in this backup")
+            return None
+        return self.pod_work.back_up_volumes(self.kube.api_client, STORAGE_LOCATION_NAME)
+
+    def _post_hooks(self):
+        """The post hooks of every pod whose pre hooks ran, after its volumes, and whatever happened
+        to the run, so an application a pre hook froze is thawed."""
+        if self.check_mode or self.pod_work is None or not self.pod_work.hooked_pods():
+            return
         try:
-            if self.pod_work.needs_volumes() and not self.options.get("repository_password"):
-                # The pods asked (annotations) but the caller gave no password: the objects are still
-                # worth committing, so this is an error of the run, not a failed backup.
-                self.results.error("pod volumes were selected for file-system backup but repository_password "
-                                   "was not given: their data is not in this backup")
-                return None
-            return self.pod_work.back_up_volumes(self.kube.api_client, STORAGE_LOCATION_NAME)
-        finally:
             self.pod_work.run_hooks(self.pod_work.hooked_pods(), hooks.POST, self.kube.api_client)
+        except KubedrError as error:  # reported, never masking the run's own outcome
+            self.results.error("post hooks: %s" % error)
 
     def _list_failed(self, task, error):
         status = getattr(error, "status", None)
@@ -675,10 +681,12 @@ class BackupRun(object):
             self.log.info("Starting backup", check_mode=self.check_mode or None)
             try:
                 self._collect()
-                if not self.check_mode and (self.pod_work.needs_volumes() or self.pod_work.hooked_pods()):
-                    self.pod_volume_backups = self._pod_volumes_and_post_hooks()
+                if not self.check_mode and self.pod_work.needs_volumes():
+                    self.pod_volume_backups = self._pod_volumes()
             except (KubedrError, ApiException) as error:
                 return self._failed(error)
+            finally:
+                self._post_hooks()
             self.sink.close()
             if self.check_mode:
                 return self._result(None, changed=True)

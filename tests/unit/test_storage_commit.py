@@ -210,3 +210,23 @@ def test_check_mode_on_a_directory_that_does_not_exist_yet_creates_nothing(tmp_p
     assert backup.run({}, location, {"name": "b1", "ttl": "720h"}, kube_factory=lambda auth: FakeKube(ITEMS))[
         "phase"] == "Completed"
     assert (tmp_path / "new" / "place" / "backups" / "b1" / "velero-backup.json").exists()
+
+
+def test_post_hooks_run_even_when_the_run_fails_after_a_pre_hook(store, monkeypatch):
+    from ansible_collections.kubedr.backup.plugins.module_utils import backup_pods
+    ran = []
+
+    def record_hooks(api_client, pod, selected, exec_fn=None):
+        ran.extend((pod["metadata"]["name"], hook.command[-1]) for hook in selected)
+        return [], False
+    monkeypatch.setattr(backup_pods.hooks, "run_hooks", record_hooks)
+    pod = obj("db", "shop", spec={"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]})
+    pod["metadata"]["annotations"] = {"pre.hook.backup.velero.io/command": '["sh", "-c", "freeze"]',
+                                      "post.hook.backup.velero.io/command": '["sh", "-c", "thaw"]'}
+    # The pod's claim is listed only after the pod was saved (an action), and that LIST fails.
+    broken = FakeKube({"namespaces": [obj("shop")], "pods": [pod]},
+                      fail={"persistentvolumeclaims": ClusterError("cannot reach the Kubernetes API server at x")})
+    result = run(store, broken, included_resources=["pods"])
+    assert result["failed"] is True and result["phase"] == "Failed"
+    assert ran == [("db", "freeze"), ("db", "thaw")]
+    assert store.list_backups() == []
