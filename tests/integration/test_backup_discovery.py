@@ -48,3 +48,15 @@ def test_full_cluster_backup(bed, s3, storage_location, core_v1):
     assert not any(key.endswith("/Event") for key in per_resource)
     assert "backups/full/velero-backup.json" in list_keys(s3, location)
     delete_prefix(s3, location)
+
+
+def test_kubeconfig_as_a_dict_and_a_named_context(bed):
+    import yaml
+    with open(bed["KUBECONFIG"]) as handle:
+        kubeconfig = yaml.safe_load(handle)
+    context = kubeconfig["current-context"]
+    client = KubeClient({"kubeconfig": kubeconfig, "context": context})
+    assert client.server_version()["major"] == "1"
+    from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+    with pytest.raises(InvalidOptionError, match="cannot load the Kubernetes configuration"):
+        KubeClient({"kubeconfig": bed["KUBECONFIG"], "context": "no-such-context"})
