@@ -44,6 +44,7 @@ RETRIABLE_STATUS = frozenset([429, 500, 502, 503, 504])
 DEFAULT_PAGE_SIZE = 500
 PAGE_BYTES = 16 * 1024 * 1024  # target size of one LIST page in memory
 MIN_PAGE_SIZE = 10
+MAX_LIST_RESTARTS = 2
 DEFAULT_TIMEOUT = (10, 120)  # (connect, read) seconds
 
 
@@ -227,13 +228,23 @@ class KubeClient(object):
         """Yield pages (lists of item dicts, ``apiVersion``/``kind`` set) of a paginated LIST.
 
         Pages are bounded in items and, adaptively, in bytes: when a page comes back larger than
-        ``PAGE_BYTES`` (big Secrets or ConfigMaps), the next pages ask for proportionally fewer items."""
+        ``PAGE_BYTES`` (big Secrets or ConfigMaps), the next pages ask for proportionally fewer items.
+        When a continue token expires (410, a list slower than etcd compaction), the list starts
+        over once more: items of the first pages then come again, so callers dedupe (backups do)."""
         query = {"limit": page_size or self.page_size}
         if label_selector:
             query["labelSelector"] = label_selector
         path = api_path(api_resource, namespace)
+        restarts = 0
         while True:
-            data = self.request_raw("GET", path, query)
+            try:
+                data = self.request_raw("GET", path, query)
+            except ApiException as error:
+                if error.status != 410 or "continue" not in query or restarts >= MAX_LIST_RESTARTS:
+                    raise
+                restarts += 1
+                del query["continue"]
+                continue
             if len(data) > PAGE_BYTES:
                 query["limit"] = max(MIN_PAGE_SIZE, query["limit"] * PAGE_BYTES // len(data))
             document = json.loads(data)

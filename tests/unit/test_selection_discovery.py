@@ -174,3 +174,15 @@ def test_pages_shrink_when_items_are_big(no_sleep, monkeypatch):
     assert len(list(client.list_items(configmaps))) == 7
     # ~2 KB came back for 5 items against a 1 KB target: the next page asks for 2
     assert [call[2]["limit"] for call in fake.calls] == [5, 2]
+
+
+def test_an_expired_continue_token_restarts_the_list(no_sleep):
+    fake = FakeApiClient([
+        {"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "t1"}},
+        api_error(410),
+        {"items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}], "metadata": {}},
+    ])
+    configmaps = ApiResource("", "v1", "configmaps", "ConfigMap", True)
+    names = [i["metadata"]["name"] for i in kube.KubeClient(api_client=fake).list_items(configmaps)]
+    assert names == ["a", "a", "b"]  # the first page comes again: the backup's index dedupes it
+    assert [call[2].get("continue") for call in fake.calls] == [None, "t1", None]
