@@ -11,13 +11,15 @@ import pytest
 
 import testbed
 from test_playbooks_support import (
-    backups, configmaps, delete_quietly, location_vars, playbook, s3_env, unique,
+    backups, configmaps, delete_prefix, delete_quietly, location_vars, playbook, s3_env, unique,
 )
 
 
 @pytest.fixture
-def location(storage_location, request):
-    return location_vars(storage_location, request.node.name[5:30])
+def location(storage_location, s3, request):
+    location = location_vars(storage_location, request.node.name[5:30])
+    yield location
+    delete_prefix(s3, location)
 
 
 def module_location(bed, location):

@@ -103,3 +103,12 @@ def configmaps(core_v1, namespace, count=2):
 def run_argv(argv, env, timeout=900):
     return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, timeout=timeout,
                           check=False)
+
+
+def delete_prefix(s3, location):
+    """Remove what a test wrote under its own prefix of the bucket."""
+    prefix = location["prefix"].rstrip("/") + "/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location["bucket"], Prefix=prefix):
+        keys = [{"Key": entry["Key"]} for entry in page.get("Contents") or []]
+        if keys:
+            s3.delete_objects(Bucket=location["bucket"], Delete={"Objects": keys})

@@ -12,12 +12,13 @@ import pytest
 
 import testbed
 from test_playbooks_support import (
-    assert_no_changes, backups, configmaps, delete_quietly, location_vars, role, run_argv, subject_access, unique,
+    assert_no_changes, backups, configmaps, delete_prefix, delete_quietly, location_vars, role, run_argv, subject_access,
+    unique,
 )
 
 
 @pytest.fixture
-def schedule(bed, storage_location, api_client, core_v1, request):
+def schedule(bed, storage_location, api_client, core_v1, s3, request):
     """Variables of a schedule in namespaces of its own; everything it creates is removed afterwards."""
     from kubernetes import client
 
@@ -38,6 +39,7 @@ def schedule(bed, storage_location, api_client, core_v1, request):
             delete_quietly(rbac.delete_cluster_role_binding, binding.metadata.name)
     delete_quietly(core_v1.delete_namespace, role_vars["schedule_namespace"])
     delete_quietly(core_v1.delete_namespace, role_vars["schedule_node_agent_namespace"])
+    delete_prefix(s3, location)
 
 
 def cronjob(api_client, role_vars):
@@ -150,7 +152,7 @@ def test_schedule_argument_specs_reject_bad_input(bed, schedule):
     assert "schedule_name must be a lowercase DNS label" in bad_name.stdout
 
 
-def test_host_runner_cron_line_makes_a_labelled_backup(bed, core_v1, namespace, storage_location, tmp_path):
+def test_host_runner_cron_line_makes_a_labelled_backup(bed, core_v1, s3, namespace, storage_location, tmp_path):
     """schedule_runner=host: the cron entry's command, run by a shell as cron would, backs up and collects."""
     configmaps(core_v1, namespace)
     fake_bin = tmp_path / "bin"
@@ -194,6 +196,7 @@ def test_host_runner_cron_line_makes_a_labelled_backup(bed, core_v1, namespace, 
     assert backup["labels"]["velero.io/schedule-name"] == name
 
     role(bed, "schedule", dict(role_vars, schedule_state="absent"), env=path_env)
+    delete_prefix(s3, location)
     assert not env_file.exists()
     cron_file = tmp_path / "cron.d" / "kubedr"
     assert not cron_file.exists() or "kubedr.backup schedule" not in cron_file.read_text()
