@@ -19,6 +19,7 @@ import datetime
 import gzip
 import queue
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -248,11 +249,23 @@ class RunLog(object):
         self.log("error", msg, **fields)
 
     def gzipped(self):
+        """The whole log gzipped, in memory (for short logs; ``upload`` streams)."""
         with self._lock:
             self._file.seek(0)
             data = self._file.read()
             self._file.seek(0, 2)
         return gzip.compress(data)
+
+    def upload(self, store, key):
+        """Gzip the log into a temporary file and upload it: the log grows with the item count,
+        so it never goes through memory whole."""
+        with self._lock, tempfile.TemporaryFile() as compressed:
+            self._file.seek(0)
+            with gzip.GzipFile(fileobj=compressed, mode="wb") as out:
+                shutil.copyfileobj(self._file, out, 1024 * 1024)
+            self._file.seek(0, 2)
+            compressed.seek(0)
+            store.upload_file(key, compressed)
 
     def close(self):
         self._file.close()
@@ -653,7 +666,7 @@ class BackupRun(object):
         self._progress("Uploading", force=True)
         tarball.seek(0)
         self.store.upload_file(self.keys["tarball"], tarball)
-        self.store.put_bytes(self.keys["logs"], self.log.gzipped())
+        self.log.upload(self.store, self.keys["logs"])
         self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list())
         self.store.put_json_gz(self.keys["results"], self.results.to_dict())
         self.store.put_json_gz(self.keys["pod_volume_backups"], self.pod_volume_backups)
@@ -708,7 +721,7 @@ class BackupRun(object):
         if not self.check_mode:
             # Best effort, for diagnosis; the commit marker is never written for a failed run.
             try:
-                self.store.put_bytes(self.keys["logs"], self.log.gzipped())
+                self.log.upload(self.store, self.keys["logs"])
                 self.store.put_json_gz(self.keys["results"], self.results.to_dict())
                 self._progress(results.FAILED, force=True)
             except StorageError:
