@@ -111,10 +111,6 @@ def parse_item_path(path):
     raise ArchiveError("unexpected path in backup archive: %s" % path)
 
 
-def is_preferred_copy(path):
-    return PREFERRED_VERSION_SUFFIX + "/" in path
-
-
 # ---------------------------------------------------------------- writer
 
 BLOCK = 512

@@ -61,11 +61,6 @@ def validate_object_name(name, what="name"):
     return name
 
 
-def is_custom_group(group):
-    """True for groups that may be served by CRDs (everything but the core group)."""
-    return bool(group)
-
-
 # ---------------------------------------------------------------- include/exclude
 
 class IncludesExcludes(object):
