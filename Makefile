@@ -38,8 +38,10 @@ sanity: deps
 	@$(TOOLS) && cd $(SANITY_DIR) && \
 	  ansible-test sanity --local --python $$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])') --color no
 
+# The playbooks call kubedr.backup modules: the collection must be on the collections path.
 lint: deps
-	@$(TOOLS) && ansible-lint --profile production --offline $$(ls -d roles playbooks 2>/dev/null)
+	@$(TOOLS) && python -c 'import sys; sys.path.insert(0, "tests"); import testbed; testbed.ensure_collection_path()' && \
+	  ANSIBLE_COLLECTIONS_PATH=$(TB)/collections ansible-lint --profile production --offline $$(ls -d roles playbooks 2>/dev/null)
 
 units: deps
 	@$(TOOLS) && python -m pytest -q tests/unit $(PYTEST_ARGS)
