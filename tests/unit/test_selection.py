@@ -269,3 +269,34 @@ def test_crds_come_with_custom_resources_unless_explicitly_filtered():
     assert skip(excluded_cluster_scoped_resources=["customresourcedefinitions"]) == "resource excluded"
     assert BackupSelection({"excluded_resources": ["crd"]}, resources).crds_filtered()
     assert not BackupSelection({"included_resources": ["widgets"]}, resources).crds_filtered()
+
+
+def test_selectors_are_stored_as_velero_label_selectors():
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup import to_label_selector
+    assert to_label_selector(parse_label_selector("app=web,tier in (a,b),env!=dev,!legacy,owner")) == {
+        "matchLabels": {"app": "web"},
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["a", "b"]},
+            {"key": "env", "operator": "NotIn", "values": ["dev"]},
+            {"key": "legacy", "operator": "DoesNotExist"},
+            {"key": "owner", "operator": "Exists"},
+        ]}
+    with pytest.raises(InvalidOptionError, match="cannot be stored in a Velero backup"):
+        to_label_selector(parse_label_selector("n>3"))
+
+
+@pytest.mark.parametrize("text, seconds, stored", [
+    ("720h", 2592000, "720h0m0s"), ("1h30m", 5400, "1h30m0s"), ("90m", 5400, "1h30m0s"), ("45s", 45, "45s"),
+    ("24h0m0s", 86400, "24h0m0s"), ("1.5h", 5400, "1h30m0s"),
+])
+def test_ttl_durations_like_go(text, seconds, stored):
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup import format_duration, parse_duration
+    assert parse_duration(text) == seconds
+    assert format_duration(seconds) == stored
+
+
+@pytest.mark.parametrize("text", ["forever", "10d", "h", "5 h", "-1h"])
+def test_bad_ttl(text):
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup import parse_duration
+    with pytest.raises(InvalidOptionError, match="ttl"):
+        parse_duration(text)
