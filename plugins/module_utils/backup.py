@@ -42,6 +42,7 @@ LIST_WORKERS = 4
 QUEUED_PAGES = 4  # pages in flight between the listing threads and the writer
 PROGRESS_INTERVAL = 5.0  # seconds between progress object updates
 MAX_ACTION_ROUNDS = 6
+DEFAULT_TTL_SECONDS = 720 * 3600
 PER_NAMESPACE_LIST_LIMIT = 10  # up to this many selected namespaces, list namespaced types per namespace
 # Listing failures that mean "this type cannot be listed here" rather than a failed backup.
 NOT_LISTABLE = frozenset([404, 405])
@@ -122,7 +123,8 @@ def backup_spec(options):
         "excludedNamespaces": options.get("excluded_namespaces") or [],
         "includedResources": options.get("included_resources") or [],
         "excludedResources": options.get("excluded_resources") or [],
-        "ttl": format_duration(parse_duration(options.get("ttl") or "720h")),
+        # Velero: a zero TTL means the default one.
+        "ttl": format_duration(parse_duration(options.get("ttl") or "0") or DEFAULT_TTL_SECONDS),
         "storageLocation": STORAGE_LOCATION_NAME,
         "volumeSnapshotLocations": [],
         "defaultVolumesToFsBackup": bool(options.get("default_volumes_to_fs_backup")),

@@ -300,3 +300,10 @@ def test_bad_ttl(text):
     from ansible_collections.kubedr.backup.plugins.module_utils.backup import parse_duration
     with pytest.raises(InvalidOptionError, match="ttl"):
         parse_duration(text)
+
+
+def test_zero_ttl_means_velero_s_default():
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup import backup_spec
+    assert backup_spec({"ttl": "0s"})["ttl"] == "720h0m0s"
+    assert backup_spec({})["ttl"] == "720h0m0s"
+    assert backup_spec({"ttl": "24h"})["ttl"] == "24h0m0s"
