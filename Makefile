@@ -8,9 +8,10 @@ TOOLS = source $(TB)/tools.env && export PATH=$$KUBEDR_VENV/bin:$$KUBEDR_BIN_DIR
 PYTEST_ARGS ?=
 SANITY_DIR := $(TB)/sanity/ansible_collections/kubedr/backup
 
-.PHONY: help deps cluster-up cluster-down sanity lint units integration pytest-integration ansible-integration bench test
+.PHONY: help deps cluster-up cluster-down sanity lint units integration pytest-integration ansible-integration bench demo test
 
 help:
+	@echo "make demo          on a fresh machine: test bed, seed scenario, backup, disaster, restore, summary"
 	@echo "make test          everything CI runs: deps, sanity, lint, units, integration"
 	@echo "make deps          install Debian/Python deps and build the test bed binaries (cached)"
 	@echo "make cluster-up    start kwok cluster + MinIO, write .testbed/env"
@@ -61,6 +62,10 @@ ansible-integration: cluster-up
 	  "$$KUBECONFIG" "$$KUBEDR_S3_ENDPOINT" "$$KUBEDR_S3_BUCKET" "$$KUBEDR_S3_ACCESS_KEY" "$$KUBEDR_S3_SECRET_KEY" "$$KUBEDR_HOST_PODS_DIR" \
 	  > $(AIT_DIR)/tests/integration/integration_config.yml
 	@$(TOOLS) && cd $(AIT_DIR) && ansible-test integration --local --python $$(python -c 'import sys;print("%d.%d"%sys.version_info[:2])') --color no $(AIT_ARGS)
+
+# The seed scenario as a story: deploy, back up, disaster, restore, summary.
+demo: cluster-up
+	@$(TOOLS) && python hack/demo/demo.py
 
 # Throughput against the API server's own limits and peak RSS, in one run (BENCH_N=..., see tests/bench/bench.py).
 bench: deps

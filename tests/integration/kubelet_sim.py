@@ -1,11 +1,32 @@
-"""Plays the part of the kubelet that kwok does not: when a pod runs on a node, the
-kubelet creates each volume's directory under /var/lib/kubelet/pods/<uid>/volumes/.
-The test bed's KUBEDR_HOST_PODS_DIR stands for that directory; this fills it in."""
+"""Plays the parts of a node that kwok does not: when a pod runs on a node, the kubelet
+creates each volume's directory under /var/lib/kubelet/pods/<uid>/volumes/ (the test
+bed's KUBEDR_HOST_PODS_DIR stands for that directory); and a dynamic provisioner creates
+a local PV for each pending claim of the storage class SIM_STORAGE_CLASS."""
 import os
 import threading
 import time
 
-PLUGIN_DIRS = {"emptyDir": "kubernetes.io~empty-dir"}
+SIM_STORAGE_CLASS = "kubedr-sim-local"
+SIM_PROVISIONER = "kubedr.test/local-sim"
+
+
+def storage_class():
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": SIM_STORAGE_CLASS},
+            "provisioner": SIM_PROVISIONER, "reclaimPolicy": "Delete", "volumeBindingMode": "Immediate"}
+
+
+def provision(core_v1, pvc):
+    """A local PV bound to the pending claim, as a dynamic provisioner would make it."""
+    nodes = sorted(n.metadata.name for n in core_v1.list_node().items)
+    core_v1.create_persistent_volume({
+        "metadata": {"name": "pvc-" + pvc.metadata.uid, "annotations": {"pv.kubernetes.io/provisioned-by": SIM_PROVISIONER}},
+        "spec": {"capacity": {"storage": pvc.spec.resources.requests["storage"]},
+                 "accessModes": pvc.spec.access_modes, "persistentVolumeReclaimPolicy": "Delete",
+                 "storageClassName": SIM_STORAGE_CLASS, "local": {"path": "/mnt/sim/" + pvc.metadata.uid},
+                 "claimRef": {"namespace": pvc.metadata.namespace, "name": pvc.metadata.name, "uid": pvc.metadata.uid},
+                 "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                     {"key": "kubernetes.io/hostname", "operator": "In", "values": nodes}]}]}}},
+    })
 
 
 def volume_dirs(core_v1, pod, host_pods):
@@ -30,6 +51,7 @@ class KubeletVolumes(object):
         self.core_v1 = core_v1
         self.namespace = namespace
         self.host_pods = host_pods
+        self._provisioned = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -44,6 +66,11 @@ class KubeletVolumes(object):
     def _loop(self):
         while not self._stop.is_set():
             try:
+                for pvc in self.core_v1.list_namespaced_persistent_volume_claim(self.namespace).items:
+                    if pvc.spec.storage_class_name == SIM_STORAGE_CLASS and not pvc.spec.volume_name \
+                            and pvc.metadata.uid not in self._provisioned:
+                        self._provisioned.add(pvc.metadata.uid)
+                        provision(self.core_v1, pvc)
                 for pod in self.core_v1.list_namespaced_pod(self.namespace).items:
                     if pod.spec.node_name and pod.status.phase in ("Pending", "Running"):
                         for path in volume_dirs(self.core_v1, pod, self.host_pods):

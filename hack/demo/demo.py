@@ -1,0 +1,184 @@
+"""`make demo`: the seed article's disaster-recovery story on the local test bed.
+
+1. a namespace test-ns-b with a busybox Deployment whose PVC holds 1.txt and 2.txt;
+2. the restic node agent (roles/node_agent) on every node;
+3. `ansible-playbook kubedr.backup.backup` with file-system backup of pod volumes;
+4. the disaster: the namespace and the volume files are deleted;
+5. `ansible-playbook kubedr.backup.restore`;
+6. a summary: what was backed up, what came back, the files compared, durations.
+
+kwok plays the nodes' kubelets but mounts nothing, so tests/integration/kubelet_sim.py
+creates the pods' volume directories and provisions the claims (a real cluster's kubelet
+and storage provisioner do that).
+"""
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import testbed  # noqa: E402
+from kubelet_sim import KubeletVolumes, storage_class, volume_dirs  # noqa: E402
+
+from kubernetes import client, config  # noqa: E402
+
+NAMESPACE = "test-ns-b"
+AGENT_NAMESPACE = "kubedr-node-agent"
+FILES = {"1.txt": "the first file of the seed scenario\n", "2.txt": "and the second one\n"}
+
+
+def say(text):
+    print("\n\033[1m== %s\033[0m" % text, flush=True)
+
+
+def wait_for(predicate, timeout=180, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise SystemExit("demo: timed out waiting for %s" % what)
+
+
+def playbook(name, extra, check=True):
+    """Run a playbook with its output shown as it goes; returns its duration."""
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+           name, "-e", json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
+    started = time.time()
+    proc = subprocess.run(cmd, env=testbed.module_env({"ANSIBLE_FORCE_COLOR": "1"}), check=False)
+    if check and proc.returncode != 0:
+        raise SystemExit("demo: %s failed (exit %d)" % (name, proc.returncode))
+    return time.time() - started
+
+
+def main():
+    env = testbed.read_env() or testbed.cluster_up()
+    os.environ.update(env)
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=env["KUBECONFIG"], client_configuration=cfg)
+    api = client.ApiClient(cfg)
+    core, apps, storage = client.CoreV1Api(api), client.AppsV1Api(api), client.StorageV1Api(api)
+    host_pods = env["KUBEDR_HOST_PODS_DIR"]
+    password = uuid.uuid4().hex  # the restic repository password of this demo run
+    location = {"provider": "s3", "bucket": env["KUBEDR_S3_BUCKET"], "prefix": "demo",
+                "endpoint_url": env["KUBEDR_S3_ENDPOINT"], "region": "us-east-1",
+                "access_key": env["KUBEDR_S3_ACCESS_KEY"], "secret_key": env["KUBEDR_S3_SECRET_KEY"],
+                "s3_addressing_style": "path"}
+    node_agent = {"namespace": AGENT_NAMESPACE, "host_pods_path": host_pods}
+    run_id = time.strftime("%Y%m%d%H%M%S", time.gmtime())
+    backup_name, restore_name = "demo-" + run_id, "demo-restore-" + run_id
+    timings = {}
+
+    say("1. The application: namespace %s, Deployment busybox, a PVC holding 1.txt and 2.txt" % NAMESPACE)
+    if NAMESPACE in [n.metadata.name for n in core.list_namespace().items]:
+        core.delete_namespace(NAMESPACE)
+        wait_for(lambda: NAMESPACE not in [n.metadata.name for n in core.list_namespace().items], what="cleanup")
+    if "kubedr-sim-local" not in [s.metadata.name for s in storage.list_storage_class().items]:
+        storage.create_storage_class(storage_class())
+    core.create_namespace({"metadata": {"name": NAMESPACE}})
+    core.create_namespaced_persistent_volume_claim(NAMESPACE, {
+        "metadata": {"name": "busybox-data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "kubedr-sim-local",
+                 "resources": {"requests": {"storage": "1Gi"}}}})
+    apps.create_namespaced_deployment(NAMESPACE, {
+        "metadata": {"name": "busybox"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "busybox"}},
+                 "template": {"metadata": {"labels": {"app": "busybox"}},
+                              "spec": {"containers": [{"name": "busybox", "image": "busybox",
+                                                       "command": ["sleep", "infinity"],
+                                                       "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                                       "volumes": [{"name": "data",
+                                                    "persistentVolumeClaim": {"claimName": "busybox-data"}}]}}}})
+
+    with KubeletVolumes(core, NAMESPACE, host_pods):
+        pod = wait_for(lambda: _running_pod(core), what="the busybox pod")
+        (volume_dir,) = wait_for(lambda: [d for d in volume_dirs(core, pod, host_pods) if os.path.isdir(d)],
+                                 what="the volume directory")
+        for name, text in FILES.items():
+            with open(os.path.join(volume_dir, name), "w") as f:
+                f.write(text)
+        print("pod %s on %s; its volume %s holds %s" % (pod.metadata.name, pod.spec.node_name,
+                                                         os.path.relpath(volume_dir, host_pods), ", ".join(FILES)))
+
+        say("2. The restic node agent on every node (role kubedr.backup.node_agent)")
+        timings["node agent"] = playbook(os.path.join(HERE, "node-agent.yml"), dict(
+            node_agent_kubeconfig=env["KUBECONFIG"], node_agent_namespace=AGENT_NAMESPACE,
+            node_agent_repository_password=password, node_agent_s3_access_key=env["KUBEDR_S3_ACCESS_KEY"],
+            node_agent_s3_secret_key=env["KUBEDR_S3_SECRET_KEY"], node_agent_s3_region="us-east-1",
+            node_agent_host_pods_mount=host_pods))
+
+        say("3. Back up (ansible-playbook kubedr.backup.backup, file-system backup of pod volumes)")
+        common = dict(kubedr_kubeconfig=env["KUBECONFIG"], kubedr_storage_location=location,
+                      kubedr_repository_password=password, kubedr_node_agent=node_agent, kubedr_poll_interval=1)
+        timings["backup"] = playbook("kubedr.backup.backup", dict(
+            common, kubedr_backup_name=backup_name, kubedr_included_namespaces=[NAMESPACE],
+            kubedr_default_volumes_to_fs_backup=True))
+        backed_up = _stored_json(env, location, "backups/%s/%s-resource-list.json.gz" % (backup_name, backup_name))
+        volumes = _stored_json(env, location, "backups/%s/%s-podvolumebackups.json.gz" % (backup_name, backup_name))
+
+        say("4. The disaster: namespace %s and the volume files are deleted" % NAMESPACE)
+        core.delete_namespace(NAMESPACE)
+        for name in FILES:
+            os.remove(os.path.join(volume_dir, name))
+        wait_for(lambda: NAMESPACE not in [n.metadata.name for n in core.list_namespace().items],
+                 what="the namespace to be gone")
+        print("namespace gone; files gone: %s" % ", ".join(sorted(FILES)))
+
+        say("5. Restore (ansible-playbook kubedr.backup.restore)")
+        timings["restore"] = playbook("kubedr.backup.restore", dict(
+            common, kubedr_backup_name=backup_name, kubedr_restore_name=restore_name))
+        restored = wait_for(lambda: _running_pod(core), what="the restored pod")
+        (new_dir,) = wait_for(lambda: [d for d in volume_dirs(core, restored, host_pods) if os.path.isdir(d)],
+                              what="the restored volume directory")
+        verified = {}
+        for name, text in FILES.items():
+            path = os.path.join(new_dir, name)
+            verified[name] = os.path.exists(path) and open(path).read() == text
+        came_back = _stored_json(env, location, "restores/%s/restore-%s-resource-list.json.gz" % (
+            restore_name, restore_name))
+
+    say("6. Summary")
+    print("backup %s: %d items (%s)" % (backup_name, sum(len(v) for v in backed_up.values()),
+                                       ", ".join("%s %d" % (k.split("/")[-1], len(v)) for k, v in sorted(backed_up.items()))))
+    print("pod volumes: %s" % ", ".join("%s/%s %s (snapshot %s)" % (
+        v["spec"]["pod"]["name"], v["spec"]["volume"], v["status"]["phase"], v["status"]["snapshotID"][:8])
+        for v in volumes or []))
+    created = [entry for entries in came_back.values() for entry in entries if entry.endswith("(created)")]
+    print("restore %s: %d items created; restored pod %s has init container %s" % (
+        restore_name, len(created), restored.metadata.name,
+        (restored.spec.init_containers or [client.V1Container(name="none")])[0].name))
+    for name, ok in sorted(verified.items()):
+        print("file %s: %s" % (name, "identical to the original" if ok else "MISSING OR DIFFERENT"))
+    print("durations: %s" % ", ".join("%s %.1fs" % kv for kv in timings.items()))
+    if not all(verified.values()):
+        raise SystemExit("demo: the volume data did not come back")
+    print("\nDisaster recovered.")
+
+
+def _running_pod(core):
+    for pod in core.list_namespaced_pod(NAMESPACE, label_selector="app=busybox").items:
+        if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
+            return pod
+    return None
+
+
+def _stored_json(env, location, key):
+    import boto3
+    import botocore.config
+    s3 = boto3.client("s3", endpoint_url=env["KUBEDR_S3_ENDPOINT"], region_name="us-east-1",
+                      aws_access_key_id=env["KUBEDR_S3_ACCESS_KEY"], aws_secret_access_key=env["KUBEDR_S3_SECRET_KEY"],
+                      config=botocore.config.Config(s3={"addressing_style": "path"}))
+    body = s3.get_object(Bucket=location["bucket"], Key="%s/%s" % (location["prefix"], key))["Body"].read()
+    return json.loads(gzip.decompress(body))
+
+
+if __name__ == "__main__":
+    main()
