@@ -94,6 +94,20 @@ VOLUME_ARG_SPEC = dict(
 )
 
 
+# Optional client-side encryption of a backup's archive and side files (documented by the
+# encryption doc fragment; see module_utils/crypto.py).
+ENCRYPTION_ARG_SPEC = dict(
+    encryption=dict(
+        type="dict",
+        options=dict(
+            passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["KUBEDR_ENCRYPTION_PASSPHRASE"])),
+            key=dict(type="str", no_log=True),
+        ),
+        mutually_exclusive=[("passphrase", "key")],
+    ),
+)
+
+
 def auth_options(params):
     """The Kubernetes connection options out of a module's params."""
     return dict((key, params.get(key)) for key in K8S_AUTH_ARG_SPEC)

@@ -27,7 +27,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils import (
-    archive, backup_actions, hooks, restic, results, selection, volumes,
+    archive, backup_actions, crypto, hooks, restic, results, selection, volumes,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.backup_pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
@@ -659,6 +659,7 @@ class BackupRun(object):
         except (ApiException, KubedrError):
             version = {}
         annotations = {"velero.io/resource-timeout": "10m0s"}
+        annotations.update(getattr(self.store, "annotations", None) or {})  # encryption parameters
         for key, field in (("gitversion", "gitVersion"), ("major-version", "major"), ("minor-version", "minor")):
             if version.get(field):
                 annotations["velero.io/source-cluster-k8s-" + key] = version[field]
@@ -797,6 +798,9 @@ def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
     store.check()
     name = options["name"]
     existing = store.backup_metadata(name)
+    # An encrypted backup is read (and a new one written) through the key; a wrong key fails here.
+    store = crypto.open_backup(store, options.get("encryption"), existing, "backup %s" % name,
+                               new=options.get("state", "present") == "present")
     if options.get("state") == "absent":
         return _delete(store, location, name, check_mode, options.get("repository_password"))
     if existing is not None:

@@ -11,7 +11,7 @@ __metaclass__ = type
 import gzip
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils import results
+from ansible_collections.kubedr.backup.plugins.module_utils import crypto, results
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import NotFoundError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import validate_object_name
@@ -34,6 +34,7 @@ def backup_summary(store, name, document):
         "error_count": status.get("errors", 0),
         "size": store.backup_size(name),
         "labels": metadata.get("labels") or {},
+        "encrypted": crypto.ANNOTATION in (metadata.get("annotations") or {}),
     }
 
 
@@ -90,6 +91,9 @@ def run(location, options):
     store = storage_mod.open_store(location)
     store.check(for_write=False)
     if options.get("name"):
+        validate_object_name(options["name"], "backup name")
+        store = crypto.open_backup(store, options.get("encryption"), store.backup_metadata(options["name"]),
+                                   "backup %s" % options["name"])
         backup = describe_backup(store, options["name"], options.get("logs"), options.get("results"),
                                  options.get("resource_list"))
         return {"changed": False, "backups": [backup], "backup": backup}

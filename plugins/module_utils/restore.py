@@ -40,7 +40,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils import archive, results, selection
+from ansible_collections.kubedr.backup.plugins.module_utils import archive, crypto, results, selection
 from ansible_collections.kubedr.backup.plugins.module_utils import restore_actions as actions
 from ansible_collections.kubedr.backup.plugins.module_utils import restore_plan as plan
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
@@ -995,6 +995,8 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
     store.check(for_write=False)
     backup = find_backup(store, options)
     backup_name = backup["metadata"]["name"]
+    # An encrypted backup: the key is checked here, before anything touches the cluster.
+    store = crypto.open_backup(store, options.get("encryption"), backup, "backup %s" % backup_name)
     if not options.get("name"):
         options["name"] = default_restore_name(backup_name, utc_now())
     if store.list_keys(storage_mod.restore_dir(options["name"])):

@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
+  - kubedr.backup.encryption
 attributes:
   check_mode:
     support: full
@@ -316,7 +317,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.args import (
-    auth_options, common_argument_spec, storage_options,
+    ENCRYPTION_ARG_SPEC, auth_options, common_argument_spec, storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import run
 
@@ -352,6 +353,7 @@ BACKUP_ARG_SPEC = dict(
     )),
     repository_password=dict(type="str", no_log=True),
 )
+BACKUP_ARG_SPEC.update(ENCRYPTION_ARG_SPEC)
 
 
 def main():

@@ -22,6 +22,7 @@ author:
 extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
+  - kubedr.backup.encryption
 attributes:
   check_mode:
     support: full
@@ -129,6 +130,10 @@ backups:
       description: Labels of the stored Backup object.
       type: dict
       sample: {"velero.io/storage-location": "default"}
+    encrypted:
+      description: Whether the backup is encrypted (O(encryption) is needed to describe or restore it).
+      type: bool
+      sample: false
 backup:
   description: The described backup - every key of an entry of RV(backups), plus the ones below.
   returned: when O(name) is given
@@ -179,7 +184,9 @@ backup:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
-from ansible_collections.kubedr.backup.plugins.module_utils.args import common_argument_spec, storage_options
+from ansible_collections.kubedr.backup.plugins.module_utils.args import (
+    ENCRYPTION_ARG_SPEC, common_argument_spec, storage_options,
+)
 from ansible_collections.kubedr.backup.plugins.module_utils.info import run
 
 INFO_ARG_SPEC = dict(
@@ -188,6 +195,7 @@ INFO_ARG_SPEC = dict(
     results=dict(type="bool", default=False),
     resource_list=dict(type="bool", default=False),
 )
+INFO_ARG_SPEC.update(ENCRYPTION_ARG_SPEC)
 
 
 def main():

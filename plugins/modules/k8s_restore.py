@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
   - kubedr.backup.node_agent
+  - kubedr.backup.encryption
 attributes:
   check_mode:
     support: full
@@ -337,7 +338,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.args import (
-    VOLUME_ARG_SPEC, auth_options, common_argument_spec, storage_options,
+    ENCRYPTION_ARG_SPEC, VOLUME_ARG_SPEC, auth_options, common_argument_spec, storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import run
 
@@ -371,6 +372,7 @@ RESTORE_ARG_SPEC = dict(
     volume_restore_timeout=dict(type="int", default=600),
 )
 RESTORE_ARG_SPEC.update(VOLUME_ARG_SPEC)
+RESTORE_ARG_SPEC.update(ENCRYPTION_ARG_SPEC)
 
 
 def main():
