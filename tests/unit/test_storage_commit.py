@@ -230,3 +230,39 @@ def test_post_hooks_run_even_when_the_run_fails_after_a_pre_hook(store, monkeypa
     assert result["failed"] is True and result["phase"] == "Failed"
     assert ran == [("db", "freeze"), ("db", "thaw")]
     assert store.list_backups() == []
+
+
+class GeneratedKube(FakeKube):
+    """Serves ``count`` ConfigMaps of 1 KiB, built page by page (nothing held by the fake)."""
+
+    def __init__(self, count):
+        FakeKube.__init__(self, {"namespaces": [obj("shop")]})
+        self.count = count
+
+    def list_pages(self, api_resource, namespace=None, label_selector=None):
+        if api_resource.group_resource != "configmaps":
+            yield from FakeKube.list_pages(self, api_resource, namespace, label_selector)
+            return
+        for start in range(0, self.count, 500):
+            yield [{"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": "cm-%06d" % i, "namespace": "shop", "uid": "u-%d" % i},
+                    "data": {"blob": "%06d" % i + "x" * 1018}} for i in range(start, min(start + 500, self.count))]
+
+
+def test_memory_stays_flat_in_the_number_of_items(tmp_path):
+    import tracemalloc
+
+    def peak(count):
+        store = open_store({"provider": "filesystem", "path": str(tmp_path / str(count))})
+        tracemalloc.start()
+        try:
+            result = backup.BackupRun(GeneratedKube(count), store, {"name": "m", "ttl": "720h"}).execute()
+            return tracemalloc.get_traced_memory()[1], result
+        finally:
+            tracemalloc.stop()
+
+    small, _ = peak(500)
+    large, result = peak(5500)
+    assert result["items"]["total"] == 5501
+    # An item as a dict is several KiB; what may grow per item is its name in the index.
+    assert (large - small) / 5000 < 1024, (small, large)
