@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTBED_DIR = os.path.join(REPO, ".testbed")
@@ -102,3 +104,40 @@ def run_playbook(playbook, extra_vars=None, env=None, check=False, timeout=1800)
         cmd.append("--check")
     return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           env=module_env(env), timeout=timeout, check=False)
+
+
+def wait_for(predicate, timeout=120, interval=0.5, what="condition"):
+    """predicate()'s first true value, polling; AssertionError naming `what` after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+class BackgroundLoop(object):
+    """A daemon thread calling self.tick() every `interval` seconds inside a `with` block."""
+
+    interval = 0.3
+
+    def __init__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.tick()
+            self._stop.wait(self.interval)
+
+    def tick(self):
+        raise NotImplementedError

@@ -25,7 +25,8 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 import testbed  # noqa: E402
-from kubelet_sim import KubeletVolumes, storage_class, volume_dirs  # noqa: E402
+from kubelet_sim import KubeletVolumes, busybox_deployment, storage_class, volume_dirs  # noqa: E402
+from testbed import wait_for  # noqa: E402
 
 from kubernetes import client, config  # noqa: E402
 
@@ -36,16 +37,6 @@ FILES = {"1.txt": "the first file of the seed scenario\n", "2.txt": "and the sec
 
 def say(text):
     print("\n\033[1m== %s\033[0m" % text, flush=True)
-
-
-def wait_for(predicate, timeout=180, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise SystemExit("demo: timed out waiting for %s" % what)
 
 
 def playbook(name, extra, check=True):
@@ -88,15 +79,7 @@ def main():
         "metadata": {"name": "busybox-data"},
         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "kubedr-sim-local",
                  "resources": {"requests": {"storage": "1Gi"}}}})
-    apps.create_namespaced_deployment(NAMESPACE, {
-        "metadata": {"name": "busybox"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "busybox"}},
-                 "template": {"metadata": {"labels": {"app": "busybox"}},
-                              "spec": {"containers": [{"name": "busybox", "image": "busybox",
-                                                       "command": ["sleep", "infinity"],
-                                                       "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-                                       "volumes": [{"name": "data",
-                                                    "persistentVolumeClaim": {"claimName": "busybox-data"}}]}}}})
+    apps.create_namespaced_deployment(NAMESPACE, busybox_deployment("busybox-data"))
 
     with KubeletVolumes(core, NAMESPACE, host_pods):
         pod = wait_for(lambda: _running_pod(core), what="the busybox pod")

@@ -3,8 +3,8 @@ creates each volume's directory under /var/lib/kubelet/pods/<uid>/volumes/ (the 
 bed's KUBEDR_HOST_PODS_DIR stands for that directory); and a dynamic provisioner creates
 a local PV for each pending claim of the storage class SIM_STORAGE_CLASS."""
 import os
-import threading
-import time
+
+from testbed import BackgroundLoop
 
 SIM_STORAGE_CLASS = "kubedr-sim-local"
 SIM_PROVISIONER = "kubedr.test/local-sim"
@@ -44,37 +44,40 @@ def volume_dirs(core_v1, pod, host_pods):
     return dirs
 
 
-class KubeletVolumes(object):
-    """Background thread creating volume directories for the running pods of a namespace."""
+class KubeletVolumes(BackgroundLoop):
+    """Background thread creating volume directories for the running pods of a namespace,
+    and local PVs for its pending claims of SIM_STORAGE_CLASS."""
 
     def __init__(self, core_v1, namespace, host_pods):
+        super(KubeletVolumes, self).__init__()
         self.core_v1 = core_v1
         self.namespace = namespace
         self.host_pods = host_pods
         self._provisioned = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self):
-        self._thread.start()
-        return self
+    def tick(self):
+        try:
+            for pvc in self.core_v1.list_namespaced_persistent_volume_claim(self.namespace).items:
+                if pvc.spec.storage_class_name == SIM_STORAGE_CLASS and not pvc.spec.volume_name \
+                        and pvc.metadata.uid not in self._provisioned:
+                    self._provisioned.add(pvc.metadata.uid)
+                    provision(self.core_v1, pvc)
+            for pod in self.core_v1.list_namespaced_pod(self.namespace).items:
+                if pod.spec.node_name and pod.status.phase in ("Pending", "Running"):
+                    for path in volume_dirs(self.core_v1, pod, self.host_pods):
+                        os.makedirs(path, exist_ok=True)
+        except Exception:  # the namespace may not exist yet; try again
+            pass
 
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(10)
 
-    def _loop(self):
-        while not self._stop.is_set():
-            try:
-                for pvc in self.core_v1.list_namespaced_persistent_volume_claim(self.namespace).items:
-                    if pvc.spec.storage_class_name == SIM_STORAGE_CLASS and not pvc.spec.volume_name \
-                            and pvc.metadata.uid not in self._provisioned:
-                        self._provisioned.add(pvc.metadata.uid)
-                        provision(self.core_v1, pvc)
-                for pod in self.core_v1.list_namespaced_pod(self.namespace).items:
-                    if pod.spec.node_name and pod.status.phase in ("Pending", "Running"):
-                        for path in volume_dirs(self.core_v1, pod, self.host_pods):
-                            os.makedirs(path, exist_ok=True)
-            except Exception:  # the namespace may not exist yet; try again
-                pass
-            time.sleep(0.3)
+def busybox_deployment(claim):
+    """The seed scenario's Deployment: busybox mounting the claim at /data."""
+    return {
+        "metadata": {"name": "busybox"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "busybox"}},
+                 "template": {"metadata": {"labels": {"app": "busybox"}},
+                              "spec": {"containers": [{"name": "busybox", "image": "busybox",
+                                                       "command": ["sleep", "infinity"],
+                                                       "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                                       "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}}},
+    }

@@ -10,7 +10,7 @@ import time
 import pytest
 
 import testbed
-from test_testbed import wait_for
+from testbed import wait_for
 from test_backup_support import (
     archive_paths, assert_ok, cluster_paths_of, configmap, delete_prefix, get_object, gz_json, items_by_path, list_keys, paths_of, raw_item,
     read_tarball, run_backup, run_info, s3_archive, s3_location, unique,

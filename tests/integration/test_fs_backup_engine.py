@@ -2,25 +2,15 @@
 (kwok runs exec'd commands locally, so the agents' host-pods directory is the test bed's
 KUBEDR_HOST_PODS_DIR), volumes on two nodes, restore into pods and the restore marker."""
 import os
-import time
 import uuid
 
 import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup, restic, volumes
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import KubeClient
+from testbed import wait_for
 
 PASSWORD = "fs-engine-" + uuid.uuid4().hex
-
-
-def wait_for(predicate, timeout=90, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for " + what)
 
 
 @pytest.fixture(scope="module")

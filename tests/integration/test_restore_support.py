@@ -12,7 +12,7 @@ import pytest
 
 import testbed
 from test_backup_support import raw_item, unique  # noqa: F401 pylint: disable=unused-import
-from test_testbed import wait_for  # noqa: F401  (re-exported)
+from testbed import wait_for  # noqa: F401  (re-exported)
 
 RESTORE_LABELS = ("velero.io/backup-name", "velero.io/restore-name")
 

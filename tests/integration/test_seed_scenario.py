@@ -9,29 +9,19 @@ import gzip
 import json
 import os
 import sys
-import time
 import uuid
 
 import pytest
 
 import testbed
 from argv_watch import ArgvWatcher
-from kubelet_sim import KubeletVolumes, volume_dirs
+from kubelet_sim import KubeletVolumes, busybox_deployment, volume_dirs
+from testbed import wait_for
 
 NAMESPACE = "test-ns-b"
 AGENT_NAMESPACE = "kubedr-seed-agent"
 PASSWORD = "seed-" + uuid.uuid4().hex
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "node_agent.yml")
-
-
-def wait_for(predicate, timeout=120, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting for " + what)
 
 
 @pytest.fixture(scope="module")
@@ -70,16 +60,7 @@ def seed_namespace(core_v1, apps_v1, bed):
         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local-storage", "volumeName": pv_name,
                  "resources": {"requests": {"storage": "1Gi"}}},
     })
-    apps_v1.create_namespaced_deployment(NAMESPACE, {
-        "metadata": {"name": "busybox"},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "busybox"}},
-                 "template": {"metadata": {"labels": {"app": "busybox"}},
-                              "spec": {"containers": [{"name": "busybox", "image": "busybox",
-                                                       "command": ["sleep", "infinity"],
-                                                       "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
-                                       "volumes": [{"name": "data",
-                                                    "persistentVolumeClaim": {"claimName": "busybox-data"}}]}}},
-    })
+    apps_v1.create_namespaced_deployment(NAMESPACE, busybox_deployment("busybox-data"))
     yield pv_name
     core_v1.delete_namespace(NAMESPACE)
     core_v1.delete_persistent_volume(pv_name)

@@ -3,10 +3,10 @@ a scheduler and kwok kubelets that run pods, exec with real exit codes, MinIO, r
 import filecmp
 import os
 import subprocess
-import time
 import uuid
 
 from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod
+from testbed import wait_for
 
 
 def test_thousand_configmaps_are_listed_back_paginated(core_v1, namespace):
@@ -29,16 +29,6 @@ def test_thousand_configmaps_are_listed_back_paginated(core_v1, namespace):
             break
     assert sorted(listed) == sorted(names)
     assert pages >= 10  # the server really paged (1000+ items, 100 a page)
-
-
-def wait_for(predicate, timeout=90, interval=0.5, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
 
 
 def running_pod(core_v1, namespace, selector):
