@@ -258,6 +258,8 @@ def iter_archive(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE):
                 yield path, data
     except (tarfile.TarError, zlib.error, EOFError, OSError) as error:
         raise ArchiveError("backup archive is corrupt or not a gzipped tar file: %s" % error)
+    except TypeError:  # tarfile's stream reader on a gzip header cut short (ord() of an empty read)
+        raise ArchiveError("backup archive is corrupt or not a gzipped tar file: truncated gzip header")
 
 
 def iter_items(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE, include_preferred_copies=False):
