@@ -88,8 +88,8 @@ def main():
         for name, text in FILES.items():
             with open(os.path.join(volume_dir, name), "w") as f:
                 f.write(text)
-        print("pod %s on %s; its volume %s holds %s" % (pod.metadata.name, pod.spec.node_name,
-                                                         os.path.relpath(volume_dir, host_pods), ", ".join(FILES)))
+        print("pod %s on %s; its volume %s holds %s" % (
+            pod.metadata.name, pod.spec.node_name, os.path.relpath(volume_dir, host_pods), ", ".join(FILES)))
 
         say("2. The restic node agent on every node (role kubedr.backup.node_agent)")
         timings["node agent"] = playbook(os.path.join(HERE, "node-agent.yml"), dict(
@@ -129,8 +129,8 @@ def main():
             restore_name, restore_name))
 
     say("6. Summary")
-    print("backup %s: %d items (%s)" % (backup_name, sum(len(v) for v in backed_up.values()),
-                                       ", ".join("%s %d" % (k.split("/")[-1], len(v)) for k, v in sorted(backed_up.items()))))
+    kinds = ", ".join("%s %d" % (key.split("/")[-1], len(names)) for key, names in sorted(backed_up.items()))
+    print("backup %s: %d items (%s)" % (backup_name, sum(len(v) for v in backed_up.values()), kinds))
     print("pod volumes: %s" % ", ".join("%s/%s %s (snapshot %s)" % (
         v["spec"]["pod"]["name"], v["spec"]["volume"], v["status"]["phase"], v["status"]["snapshotID"][:8])
         for v in volumes or []))

@@ -78,6 +78,17 @@ STORAGE_LOCATION_ARG_SPEC = dict(
 )
 
 
+# Velero's item filters (documented by the filters doc fragment).
+FILTER_ARG_SPEC = dict(
+    included_namespaces=dict(type="list", elements="str"),
+    excluded_namespaces=dict(type="list", elements="str"),
+    included_resources=dict(type="list", elements="str"),
+    excluded_resources=dict(type="list", elements="str"),
+    include_cluster_resources=dict(type="bool"),
+    label_selector=dict(type="str"),
+    or_label_selectors=dict(type="list", elements="str"),
+)
+
 # File-system backup/restore of pod volumes: the restic repository password and where the
 # node agents run (documented by the node_agent doc fragment).
 VOLUME_ARG_SPEC = dict(

@@ -27,6 +27,8 @@ author:
 extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
+  - kubedr.backup.filters
+  - kubedr.backup.node_agent
   - kubedr.backup.encryption
 attributes:
   check_mode:
@@ -49,34 +51,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  included_namespaces:
-    description:
-      - Namespaces to back up; globs (C(*), C(?), C([abc])) allowed. C(*) or nothing means all.
-    type: list
-    elements: str
-  excluded_namespaces:
-    description:
-      - Namespaces to leave out; globs allowed.
-    type: list
-    elements: str
-  included_resources:
-    description:
-      - Resources to back up, as C(resource), C(resource.group), kind or short name; globs allowed.
-      - Cannot be combined with the scoped resource filters.
-    type: list
-    elements: str
-  excluded_resources:
-    description:
-      - Resources to leave out, named as in O(included_resources).
-    type: list
-    elements: str
-  include_cluster_resources:
-    description:
-      - V(true) backs up all cluster-scoped resources, V(false) none.
-      - Unset, cluster-scoped resources are backed up only in a backup of all namespaces, plus those
-        pulled in by item actions (as Velero does).
-      - Cannot be combined with the scoped resource filters.
-    type: bool
   included_cluster_scoped_resources:
     description:
       - Cluster-scoped resources to back up (Velero's newer filter style); C(*) for all.
@@ -95,16 +69,6 @@ options:
   excluded_namespace_scoped_resources:
     description:
       - Namespace-scoped resources to leave out; C(*) for all.
-    type: list
-    elements: str
-  label_selector:
-    description:
-      - Back up only items matching this label selector (kubectl syntax, for example C(app=web,tier in (a,b))).
-      - Mutually exclusive with O(or_label_selectors).
-    type: str
-  or_label_selectors:
-    description:
-      - Back up items matching any of these label selectors.
     type: list
     elements: str
   ordered_resources:
@@ -137,35 +101,6 @@ options:
         lists of entries holding an C(exec) dict with C(container), C(command), C(on_error) and C(timeout).
       - Hooks from pod annotations C(pre.hook.backup.velero.io/command) (and C(post.)) take precedence.
     type: dict
-  node_agent:
-    description:
-      - Where the node-agent pods that run restic are (see the C(kubedr.backup.node_agent) role).
-    type: dict
-    suboptions:
-      namespace:
-        description:
-          - Namespace of the node-agent DaemonSet.
-        type: str
-        default: kubedr-node-agent
-      label_selector:
-        description:
-          - Label selector of the node-agent pods.
-        type: str
-        default: app.kubernetes.io/name=kubedr-node-agent
-      host_pods_path:
-        description:
-          - Where the node agent mounts the kubelet's pods directory.
-        type: str
-        default: /host_pods
-      container:
-        description:
-          - Container of the node-agent pod to exec restic in (default, its first).
-        type: str
-  repository_password:
-    description:
-      - Password of the restic repositories (one per volume namespace, under C(restic/) of the
-        storage location). Required when pod volumes are backed up. Velero's default is C(static-passw0rd).
-    type: str
 requirements:
   - kubernetes >= 24.2.0
   - boto3 >= 1.28.0
@@ -317,7 +252,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.args import (
-    ENCRYPTION_ARG_SPEC, auth_options, common_argument_spec, storage_options,
+    ENCRYPTION_ARG_SPEC, FILTER_ARG_SPEC, VOLUME_ARG_SPEC, auth_options, common_argument_spec, storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import run
 
@@ -329,31 +264,18 @@ def _string_list():
 BACKUP_ARG_SPEC = dict(
     name=dict(type="str", required=True),
     state=dict(type="str", choices=["present", "absent"], default="present"),
-    included_namespaces=_string_list(),
-    excluded_namespaces=_string_list(),
-    included_resources=_string_list(),
-    excluded_resources=_string_list(),
-    include_cluster_resources=dict(type="bool"),
     included_cluster_scoped_resources=_string_list(),
     excluded_cluster_scoped_resources=_string_list(),
     included_namespace_scoped_resources=_string_list(),
     excluded_namespace_scoped_resources=_string_list(),
-    label_selector=dict(type="str"),
-    or_label_selectors=_string_list(),
     ordered_resources=dict(type="dict"),
     ttl=dict(type="str", default="720h"),
     labels=dict(type="dict"),
     default_volumes_to_fs_backup=dict(type="bool", default=False),
     hooks=dict(type="dict"),
-    node_agent=dict(type="dict", options=dict(
-        namespace=dict(type="str", default="kubedr-node-agent"),
-        label_selector=dict(type="str", default="app.kubernetes.io/name=kubedr-node-agent"),
-        host_pods_path=dict(type="str", default="/host_pods"),
-        container=dict(type="str"),
-    )),
-    repository_password=dict(type="str", no_log=True),
 )
-BACKUP_ARG_SPEC.update(ENCRYPTION_ARG_SPEC)
+for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC):
+    BACKUP_ARG_SPEC.update(_shared)
 
 
 def main():

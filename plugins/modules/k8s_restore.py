@@ -34,6 +34,7 @@ author:
 extends_documentation_fragment:
   - kubedr.backup.k8s_auth
   - kubedr.backup.storage_location
+  - kubedr.backup.filters
   - kubedr.backup.node_agent
   - kubedr.backup.encryption
 attributes:
@@ -59,42 +60,6 @@ options:
     description:
       - Restore the newest Completed backup labelled C(velero.io/schedule-name=<schedule_name>).
     type: str
-  included_namespaces:
-    description:
-      - Namespaces (in the backup) to restore; globs allowed. C(*) or nothing means all.
-    type: list
-    elements: str
-  excluded_namespaces:
-    description:
-      - Namespaces to leave out; globs allowed.
-    type: list
-    elements: str
-  included_resources:
-    description:
-      - Resources to restore, as C(resource), C(resource.group), kind or short name; globs allowed.
-    type: list
-    elements: str
-  excluded_resources:
-    description:
-      - Resources to leave out, named as in O(included_resources).
-    type: list
-    elements: str
-  include_cluster_resources:
-    description:
-      - V(true) restores all cluster-scoped resources of the backup, V(false) none.
-      - Unset, cluster-scoped resources are restored only when all namespaces are, plus the persistent
-        volumes of restored claims and the definitions of restored custom resources.
-    type: bool
-  label_selector:
-    description:
-      - Restore only items matching this label selector (kubectl syntax).
-      - Mutually exclusive with O(or_label_selectors).
-    type: str
-  or_label_selectors:
-    description:
-      - Restore items matching any of these label selectors.
-    type: list
-    elements: str
   namespace_mapping:
     description:
       - "Restore the items of a namespace into another one, C(source: target). Persistent volume claim
@@ -338,7 +303,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.args import (
-    ENCRYPTION_ARG_SPEC, VOLUME_ARG_SPEC, auth_options, common_argument_spec, storage_options,
+    ENCRYPTION_ARG_SPEC, FILTER_ARG_SPEC, VOLUME_ARG_SPEC, auth_options, common_argument_spec, storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import run
 
@@ -351,13 +316,6 @@ RESTORE_ARG_SPEC = dict(
     name=dict(type="str"),
     backup_name=dict(type="str"),
     schedule_name=dict(type="str"),
-    included_namespaces=_string_list(),
-    excluded_namespaces=_string_list(),
-    included_resources=_string_list(),
-    excluded_resources=_string_list(),
-    include_cluster_resources=dict(type="bool"),
-    label_selector=dict(type="str"),
-    or_label_selectors=_string_list(),
     namespace_mapping=dict(type="dict"),
     restore_pvs=dict(type="bool", default=True),
     preserve_node_ports=dict(type="bool", default=False),
@@ -371,8 +329,8 @@ RESTORE_ARG_SPEC = dict(
     restore_helper_image=dict(type="str", default="docker.io/library/busybox:1.36"),
     volume_restore_timeout=dict(type="int", default=600),
 )
-RESTORE_ARG_SPEC.update(VOLUME_ARG_SPEC)
-RESTORE_ARG_SPEC.update(ENCRYPTION_ARG_SPEC)
+for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC):
+    RESTORE_ARG_SPEC.update(_shared)
 
 
 def main():
