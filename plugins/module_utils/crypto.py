@@ -382,4 +382,3 @@ def open_backup(store, option, document, what, new=False):
     if new and document is None and option and (option.get("passphrase") or option.get("key")):
         return EncryptedStore(store, Cipher.new(option))
     return store
-
