@@ -804,20 +804,31 @@ class RestoreRun(object):
     def _run_tier(self, pool, group_resources):
         window = threading.BoundedSemaphore(self.options["workers"] * 4)
         futures = []
+        lost = []  # the first ClusterError (the API server is gone): no more work is handed out
 
         def run(task):
             try:
-                self._process(task)
+                if not lost:
+                    self._process(task)
+            except ClusterError as error:
+                lost.append(error)
+                raise
             finally:
                 window.release()
 
         for group_resource in group_resources:
+            if lost:
+                break
             if group_resource == selection.NAMESPACES:
                 self._restore_namespaces()
                 continue
             for task in self._tasks(group_resource):
+                if lost:
+                    break
                 window.acquire()
                 futures.append(pool.submit(run, task))
+        if lost:
+            raise lost[0]
         for future in futures:
             future.result()  # re-raises ClusterError (API server gone) and engine bugs
 
