@@ -693,9 +693,9 @@ class BackupRun(object):
                 raise ClusterError("cannot read the cluster at %s: %s" % (self.kube.host, describe_api_error(error)))
             tarball = None if self.check_mode else tempfile.TemporaryFile()
             self.sink = CountingSink() if self.check_mode else archive.ArchiveWriter(tarball)
-            self._progress("InProgress", force=True)
             self.log.info("Starting backup", check_mode=self.check_mode or None)
             try:
+                self._progress("InProgress", force=True)
                 self._collect()
                 if not self.check_mode and self.pod_work.needs_volumes():
                     self.pod_volume_backups = self._pod_volumes()
@@ -709,7 +709,10 @@ class BackupRun(object):
             completed = self.now()
             phase = results.phase_for(self.results)
             self.log.info("Backup completed", phase=phase, items=len(self.index))
-            self._upload(tarball, phase, completed)
+            try:
+                self._upload(tarball, phase, completed)
+            except StorageError as error:  # the location failed before the commit marker: nothing is committed
+                return self._failed(error)
             return self._result(phase, changed=True, completed=completed,
                                 size=self.store.backup_size(self.name))
         finally:

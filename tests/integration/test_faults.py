@@ -275,7 +275,7 @@ def test_minio_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
         fbed.start_minio()
     FAULTS_INJECTED.append(("MinIO killed mid-backup", result.get("phase")))
 
-    assert result.failed and result["phase"] == "Failed", result
+    assert result.failed and result.get("phase") == "Failed", result
     assert result["msg"].startswith("backup b1 failed: ")
     assert "S3" in result["msg"] and "Traceback" not in result["msg"]
     assert "velero" in result["backup_errors"] and result["backup_errors"]["velero"]
@@ -306,7 +306,7 @@ def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bu
         fbed.start_apiserver(how)
     FAULTS_INJECTED.append(("kube-apiserver killed mid-backup", result.get("phase")))
 
-    assert result.failed and result["phase"] == "Failed", result
+    assert result.failed and result.get("phase") == "Failed", result
     assert "cannot reach the Kubernetes API server" in result["msg"], result["msg"]
     assert run.elapsed < 60  # retries are bounded: a dead API server fails the run, it does not hang
     assert "backups/b2/velero-backup.json" not in fbed.keys(prefix)
@@ -347,7 +347,7 @@ def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed,
         fbed.start_apiserver(how)
     FAULTS_INJECTED.append(("kube-apiserver killed mid-restore", result.get("phase")))
 
-    assert result.failed and result["phase"] == "Failed", result
+    assert result.failed and result.get("phase") == "Failed", result
     assert "cannot reach the Kubernetes API server" in result["msg"], result["msg"]
     assert run.elapsed < 60, "the restore went on handing out work after the API server was gone"
     partial = restored_count()
