@@ -33,6 +33,8 @@ attributes:
   diff_mode:
     support: none
     description: Not supported.
+extends_documentation_fragment:
+  - kubedr.backup.storage_location
 options:
   state:
     description:
@@ -66,83 +68,10 @@ options:
     type: str
   storage_location:
     description:
-      - The backup storage location the repository belongs to, and the S3 credentials and TLS settings restic uses.
+      - The backup storage location the repository belongs to, and the S3 credentials and TLS settings restic
+        uses (its other suboptions are those of the other modules).
       - Required unless O(repository) is given.
-    type: dict
-    suboptions:
-      provider:
-        description:
-          - V(s3) for S3 or an S3-compatible server such as MinIO, V(filesystem) for a local directory.
-        type: str
-        choices: [s3, filesystem]
-        default: s3
-      bucket:
-        description:
-          - The S3 bucket. Required when O(storage_location.provider=s3) and O(repository) is not given.
-        type: str
-      prefix:
-        description:
-          - Folder inside the bucket (or the directory) under which the Velero layout starts.
-        type: str
-        default: ""
-      path:
-        description:
-          - The directory of a V(filesystem) location.
-        type: path
-      endpoint_url:
-        description:
-          - URL of an S3-compatible server (MinIO). Can also be set with E(AWS_URL) or E(S3_URL).
-        type: str
-        aliases: [aws_endpoint_url, s3_url]
-      region:
-        description:
-          - The S3 region, passed to restic as E(AWS_DEFAULT_REGION). Without O(storage_location.endpoint_url) it
-            also names the AWS endpoint C(s3-<region>.amazonaws.com) (C(s3.amazonaws.com) when unset).
-            Can also be set with E(AWS_REGION) or E(AWS_DEFAULT_REGION).
-        type: str
-        aliases: [aws_region]
-      access_key:
-        description:
-          - The access key ID. Can also be set with E(AWS_ACCESS_KEY_ID) or E(AWS_ACCESS_KEY).
-        type: str
-        aliases: [aws_access_key_id, aws_access_key]
-      secret_key:
-        description:
-          - The secret access key. Can also be set with E(AWS_SECRET_ACCESS_KEY) or E(AWS_SECRET_KEY).
-        type: str
-        aliases: [aws_secret_access_key, aws_secret_key]
-      session_token:
-        description:
-          - A session token for temporary credentials. Can also be set with E(AWS_SESSION_TOKEN) or E(AWS_SECURITY_TOKEN).
-        type: str
-        aliases: [aws_session_token, security_token]
-      profile:
-        description:
-          - A profile of the AWS shared credentials file. Can also be set with E(AWS_PROFILE).
-        type: str
-        aliases: [aws_profile]
-      validate_certs:
-        description:
-          - Whether to verify the S3 server's TLS certificate (restic C(--insecure-tls) when false).
-        type: bool
-        default: true
-      aws_ca_bundle:
-        description:
-          - A CA bundle used to verify the S3 server (restic C(--cacert)). Can also be set with E(AWS_CA_BUNDLE).
-        type: path
-      s3_addressing_style:
-        description:
-          - How the bucket is addressed (restic C(-o s3.bucket-lookup)). MinIO needs V(path).
-        type: str
-        choices: [auto, path, virtual]
-        default: auto
-      access_mode:
-        description:
-          - Accepted for symmetry with the other modules; V(ReadOnly) refuses O(state) and the actions that write
-            (O(action=forget), O(action=prune), O(action=unlock)).
-        type: str
-        choices: [ReadWrite, ReadOnly]
-        default: ReadWrite
+    required: false
   password:
     description:
       - The repository password. Velero's default is C(static-passw0rd).
