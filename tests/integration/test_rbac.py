@@ -60,7 +60,7 @@ def test_shipped_roles_back_up_and_restore_and_the_backup_identity_cannot_write(
     backup = testbed.run_module("k8s_backup", dict(as_backup, name="shipped", included_namespaces=[source]))
     assert not backup.failed, backup.get("msg")
     assert backup["phase"] == "Completed", backup["backup_errors"]
-    counts = backup["items"]["per_resource"]
+    counts = backup["item_counts"]["per_resource"]
     assert counts["v1/ConfigMap"] >= 3 and counts["v1/Secret"] == 1 and counts["rbac.authorization.k8s.io/v1/Role"] == 1
 
     # The read-only identity cannot restore: each item fails with the reason, the run completes.
@@ -70,7 +70,7 @@ def test_shipped_roles_back_up_and_restore_and_the_backup_identity_cannot_write(
                                                     namespace_mapping={source: denied_ns}))
     assert not denied.failed, denied.get("msg")
     assert denied["phase"] == "PartiallyFailed"
-    assert denied["items"]["created"] == 0 and denied["items"]["failed"] >= 6
+    assert denied["item_counts"]["created"] == 0 and denied["item_counts"]["failed"] >= 6
     errors = messages(denied["restore_errors"])
     assert any("forbidden" in e.lower() or "403" in e for e in errors), errors
     assert any("cm-0" in e for e in errors) and any("creds" in e for e in errors)
@@ -122,8 +122,8 @@ def test_restricted_service_account_gets_per_item_errors_and_the_rest_is_done(be
         backup = testbed.run_module("k8s_backup", dict(as_narrow, name="narrow", included_namespaces=[source]))
         assert not backup.failed, backup.get("msg")
         assert backup["phase"] == "PartiallyFailed"
-        assert backup["items"]["per_resource"]["v1/ConfigMap"] >= 3
-        assert "v1/Secret" not in backup["items"]["per_resource"]
+        assert backup["item_counts"]["per_resource"]["v1/ConfigMap"] >= 3
+        assert "v1/Secret" not in backup["item_counts"]["per_resource"]
         errors = backup["backup_errors"]["namespaces"][source]
         assert any("cannot list secrets" in e and "403" in e for e in errors), errors
         assert any("cannot list serviceaccounts" in e for e in errors)
@@ -138,13 +138,13 @@ def test_restricted_service_account_gets_per_item_errors_and_the_rest_is_done(be
                                                          namespace_mapping={source: target}))
         assert not restore.failed, restore.get("msg")
         assert restore["phase"] == "PartiallyFailed"
-        per = restore["items"]["per_resource"]
+        per = restore["item_counts"]["per_resource"]
         assert per["v1/ConfigMap"]["created"] == 3 and per["v1/ConfigMap"]["failed"] == 0
         assert per["v1/Secret"]["failed"] == 1 and per["v1/ServiceAccount"]["failed"] >= 1
-        assert per["rbac.authorization.k8s.io/v1/Role"]["failed"] == 1
+        assert per["rbac.authorization.k8s.io/v1/Role"]["failed"] == 2  # reader, and narrow itself
         errors = restore["restore_errors"]["namespaces"][target]
         assert any("secrets %s/creds" % target in e and "403" in e for e in errors), errors
-        assert any("roles %s/reader" % target in e for e in errors)
+        assert any("roles.rbac.authorization.k8s.io %s/reader" % target in e for e in errors), errors
         assert sorted(c.metadata.name for c in core_v1.list_namespaced_config_map(target).items
                       if c.metadata.name.startswith("cm-")) == ["cm-0", "cm-1", "cm-2"]
     finally:
