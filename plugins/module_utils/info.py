@@ -29,7 +29,7 @@ def backup_summary(store, name, document):
         "start_timestamp": status.get("startTimestamp"),
         "completion_timestamp": status.get("completionTimestamp"),
         "expiration": status.get("expiration"),
-        "items": progress.get("itemsBackedUp", progress.get("totalItems", 0)),
+        "item_count": progress.get("itemsBackedUp", progress.get("totalItems", 0)),
         "warning_count": status.get("warnings", 0),
         "error_count": status.get("errors", 0),
         "size": store.backup_size(name),

@@ -953,7 +953,7 @@ class RestoreRun(object):
             "phase": None if self.check_mode else phase,
             "start_timestamp": rfc3339(self.started),
             "completion_timestamp": rfc3339(completed),
-            "items": self.outcomes.counts(),
+            "item_counts": self.outcomes.counts(),
             "restore_warnings": self.results.warnings,
             "restore_errors": self.results.errors,
             "warning_count": self.results.warning_count(),

@@ -174,7 +174,7 @@ expiration:
   returned: state=present
   type: str
   sample: "2024-01-31T02:00:00Z"
-items:
+item_counts:
   description: Counts of the items backed up (in check mode, of those that would be).
   returned: state=present
   type: dict

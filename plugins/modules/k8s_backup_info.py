@@ -110,7 +110,7 @@ backups:
       description: Expiration time (RFC 3339).
       type: str
       sample: "2024-01-31T02:00:00Z"
-    items:
+    item_count:
       description: Number of items backed up.
       type: int
       sample: 42

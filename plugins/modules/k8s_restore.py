@@ -228,7 +228,7 @@ completion_timestamp:
   returned: always
   type: str
   sample: "2024-01-02T10:15:04Z"
-items:
+item_counts:
   description: Counts of the items restored (in check mode, that would be), in total and per resource.
   returned: always
   type: dict

@@ -157,8 +157,7 @@ def run_module_measured(name, args):
 
 
 def item_total(result):
-    counts = result.get("item_counts") or result.get("items") or {}
-    return counts.get("total") if isinstance(counts, dict) else None
+    return result["item_counts"]["total"]
 
 
 class Bench(object):
@@ -210,11 +209,7 @@ class Bench(object):
         mapping = dict(zip(namespaces(src_prefix, ns_count), namespaces(dst_prefix, ns_count)))
         args = dict(self.auth, backup_name=backup_name, storage_location=self.location, namespace_mapping=mapping)
         result, secs, rss = run_module_measured("k8s_restore", args)
-        restored = result.get("restored") or result.get("counts") or {}
-        total = restored.get("created") if isinstance(restored, dict) else None
-        if total is None:
-            total = item_total(result)
-        return total, secs, rss
+        return result["item_counts"]["created"], secs, rss
 
 
 def main():

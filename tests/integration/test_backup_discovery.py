@@ -37,7 +37,7 @@ def test_full_cluster_backup(bed, s3, storage_location, core_v1):
     assert result["phase"] in ("Completed", "PartiallyFailed")
     assert errors["cluster"] == [] and errors["namespaces"] == {}
     assert all("repository_password was not given" in e for e in errors["velero"]), errors
-    per_resource = result["items"]["per_resource"]
+    per_resource = result["item_counts"]["per_resource"]
     nodes = [n.metadata.name for n in core_v1.list_node().items]
     assert per_resource["v1/Node"] == len(nodes)
     resource_list = gz_json(get_object(s3, location, "backups/full/full-resource-list.json.gz"))

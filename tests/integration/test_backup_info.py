@@ -24,10 +24,10 @@ def test_list_and_describe(bed, s3, core_v1, namespace, location):
     assert by_name["first"]["phase"] == "Completed"
     assert by_name["first"]["created"] == first["start_timestamp"]
     assert by_name["first"]["expiration"] == first["expiration"]
-    assert by_name["first"]["items"] == first["items"]["total"]
+    assert by_name["first"]["item_count"] == first["item_counts"]["total"]
     assert by_name["first"]["size"] == first["archive_size"] > 0
     # second selects only the labelled ConfigMap, plus its namespace
-    assert by_name["second"]["items"] == 2 == second["items"]["total"]
+    assert by_name["second"]["item_count"] == 2 == second["item_counts"]["total"]
     assert by_name["second"]["labels"] == {"schedule": "nightly", "velero.io/storage-location": "default"}
 
     described = assert_ok(run_info(location, name="second", logs=True, results=True, resource_list=True))["backup"]

@@ -286,7 +286,7 @@ def test_minio_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
     rerun = testbed.run_module("k8s_backup", args)
     assert not rerun.failed, rerun.get("msg")
     assert rerun["phase"] == "Completed" and rerun["changed"]
-    assert rerun["items"]["per_resource"]["v1/ConfigMap"] >= BULK_COUNT
+    assert rerun["item_counts"]["per_resource"]["v1/ConfigMap"] >= BULK_COUNT
     assert "b1" in listed_backups(fbed, location)
 
 
@@ -315,7 +315,7 @@ def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bu
     rerun = testbed.run_module("k8s_backup", args)
     assert not rerun.failed, rerun.get("msg")
     assert rerun["phase"] == "Completed"
-    assert rerun["items"]["per_resource"]["v1/ConfigMap"] >= BULK_COUNT
+    assert rerun["item_counts"]["per_resource"]["v1/ConfigMap"] >= BULK_COUNT
     assert "b2" in listed_backups(fbed, location)
 
 
@@ -356,7 +356,7 @@ def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed,
     rerun = testbed.run_module("k8s_restore", dict(args, name="r2"))
     assert not rerun.failed, rerun.get("msg")
     assert rerun["phase"] == "Completed", rerun["restore_errors"]
-    counts = rerun["items"]["per_resource"]["v1/ConfigMap"]
+    counts = rerun["item_counts"]["per_resource"]["v1/ConfigMap"]
     # What the first run created is found identical and left alone; the rest is created; no duplicates.
     # (+1: the namespace's kube-root-ca.crt, in the backup and created afresh by the controller manager)
     assert counts["created"] + counts["skipped"] == BULK_COUNT + 1 and counts["failed"] == 0
@@ -457,7 +457,7 @@ def test_restic_killed_mid_volume_fails_that_volume_only(fbed):
     assert any("big" in message for message in result["backup_errors"]["namespaces"][namespace])
     # The objects are committed (PartiallyFailed is restorable) and listed.
     assert "v1" in listed_backups(fbed, location)
-    assert result["items"]["per_resource"]["v1/Pod"] == 1
+    assert result["item_counts"]["per_resource"]["v1/Pod"] == 1
 
     rerun = testbed.run_module("k8s_backup", dict(args, name="v2"), timeout=600)
     assert not rerun.failed, rerun.get("msg")
@@ -502,13 +502,13 @@ def test_restore_with_policy_none_overwrites_nothing_and_reports_each_difference
     assert any("secrets %s/creds" % namespace in w for w in differs)
     assert not any("/same" in w for w in warnings)
     assert "live-secret-edit" not in json.dumps(restore) and "backed-up" not in json.dumps(restore)
-    configmaps = restore["items"]["per_resource"]["v1/ConfigMap"]
+    configmaps = restore["item_counts"]["per_resource"]["v1/ConfigMap"]
     assert configmaps["created"] == 1 and configmaps["updated"] == 0
-    assert restore["items"]["per_resource"]["v1/Secret"]["skipped"] == 1
+    assert restore["item_counts"]["per_resource"]["v1/Secret"]["skipped"] == 1
 
     # A rerun is just as careful.
     again = testbed.run_module("k8s_restore", dict(common, backup_name="n1", name="rn2",
                                                    included_resources=["configmaps", "secrets"]))
-    assert again["phase"] == "Completed" and again["items"]["created"] == 0 and again["items"]["updated"] == 0
+    assert again["phase"] == "Completed" and again["item_counts"]["created"] == 0 and again["item_counts"]["updated"] == 0
     assert core.read_namespaced_config_map("changed", namespace).data == {"v": "live-edit"}
     core.delete_namespace(namespace)

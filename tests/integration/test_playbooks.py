@@ -44,7 +44,7 @@ def test_backup_playbook_labels_and_reports(bed, core_v1, namespace, location):
     assert summary, out[-3000:]
     stored = backups(bed, location)[summary.group(1)]
     assert stored["labels"]["velero.io/schedule-name"] == "hourly" and stored["labels"]["team"] == "ops"
-    assert stored["items"] == int(summary.group(2)) >= 4  # namespace, 2 configmaps, kube-root-ca.crt...
+    assert stored["item_count"] == int(summary.group(2)) >= 4  # namespace, 2 configmaps, kube-root-ca.crt...
     assert bed["KUBEDR_S3_SECRET_KEY"] not in out
 
 

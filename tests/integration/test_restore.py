@@ -186,7 +186,7 @@ def test_round_trip_restores_every_object_as_it_was(bed, s3, source):
         resource_list["v1/ConfigMap"] == sorted(["%s/settings(created)" % source.namespace,
                                                  "%s/kube-root-ca.crt(created)" % source.namespace])
     assert resource_list["apiextensions.k8s.io/v1/CustomResourceDefinition"] == ["%s(created)" % source.crd]
-    assert result["items"]["failed"] == 0 and result["error_count"] == 0
+    assert result["item_counts"]["failed"] == 0 and result["error_count"] == 0
     results = json.loads(gzip.decompress(get_object(s3, source.location, "restores/%s/restore-%s-results.gz"
                                                     % (name, name))))
     assert set(results) == {"warnings", "errors"}
@@ -200,7 +200,7 @@ def test_restoring_again_over_the_restored_namespace_changes_nothing(bed, source
     name = "again-" + uuid.uuid4().hex[:6]
     before = dict((path, source.get(path)) for path in source.paths())
     result = assert_restored(run_restore(bed, source.location, backup_name=source.backup, name=name))
-    assert result["changed"] is False and result["items"]["created"] == 0, [
-        (k, v) for k, v in result["items"]["per_resource"].items() if v["created"]]
+    assert result["changed"] is False and result["item_counts"]["created"] == 0, [
+        (k, v) for k, v in result["item_counts"]["per_resource"].items() if v["created"]]
     for path, obj in before.items():
         assert source.get(path)["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"], path

@@ -160,8 +160,8 @@ def test_velero_backup_restores_with_namespace_mapping(bed, api_client, fixture)
     assert resource_list["v1/PersistentVolume"] == ["%s(created)" % fixture.pv]
     assert resource_list["%s/v1/Widget" % fixture.group] == ["%s/w1(created)" % a2]
     assert "v1/Event" not in resource_list
-    assert result["items"]["per_resource"]["v1/ConfigMap"] == {"created": 3, "updated": 0, "skipped": 0, "failed": 0}
-    assert result["items"]["failed"] == 0 and result["changed"] is True
+    assert result["item_counts"]["per_resource"]["v1/ConfigMap"] == {"created": 3, "updated": 0, "skipped": 0, "failed": 0}
+    assert result["item_counts"]["failed"] == 0 and result["changed"] is True
 
     logs = stored_restore(fixture.location, "mapped", "logs")
     assert "restore=velero/mapped" in logs and "Restore completed" in logs
@@ -235,7 +235,7 @@ def test_existing_resource_policies_check_mode_and_diff(bed, api_client, fixture
                for w in warnings)
     assert fixture.resource_list("none")["v1/ConfigMap"] == [
         "%s/app-config(skipped)" % fixture.a, "%s/db-config(created)" % fixture.a]
-    assert none["items"]["per_resource"]["v1/Namespace"]["skipped"] == 1
+    assert none["item_counts"]["per_resource"]["v1/Namespace"]["skipped"] == 1
 
     # Check mode with diff: what update would do, and the cluster stays as it is.
     before = live("app-config")
@@ -275,7 +275,7 @@ def test_existing_resource_policies_check_mode_and_diff(bed, api_client, fixture
     recreated = live("app-config")
     assert recreated["data"] == {"color": "blue"} and recreated["metadata"]["uid"] != original_uid
     assert live("db-config")["metadata"]["uid"] == db_uid
-    assert recreate["items"]["recreated"] == 1
+    assert recreate["item_counts"]["recreated"] == 1
     assert get_raw(api_client, "/api/v1/namespaces/" + fixture.a)["status"]["phase"] == "Active"
 
 
@@ -305,7 +305,7 @@ def test_modifier_failing_on_one_item_fails_only_that_item(bed, api_client, fixt
     result = fixture.restore(bed, name="broken-modifier", included_namespaces=[fixture.a],
                              included_resources=["configmaps"], resource_modifiers=modifiers)
     assert_restored(result, phase="PartiallyFailed")
-    assert result["items"]["per_resource"]["v1/ConfigMap"]["failed"] == 1
+    assert result["item_counts"]["per_resource"]["v1/ConfigMap"]["failed"] == 1
     assert any("resource_modifiers[0]" in e and "db-config" in e
                for e in result["restore_errors"]["namespaces"][fixture.a])
     assert get_raw(api_client, ns_path(fixture.a, "configmaps", "app-config")) is not None
@@ -339,7 +339,7 @@ def test_check_mode_changes_nothing(bed, api_client, fixture):
     assert plan[("%s/v1/Widget" % fixture.group, fixture.a, "w1")]["action"] == "create"
     assert plan[("v1/Pod", fixture.a, "done")]["action"] == "skip"
     assert "completed" in plan[("v1/Pod", fixture.a, "done")]["reason"]
-    assert result["changed"] is True and result["items"]["created"] == len(
+    assert result["changed"] is True and result["item_counts"]["created"] == len(
         [p for p in result["plan"] if p["action"] == "create"])
     for path in ("/api/v1/namespaces/" + fixture.a, "/api/v1/persistentvolumes/" + fixture.pv,
                  "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + fixture.crd):
@@ -411,7 +411,7 @@ def test_restore_waits_for_a_terminating_namespace(bed, api_client, fixture):
     assert namespace["metadata"]["uid"] != uid and namespace["status"]["phase"] == "Active"
     assert get_raw(api_client, ns_path(fixture.b, "configmaps", "other"))["metadata"]["labels"][
         "velero.io/restore-name"] == "after"
-    assert result["items"]["per_resource"]["v1/Namespace"]["created"] == 1
+    assert result["item_counts"]["per_resource"]["v1/Namespace"]["created"] == 1
 
 
 def test_released_volume_left_in_place_is_reported(bed, api_client, fixture):

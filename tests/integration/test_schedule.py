@@ -114,7 +114,7 @@ def test_cronjob_command_makes_a_labelled_backup(bed, api_client, core_v1, sched
     assert len(stored) == 1
     (name, backup), = stored.items()
     assert re.match("^%s-[0-9]{14}$" % schedule["schedule_name"], name)
-    assert backup["phase"] == "Completed" and backup["items"] >= 3
+    assert backup["phase"] == "Completed" and backup["item_count"] >= 3
     assert backup["labels"]["velero.io/schedule-name"] == schedule["schedule_name"]
 
     # k8s_restore finds it by schedule name.

@@ -93,7 +93,7 @@ def test_seed_scenario_backup_disaster_restore(bed, core_v1, apps_v1, s3, storag
                                                        default_volumes_to_fs_backup=True))
         assert not backup.failed, backup.get("msg")
         assert backup["phase"] == "Completed", backup["backup_errors"]
-        counts = backup["items"]["per_resource"]
+        counts = backup["item_counts"]["per_resource"]
         assert counts["apps/v1/Deployment"] == 1 and counts["v1/PersistentVolumeClaim"] == 1
         assert counts["v1/PersistentVolume"] == 1  # pulled in by the claim
         key = "%s/backups/seed-backup/seed-backup-podvolumebackups.json.gz" % location["prefix"]

@@ -159,7 +159,7 @@ def test_check_mode_writes_nothing(store):
     result = run(store, FakeKube(ITEMS), check_mode=True)
     assert store.writes == [] and store.list_keys("") == []
     assert result["changed"] is True and result["phase"] is None
-    assert result["items"]["total"] == 8
+    assert result["item_counts"]["total"] == 8
 
 
 def test_snapshots_to_forget_are_grouped_by_repository():
@@ -205,7 +205,7 @@ def test_check_mode_on_a_directory_that_does_not_exist_yet_creates_nothing(tmp_p
     location = {"provider": "filesystem", "path": str(tmp_path / "new" / "place")}
     result = backup.run({}, location, {"name": "b1", "ttl": "720h"}, check_mode=True,
                         kube_factory=lambda auth: FakeKube(ITEMS))
-    assert result["changed"] is True and result["items"]["total"] == 8
+    assert result["changed"] is True and result["item_counts"]["total"] == 8
     assert not (tmp_path / "new").exists()
     assert backup.run({}, location, {"name": "b1", "ttl": "720h"}, kube_factory=lambda auth: FakeKube(ITEMS))[
         "phase"] == "Completed"
@@ -263,6 +263,6 @@ def test_memory_stays_flat_in_the_number_of_items(tmp_path):
 
     small = peak(500)[0]
     large, result = peak(5500)
-    assert result["items"]["total"] == 5501
+    assert result["item_counts"]["total"] == 5501
     # An item as a dict is several KiB; what may grow per item is its name in the index.
     assert (large - small) / 5000 < 1024, (small, large)

@@ -32,7 +32,7 @@ def test_lists_committed_backups_oldest_first(location):
     commit(store, "older", "2024-01-01T00:00:00Z", 1)
     store.put_bytes(backup_keys("half")["tarball"], b"partial")  # never committed
     listing = info.run(location, {})["backups"]
-    assert [(b["name"], b["items"], b["size"], b["phase"]) for b in listing] == [
+    assert [(b["name"], b["item_count"], b["size"], b["phase"]) for b in listing] == [
         ("older", 1, 10, "Completed"), ("newer", 3, 10, "Completed")]
 
 
