@@ -96,9 +96,9 @@ def test_namespace_backup_has_velero_layout_item_by_item(bed, s3, api_client, co
     logs = gzip_text(get_object(s3, location, "backups/layout/layout-logs.gz"))
     assert "backup=velero/layout" in logs and "Backup completed" in logs
 
-    assert result["item_counts"] == {"total": 5, "per_resource": {"v1/ConfigMap": 2, "v1/Namespace": 1, "v1/Secret": 1,
-                                                            "v1/ServiceAccount": 1},
-                               "per_namespace": {namespace: 4}}
+    assert result["item_counts"] == {
+        "total": 5, "per_resource": {"v1/ConfigMap": 2, "v1/Namespace": 1, "v1/Secret": 1, "v1/ServiceAccount": 1},
+        "per_namespace": {namespace: 4}}
     assert result["storage"]["tarball"] == "s3://%s/%s/backups/layout/layout.tar.gz" % (location["bucket"], location["prefix"])
     assert result["archive_size"] == s3.head_object(Bucket=location["bucket"], Key="%s/backups/layout/layout.tar.gz" % location["prefix"])["ContentLength"]
     assert result["expiration"] == status["expiration"]
@@ -345,9 +345,9 @@ def test_check_mode_reports_and_writes_nothing(bed, s3, core_v1, namespace, loca
     configmap(core_v1, namespace, "one")
     result = assert_ok(run_backup(bed, location, "preview", check_mode=True, included_namespaces=[namespace]))
     assert result["changed"] is True
-    assert result["item_counts"] == {"total": 4, "per_resource": {"v1/ConfigMap": 2, "v1/Namespace": 1,
-                                                            "v1/ServiceAccount": 1},
-                               "per_namespace": {namespace: 3}}
+    assert result["item_counts"] == {
+        "total": 4, "per_resource": {"v1/ConfigMap": 2, "v1/Namespace": 1, "v1/ServiceAccount": 1},
+        "per_namespace": {namespace: 3}}
     assert list_keys(s3, location) == []
 
 
