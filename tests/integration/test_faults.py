@@ -50,6 +50,7 @@ class FaultBed(object):
         self.bin_dir = env["KUBEDR_BIN_DIR"]
         self.minio_dir = os.path.join(testbed.TESTBED_DIR, "minio-" + NAME)
         self.cluster_dir = os.path.join(testbed.TESTBED_DIR, "kwok", "clusters", NAME)
+        self.last_snapshots = {}
 
     # MinIO -----------------------------------------------------------------------------
 
@@ -105,30 +106,54 @@ class FaultBed(object):
 
     # kube-apiserver ---------------------------------------------------------------------
 
-    def apiserver_pidfile(self):
-        return os.path.join(self.cluster_dir, "pids", "kube-apiserver.pid")
+    COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
 
-    def kill_apiserver(self):
-        """SIGKILL kwokctl's kube-apiserver; returns what restarting it needs (argv, cwd, env)."""
-        with open(self.apiserver_pidfile()) as f:
+    def pidfile(self, component):
+        return os.path.join(self.cluster_dir, "pids", component + ".pid")
+
+    def snapshot(self, component):
+        """(pid, argv, cwd, env) of a kwokctl component, read from /proc by its recorded pid."""
+        with open(self.pidfile(component)) as f:
             pid = int(f.read().strip())
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             argv = [a.decode() for a in f.read().split(b"\0") if a]
         with open("/proc/%d/environ" % pid, "rb") as f:
             env = dict(e.decode().split("=", 1) for e in f.read().split(b"\0") if b"=" in e)
-        cwd = os.readlink("/proc/%d/cwd" % pid)
+        return pid, argv, os.readlink("/proc/%d/cwd" % pid), env
+
+    def kill_apiserver(self):
+        """SIGKILL kwokctl's kube-apiserver; returns what restarting the control plane needs."""
+        snapshots = self.last_snapshots = dict((c, self.snapshot(c)) for c in self.COMPONENTS)
+        pid = snapshots["kube-apiserver"][0]
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not _alive(pid), timeout=20, interval=0.1, what="kube-apiserver to die")
-        return argv, cwd, env
+        return snapshots
 
-    def start_apiserver(self, how):
-        argv, cwd, env = how
-        log = os.path.join(self.cluster_dir, "logs", "kube-apiserver.log")
+    def start_apiserver(self, snapshots):
+        """Start the kube-apiserver again, and every component that gave up meanwhile (the
+        controller manager and the scheduler exit when they lose their leases)."""
+        self._start("kube-apiserver", snapshots["kube-apiserver"])
+        self.wait_ready()
+        time.sleep(2)
+        for component in self.COMPONENTS[1:]:
+            if not _alive(snapshots[component][0]):
+                self._start(component, snapshots[component])
+
+    def _start(self, component, snapshot):
+        _pid, argv, cwd, env = snapshot
+        log = os.path.join(self.cluster_dir, "logs", component + ".log")
         out = subprocess.run(["bash", "-c", 'log=$1; shift; nohup "$@" >>"$log" 2>&1 & echo $!', "start", log] + argv,
                              cwd=cwd, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
-        with open(self.apiserver_pidfile(), "w") as f:
+        with open(self.pidfile(component), "w") as f:
             f.write(out.strip())
-        self.wait_ready()
+
+    def revive(self):
+        """Restart components that died after an outage ended (a lost lease may be noticed late)."""
+        for component in self.COMPONENTS[1:]:
+            with open(self.pidfile(component)) as f:
+                pid = int(f.read().strip())
+            if not _alive(pid) and component in self.last_snapshots:
+                self._start(component, self.last_snapshots[component])
 
     def wait_ready(self):
         kubectl = os.path.join(self.bin_dir, "kubectl")
@@ -290,84 +315,8 @@ def test_minio_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
     assert "b1" in listed_backups(fbed, location)
 
 
-def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
-    prefix = "apis-" + uuid.uuid4().hex[:6]
-    location = fbed.location(prefix)
-    args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "b2", "included_namespaces": [bulk]}
-    run = Running("k8s_backup", args)
-    paused_when(run, lambda: key_exists(fbed, "%s/backups/b2/b2-progress.json" % prefix), "the backup's progress")
-    how = fbed.kill_apiserver()
-    try:
-        run.resume()
-        result = run.result()
-    finally:
-        if run.paused:
-            run.resume()
-        fbed.start_apiserver(how)
-    FAULTS_INJECTED.append(("kube-apiserver killed mid-backup", result.get("phase")))
-
-    assert result.failed and result.get("phase") == "Failed", result
-    assert "cannot reach the Kubernetes API server" in result["msg"], result["msg"]
-    assert run.elapsed < 60  # retries are bounded: a dead API server fails the run, it does not hang
-    assert "backups/b2/velero-backup.json" not in fbed.keys(prefix)
-    assert "b2" not in listed_backups(fbed, location)
-
-    rerun = testbed.run_module("k8s_backup", args)
-    assert not rerun.failed, rerun.get("msg")
-    assert rerun["phase"] == "Completed"
-    assert rerun["item_counts"]["per_resource"]["v1/ConfigMap"] >= BULK_COUNT
-    assert "b2" in listed_backups(fbed, location)
-
-
-def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed, bulk):
-    prefix = "apir-" + uuid.uuid4().hex[:6]
-    location = fbed.location(prefix)
-    common = {"kubeconfig": fbed.kubeconfig, "storage_location": location}
-    backup = testbed.run_module("k8s_backup", dict(common, name="b3", included_namespaces=[bulk]))
-    assert backup["phase"] == "Completed", backup.get("msg")
-    target = "faults-copy-" + uuid.uuid4().hex[:5]
-    core = fbed.core_v1()
-
-    def restored_count():
-        try:
-            return len(core.list_namespaced_config_map(target, label_selector="velero.io/backup-name=b3").items)
-        except Exception:
-            return 0
-
-    args = dict(common, backup_name="b3", namespace_mapping={bulk: target}, name="r1", workers=4)
-    run = Running("k8s_restore", args)
-    paused_when(run, lambda: restored_count() >= 100, "the first restored items", interval=0.1)
-    how = fbed.kill_apiserver()
-    try:
-        run.resume()
-        result = run.result()
-    finally:
-        if run.paused:
-            run.resume()
-        fbed.start_apiserver(how)
-    FAULTS_INJECTED.append(("kube-apiserver killed mid-restore", result.get("phase")))
-
-    assert result.failed and result.get("phase") == "Failed", result
-    assert "cannot reach the Kubernetes API server" in result["msg"], result["msg"]
-    assert run.elapsed < 60, "the restore went on handing out work after the API server was gone"
-    partial = restored_count()
-    assert 100 <= partial < BULK_COUNT
-
-    rerun = testbed.run_module("k8s_restore", dict(args, name="r2"))
-    assert not rerun.failed, rerun.get("msg")
-    assert rerun["phase"] == "Completed", rerun["restore_errors"]
-    counts = rerun["item_counts"]["per_resource"]["v1/ConfigMap"]
-    # What the first run created is found identical and left alone; the rest is created; no duplicates.
-    # (+1: the namespace's kube-root-ca.crt, in the backup and created afresh by the controller manager)
-    assert counts["created"] + counts["skipped"] == BULK_COUNT + 1 and counts["failed"] == 0
-    assert counts["skipped"] >= partial - 10  # items in flight when the server died may or may not be there
-    names = [cm.metadata.name for cm in core.list_namespaced_config_map(target).items
-             if cm.metadata.name.startswith("cm-")]
-    assert len(names) == len(set(names)) == BULK_COUNT
-    core.delete_namespace(target)
-
-
 def _node_agent(fbed, core, apps):
+    fbed.revive()  # the DaemonSet controller and the scheduler must be up
     namespace = "faults-agent"
     try:
         core.create_namespace({"metadata": {"name": namespace}})
@@ -512,3 +461,80 @@ def test_restore_with_policy_none_overwrites_nothing_and_reports_each_difference
     assert again["phase"] == "Completed" and again["item_counts"]["created"] == 0 and again["item_counts"]["updated"] == 0
     assert core.read_namespaced_config_map("changed", namespace).data == {"v": "live-edit"}
     core.delete_namespace(namespace)
+
+
+def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
+    prefix = "apis-" + uuid.uuid4().hex[:6]
+    location = fbed.location(prefix)
+    args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "b2", "included_namespaces": [bulk]}
+    run = Running("k8s_backup", args)
+    paused_when(run, lambda: key_exists(fbed, "%s/backups/b2/b2-progress.json" % prefix), "the backup's progress")
+    how = fbed.kill_apiserver()
+    try:
+        run.resume()
+        result = run.result()
+    finally:
+        if run.paused:
+            run.resume()
+        fbed.start_apiserver(how)
+    FAULTS_INJECTED.append(("kube-apiserver killed mid-backup", result.get("phase")))
+
+    assert result.failed and result.get("phase") == "Failed", result
+    assert "cannot reach the Kubernetes API server" in result["msg"], result["msg"]
+    assert run.elapsed < 60  # retries are bounded: a dead API server fails the run, it does not hang
+    assert "backups/b2/velero-backup.json" not in fbed.keys(prefix)
+    assert "b2" not in listed_backups(fbed, location)
+
+    rerun = testbed.run_module("k8s_backup", args)
+    assert not rerun.failed, rerun.get("msg")
+    assert rerun["phase"] == "Completed"
+    assert rerun["item_counts"]["per_resource"]["v1/ConfigMap"] >= BULK_COUNT
+    assert "b2" in listed_backups(fbed, location)
+
+
+def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed, bulk):
+    prefix = "apir-" + uuid.uuid4().hex[:6]
+    location = fbed.location(prefix)
+    common = {"kubeconfig": fbed.kubeconfig, "storage_location": location}
+    backup = testbed.run_module("k8s_backup", dict(common, name="b3", included_namespaces=[bulk]))
+    assert backup["phase"] == "Completed", backup.get("msg")
+    target = "faults-copy-" + uuid.uuid4().hex[:5]
+    core = fbed.core_v1()
+
+    def restored_count():
+        try:
+            return len(core.list_namespaced_config_map(target, label_selector="velero.io/backup-name=b3").items)
+        except Exception:
+            return 0
+
+    args = dict(common, backup_name="b3", namespace_mapping={bulk: target}, name="r1", workers=4)
+    run = Running("k8s_restore", args)
+    paused_when(run, lambda: restored_count() >= 100, "the first restored items", interval=0.1)
+    how = fbed.kill_apiserver()
+    try:
+        run.resume()
+        result = run.result()
+    finally:
+        if run.paused:
+            run.resume()
+        fbed.start_apiserver(how)
+    FAULTS_INJECTED.append(("kube-apiserver killed mid-restore", result.get("phase")))
+
+    assert result.failed and result.get("phase") == "Failed", result
+    assert "cannot reach the Kubernetes API server" in result["msg"], result["msg"]
+    assert run.elapsed < 60, "the restore went on handing out work after the API server was gone"
+    partial = restored_count()
+    assert 100 <= partial < BULK_COUNT
+
+    rerun = testbed.run_module("k8s_restore", dict(args, name="r2"))
+    assert not rerun.failed, rerun.get("msg")
+    assert rerun["phase"] == "Completed", rerun["restore_errors"]
+    counts = rerun["item_counts"]["per_resource"]["v1/ConfigMap"]
+    # What the first run created is found identical and left alone; the rest is created; no duplicates.
+    # (+1: the namespace's kube-root-ca.crt, in the backup and created afresh by the controller manager)
+    assert counts["created"] + counts["skipped"] == BULK_COUNT + 1 and counts["failed"] == 0
+    assert counts["skipped"] >= partial - 10  # items in flight when the server died may or may not be there
+    names = [cm.metadata.name for cm in core.list_namespaced_config_map(target).items
+             if cm.metadata.name.startswith("cm-")]
+    assert len(names) == len(set(names)) == BULK_COUNT
+    core.delete_namespace(target)
