@@ -142,6 +142,16 @@ def test_no_secret_leaks_from_backup_restore_and_volume_paths(bed, core_v1, s3, 
         assert bad_repo["phase"] == "PartiallyFailed", bad_repo.get("msg")
         audit.secrets.append("wrong-" + PASSWORD)
 
+        # restic where the module runs: the repository of the namespace, with the right and a wrong password.
+        repo = {"storage_location": location, "volume_namespace": namespace}
+        snapshots = audit.module(testbed.run_module("restic_repo", dict(repo, action="snapshots", password=PASSWORD)))
+        assert not snapshots.failed and snapshots["snapshots"], snapshots.get("msg")
+        checked = audit.module(testbed.run_module("restic_repo", dict(repo, action="check", password=PASSWORD)))
+        assert not checked.failed, checked.get("msg")
+        refused = audit.module(testbed.run_module("restic_repo", dict(repo, action="snapshots",
+                                                                      password="wrong-" + PASSWORD)))
+        assert refused.failed
+
         # Check mode with a diff against a changed Secret, then the restore with the volume data.
         core_v1.create_namespace({"metadata": {"name": target}})
         core_v1.create_namespaced_secret(target, {"metadata": {"name": "app-creds"},
