@@ -89,17 +89,8 @@ class PodWork(object):
                 continue
             self._hooked_pods[key] = pod
             outcomes, failed = hooks.run_hooks(api_client, pod, selected)
-            for outcome in outcomes:
-                text = "%s hook %s in pod %s: %s" % (phase, outcome.hook.name, meta.get("name"),
-                                                     "ok" if outcome.ok else outcome.message)
-                if outcome.ok:
-                    self.log.info(text, namespace=meta.get("namespace"))
-                elif outcome.hook.on_error == "Fail":
-                    self.results.error(text, namespace=meta.get("namespace"))
-                    self.log.error(text, namespace=meta.get("namespace"))
-                else:
-                    self.results.warn(text, namespace=meta.get("namespace"))
-                    self.log.warning(text, namespace=meta.get("namespace"))
+            hooks.record_outcomes(outcomes, "pod %s: %s hook" % (meta.get("name"), phase), self.results, self.log,
+                                  meta.get("namespace"))
             if failed and phase == hooks.PRE:
                 self._blocked.add(key)
 

@@ -174,3 +174,115 @@ def run_hooks(api_client, pod, hooks, exec_fn=None):
         if not ok and hook.on_error == "Fail":
             return outcomes, True
     return outcomes, False
+
+
+def record_outcomes(outcomes, label, results, log, namespace=None):
+    """Log every hook outcome as "<label> <hook name>: ok|<why>"; a failed hook is an error of
+    the run when its on_error is Fail, a warning when it is Continue."""
+    for outcome in outcomes:
+        text = "%s %s: %s" % (label, outcome.hook.name, "ok" if outcome.ok else outcome.message)
+        if outcome.ok:
+            log.info(text, namespace=namespace)
+        elif outcome.hook.on_error == "Fail":
+            results.error(text, namespace=namespace)
+            log.error(text, namespace=namespace)
+        else:
+            results.warn(text, namespace=namespace)
+            log.warning(text, namespace=namespace)
+
+
+# --------------------------------------------------------------------------- restore hooks
+
+RESTORE_ANNOTATION = "%s.hook.restore.velero.io/"
+DEFAULT_WAIT_TIMEOUT = 0  # Velero: no wait timeout means wait as long as the restore allows
+
+# An exec hook of a restored pod, and how long to wait for its container to run first.
+RestoreExecHook = namedtuple("RestoreExecHook", "hook wait_timeout")
+
+
+def restore_init_containers(pod):
+    """The init containers Velero's restore annotations ask for (init.hook.restore.velero.io/
+    container-image, container-name, command), as a list of 0 or 1 container dicts."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    prefix = RESTORE_ANNOTATION % "init"
+    image = annotations.get(prefix + "container-image")
+    if not image:
+        return []
+    meta = pod.get("metadata") or {}
+    where = "annotation %scommand of pod %s/%s" % (prefix, meta.get("namespace"), meta.get("name"))
+    container = {"name": annotations.get(prefix + "container-name") or "restore-hook", "image": image}
+    if annotations.get(prefix + "command"):
+        container["command"] = parse_command(annotations[prefix + "command"], where)
+    return [container]
+
+
+def restore_annotation_exec_hooks(pod):
+    """The post-restore exec hook of the pod's annotations (post.hook.restore.velero.io/...)."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    prefix = RESTORE_ANNOTATION % "post"
+    command = annotations.get(prefix + "command")
+    if not command:
+        return []
+    meta = pod.get("metadata") or {}
+    where = "annotation %scommand of pod %s/%s" % (prefix, meta.get("namespace"), meta.get("name"))
+    hook = _hook("<from-annotation>", {
+        "container": annotations.get(prefix + "container"),
+        "command": command,
+        "on_error": annotations.get(prefix + "on-error"),
+        "timeout": annotations.get(prefix + "exec-timeout"),
+    }, where)
+    return [RestoreExecHook(hook, parse_timeout(annotations.get(prefix + "wait-timeout") or "0s", where))]
+
+
+class RestoreHookSpec(ResourceHookSpec):
+    """One entry of the restore's hooks.resources: which pods, and their post_hooks, each an
+    `init` (init_containers added to the pod) or an `exec` (run once the pod runs)."""
+
+    def __init__(self, spec, index):
+        where = "hooks.resources[%d]" % index
+        if not isinstance(spec, dict):
+            raise InvalidOptionError("%s must be a dict" % where)
+        super(RestoreHookSpec, self).__init__(dict((k, v) for k, v in spec.items() if k != "post_hooks"), index)
+        self.init_containers = []
+        self.exec_hooks = []
+        entries = spec.get("post_hooks") or []
+        if not isinstance(entries, list):
+            raise InvalidOptionError("%s.post_hooks must be a list" % where)
+        for position, entry in enumerate(entries):
+            at = "%s.post_hooks[%d]" % (where, position)
+            if not isinstance(entry, dict) or len(set(entry) & set(["init", "exec"])) != 1:
+                raise InvalidOptionError("%s must hold exactly one of init and exec" % at)
+            if "init" in entry:
+                containers = (entry["init"] or {}).get("init_containers") or []
+                if not isinstance(containers, list) or not all(
+                        isinstance(c, dict) and c.get("name") and c.get("image") for c in containers):
+                    raise InvalidOptionError("%s.init.init_containers must be a list of containers with name and "
+                                             "image" % at)
+                self.init_containers.extend(containers)
+            else:
+                spec_exec = entry["exec"] or {}
+                hook = _hook(self.name, dict(spec_exec, timeout=spec_exec.get("exec_timeout")), at + ".exec")
+                self.exec_hooks.append(RestoreExecHook(
+                    hook, parse_timeout(spec_exec.get("wait_timeout") or "0s", at + ".exec")))
+
+
+def parse_restore_hooks_option(hooks):
+    """The restore's `hooks` option (Velero's RestoreSpec.hooks in snake_case)."""
+    if not hooks:
+        return []
+    if not isinstance(hooks, dict) or not isinstance(hooks.get("resources", []), list):
+        raise InvalidOptionError("hooks must be a dict with a list under 'resources'")
+    return [RestoreHookSpec(spec, index) for index, spec in enumerate(hooks.get("resources") or [])]
+
+
+def restore_hooks_for_pod(pod, resource_hooks):
+    """(init containers to add, exec hooks to run) for a restored pod: its annotations' when it
+    has any (of each kind), else the option's matching entries, in order (Velero)."""
+    init = restore_init_containers(pod)
+    execs = restore_annotation_exec_hooks(pod)
+    matching = [spec for spec in resource_hooks if spec.applies_to(pod)]
+    if not init:
+        init = [c for spec in matching for c in spec.init_containers]
+    if not execs:
+        execs = [h for spec in matching for h in spec.exec_hooks]
+    return init, execs

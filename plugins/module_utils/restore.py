@@ -40,7 +40,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils import archive, crypto, results, selection
+from ansible_collections.kubedr.backup.plugins.module_utils import archive, crypto, fs_backup, hooks, results, selection
 from ansible_collections.kubedr.backup.plugins.module_utils import restore_actions as actions
 from ansible_collections.kubedr.backup.plugins.module_utils import restore_plan as plan
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
@@ -48,7 +48,6 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup import RunLog
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
     ArchiveError, ClusterError, InvalidOptionError, KubedrError, NotFoundError,
 )
-from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup
 from ansible_collections.kubedr.backup.plugins.module_utils.fs_backup import VolumeRestore
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import (
     ApiException, ApiResource, KubeClient, api_path, describe_api_error,
@@ -127,6 +126,7 @@ def validate_options(options):
     selection.validate_includes_excludes("resources (restore_status)", status.get("included_resources"),
                                          status.get("excluded_resources"))
     options["restore_status"] = status
+    options["restore_hooks"] = hooks.parse_restore_hooks_option(options.get("hooks"))
     if options.get("restore_pvs") is None:
         options["restore_pvs"] = True
     return options
@@ -403,6 +403,7 @@ class RestoreRun(object):
         self.additional = set()  # (group_resource, namespace, name) pulled in by restored items
         self.ensured_namespaces = {}  # target namespace -> "exists" | "would-create" | "failed"
         self.pending_volumes = []
+        self.pending_exec_hooks = []  # (created pod, [hooks.RestoreExecHook]) run after the volume data
         self.synthetic = []
         self._crd_pending = None
         self.started = None
@@ -650,7 +651,7 @@ class RestoreRun(object):
             self._finish(task, FAILED, desired, PLAN_FAIL, error="the cluster does not serve %s %s"
                          % (desired.get("apiVersion"), desired.get("kind")))
             return FAILED
-        desired = self._with_volume_wait(task, desired)
+        desired = self._with_pod_additions(task, desired)
         try:
             if self.check_mode:
                 return self._preview(task, desired)
@@ -659,8 +660,20 @@ class RestoreRun(object):
             self._finish(task, FAILED, desired, PLAN_FAIL, error=_api_reason(error))
             return FAILED
 
+    def _with_pod_additions(self, task, desired):
+        """Pods get the init containers of their restore hooks, and restore-wait (first) when
+        their volume data is restored."""
+        if task.group_resource != "pods":
+            return desired
+        init_hooks = hooks.restore_hooks_for_pod(desired, self.options["restore_hooks"])[0]
+        if init_hooks:
+            desired = copy.deepcopy(desired)
+            spec = desired.setdefault("spec", {})
+            spec["initContainers"] = list(init_hooks) + list(spec.get("initContainers") or [])
+        return self._with_volume_wait(task, desired)
+
     def _with_volume_wait(self, task, desired):
-        if task.group_resource != "pods" or not self.options["restore_pvs"]:
+        if not self.options["restore_pvs"]:
             return desired
         snapshots = actions.pod_volume_snapshots(self.pod_volume_backups, task.item)
         if not snapshots:
@@ -704,11 +717,50 @@ class RestoreRun(object):
                 if error.status not in (404, 405):  # no status subresource: status came with the create
                     self.results.warn("%s %s: status not restored: %s" % (
                         task.group_resource, desired["metadata"]["name"], _api_reason(error)), **self._scope(task))
-        if self.volume_restorer is not None and task.group_resource == "pods" and self.options["restore_pvs"]:
+        if task.group_resource != "pods":
+            return
+        if self.volume_restorer is not None and self.options["restore_pvs"]:
             snapshots = actions.pod_volume_snapshots(self.pod_volume_backups, task.item)
             if snapshots:
                 with self._plan_lock:
                     self.pending_volumes.extend(volume_work(task.item, created, snapshots, self.pod_volume_backups))
+        exec_hooks = hooks.restore_hooks_for_pod(desired, self.options["restore_hooks"])[1]
+        if exec_hooks:
+            with self._plan_lock:
+                self.pending_exec_hooks.append((created, exec_hooks))
+
+    def _run_exec_hooks(self):
+        """Post-restore exec hooks, once volume data is back: each waits for its pod to run
+        (its wait timeout; none means volume_restore_timeout), then runs in order."""
+        for pod, exec_hooks in self.pending_exec_hooks:
+            meta = pod["metadata"]
+            scope = {"namespace": meta.get("namespace")}
+            for restore_hook in exec_hooks:
+                wait = restore_hook.wait_timeout or self.options.get("volume_restore_timeout") or 600
+                try:
+                    running = self._wait_for_running_pod(meta["namespace"], meta["name"], wait)
+                except KubedrError as error:
+                    self.results.error("pod %s: restore hook %s not run: %s" % (
+                        meta["name"], restore_hook.hook.name, error), **scope)
+                    break
+                outcomes, failed = hooks.run_hooks(self.kube.api_client, running, [restore_hook.hook])
+                hooks.record_outcomes(outcomes, "pod %s: restore hook" % meta["name"], self.results, self.log,
+                                      meta.get("namespace"))
+                if failed:
+                    break
+
+    def _wait_for_running_pod(self, namespace, name, timeout):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                pod = self.kube.get("/api/v1/namespaces/%s/pods/%s" % (namespace, name))
+            except ApiException as error:
+                raise ClusterError("cannot read the pod: %s" % _api_reason(error))
+            if (pod.get("status") or {}).get("phase") == "Running":
+                return pod
+            if time.time() > deadline:
+                raise ClusterError("the pod was not running within %ss" % timeout)
+            time.sleep(POLL_INTERVAL)
 
     def _decide(self, task, desired, live):
         """(action, patch body or None, live diff) for an item that exists already."""
@@ -880,6 +932,8 @@ class RestoreRun(object):
                     self._wait_for_crds()
         if self.volume_restorer is not None and not self.check_mode:
             self._restore_volumes()
+        if not self.check_mode:
+            self._run_exec_hooks()
 
     # The whole run --------------------------------------------------------------------------
 

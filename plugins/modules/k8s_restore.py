@@ -129,6 +129,16 @@ options:
         C(512Mi), C(8Gi)); a larger archive is refused as a possible gzip bomb.
     type: str
     default: 8Gi
+  hooks:
+    description:
+      - Restore hooks of pods, shaped like Velero's C(spec.hooks) of a Restore in snake_case - C(resources), a list
+        of entries with C(name), C(included_namespaces), C(excluded_namespaces), C(included_resources),
+        C(excluded_resources), C(label_selector) and C(post_hooks), a list whose entries hold either C(init)
+        (C(init_containers) added to the restored pod, after C(restore-wait)) or C(exec) (C(container), C(command),
+        C(on_error), C(exec_timeout), C(wait_timeout); run once the pod runs and its volume data is restored).
+      - Hooks from pod annotations C(init.hook.restore.velero.io/*) and C(post.hook.restore.velero.io/*) take
+        precedence, each kind on its own, as in Velero.
+    type: dict
   restore_helper_image:
     description:
       - Image of the C(restore-wait) init container added first to every restored pod whose volumes have
@@ -326,6 +336,7 @@ RESTORE_ARG_SPEC = dict(
     priorities=dict(type="raw"),
     workers=dict(type="int", default=8),
     max_archive_size=dict(type="str", default="8Gi"),
+    hooks=dict(type="dict"),
     restore_helper_image=dict(type="str", default="docker.io/library/busybox:1.36"),
     volume_restore_timeout=dict(type="int", default=600),
 )

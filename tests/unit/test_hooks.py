@@ -107,3 +107,44 @@ def test_run_hooks_continue_failure_is_not_fatal():
     run, calls = fake_exec([5])
     outcomes, failed = hooks.run_hooks(None, pod(), hooks.hooks_for_pod(pod(), hooks.PRE, specs), exec_fn=run)
     assert failed is False and outcomes[0].ok is False and len(calls) == 1
+
+
+def test_restore_annotations_give_an_init_container_and_an_exec_hook():
+    p = pod({"init.hook.restore.velero.io/container-image": "alpine:3", "init.hook.restore.velero.io/container-name":
+             "seed", "init.hook.restore.velero.io/command": '["/bin/sh", "-c", "echo seeded"]',
+             "post.hook.restore.velero.io/command": '["/bin/reindex"]', "post.hook.restore.velero.io/on-error":
+             "Continue", "post.hook.restore.velero.io/exec-timeout": "2m", "post.hook.restore.velero.io/wait-timeout":
+             "5m"})
+    init, execs = hooks.restore_hooks_for_pod(p, [])
+    assert init == [{"name": "seed", "image": "alpine:3", "command": ["/bin/sh", "-c", "echo seeded"]}]
+    (restore_hook,) = execs
+    assert (restore_hook.hook.command, restore_hook.hook.on_error, restore_hook.hook.timeout) == (
+        ["/bin/reindex"], "Continue", 120)
+    assert restore_hook.wait_timeout == 300
+
+
+RESTORE_OPTION = {"resources": [{"name": "warm-cache", "included_namespaces": ["shop"], "post_hooks": [
+    {"init": {"init_containers": [{"name": "prep", "image": "busybox"}]}},
+    {"exec": {"command": ["warm"], "exec_timeout": "10s", "wait_timeout": "1m"}}]}]}
+
+
+def test_restore_option_hooks_apply_to_matching_pods_unless_annotations_say_otherwise():
+    specs = hooks.parse_restore_hooks_option(RESTORE_OPTION)
+    init, execs = hooks.restore_hooks_for_pod(pod(), specs)
+    assert init == [{"name": "prep", "image": "busybox"}]
+    assert [(h.hook.command, h.hook.timeout, h.wait_timeout) for h in execs] == [(["warm"], 10, 60)]
+    assert hooks.restore_hooks_for_pod(pod(ns="dev"), specs) == ([], [])
+    annotated = pod({"post.hook.restore.velero.io/command": "own"})
+    init, execs = hooks.restore_hooks_for_pod(annotated, specs)
+    assert init == [{"name": "prep", "image": "busybox"}]  # the option's init hook still applies
+    assert [h.hook.command for h in execs] == [["own"]]
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"resources": [{"post_hooks": [{"init": {}, "exec": {}}]}]}, "exactly one of init and exec"),
+    ({"resources": [{"post_hooks": [{"init": {"init_containers": [{"name": "x"}]}}]}]}, "name and image"),
+    ({"resources": [{"post_hooks": [{"exec": {"command": ["x"], "wait_timeout": "later"}}]}]}, "not a duration"),
+])
+def test_bad_restore_hooks_are_clear_errors(option, message):
+    with pytest.raises(InvalidOptionError, match=message):
+        hooks.parse_restore_hooks_option(option)
