@@ -90,9 +90,9 @@ def volumes_by_pod(result):
 def test_two_nodes_concurrently_shared_claim_once_and_a_node_without_agent(
         bed, core_v1, apps_v1, s3, namespace, location, nodes):
     agent_ns, node_agent = agent_daemonset(core_v1, apps_v1, bed)
+    pv = shared_claim(core_v1, namespace)
     try:
         wait_for_agents(core_v1, agent_ns, 2)
-        pv = shared_claim(core_v1, namespace)
         pod_with_volume(core_v1, bed, namespace, "left", nodes[0])
         pod_with_volume(core_v1, bed, namespace, "right", nodes[1])
         pod_with_volume(core_v1, bed, namespace, "share-a", nodes[0], claim="shared")
