@@ -338,6 +338,11 @@ def _node_agent(fbed, core, apps):
     return {"namespace": namespace, "host_pods_path": fbed.env["KUBEDR_HOST_PODS_DIR"]}
 
 
+def running_pod(core, namespace, name):
+    pod = core.read_namespaced_pod(name, namespace)
+    return pod if pod.status.phase == "Running" else None
+
+
 def _restic_in(directory):
     """Pids of restic processes whose working directory is ``directory``."""
     found = []
@@ -367,8 +372,7 @@ def test_restic_killed_mid_volume_fails_that_volume_only(fbed):
         "metadata": {"name": "app"},
         "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
                  "volumes": [{"name": "big", "emptyDir": {}}, {"name": "small", "emptyDir": {}}]}})
-    pod = wait_for(lambda: (lambda p: p if p.status.phase == "Running" else None)(
-        core.read_namespaced_pod("app", namespace)), what="the pod running")
+    pod = wait_for(lambda: running_pod(core, namespace, "app"), what="the pod running")
     dirs = {}
     for volume in ("big", "small"):
         dirs[volume] = os.path.join(fbed.env["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes",

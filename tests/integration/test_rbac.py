@@ -49,8 +49,8 @@ def messages(result_scopes):
     return found
 
 
-def test_shipped_roles_back_up_and_restore_and_the_backup_identity_cannot_write(bed, storage_location, core_v1,
-                                                                                 identities):
+def test_shipped_roles_back_up_and_restore_and_the_backup_identity_cannot_write(
+        bed, storage_location, core_v1, identities):
     location = dict(storage_location, prefix="rbac-" + uuid.uuid4().hex[:6])
     source = identities["source"]
     as_backup = {"kubeconfig": bed["KUBECONFIG"], "storage_location": location,
@@ -88,8 +88,8 @@ def test_shipped_roles_back_up_and_restore_and_the_backup_identity_cannot_write(
     assert core_v1.read_namespaced_secret("creds", target).data["k"]
 
 
-def test_restricted_service_account_gets_per_item_errors_and_the_rest_is_done(bed, api_client, storage_location,
-                                                                               core_v1, identities):
+def test_restricted_service_account_gets_per_item_errors_and_the_rest_is_done(
+        bed, api_client, storage_location, core_v1, identities):
     from kubernetes import client
 
     rbac = client.RbacAuthorizationV1Api(api_client)

@@ -65,6 +65,11 @@ class Audit(object):
         return found
 
 
+def running_pod(core_v1, namespace, name):
+    pod = core_v1.read_namespaced_pod(name, namespace)
+    return pod if pod.status.phase == "Running" else None
+
+
 @pytest.fixture
 def node_agent(core_v1, apps_v1, bed):
     ns = "audit-agent-" + uuid.uuid4().hex[:5]
@@ -98,8 +103,7 @@ def test_no_secret_leaks_from_backup_restore_and_volume_paths(bed, core_v1, s3, 
         "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox", "env": [
             {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "app-creds", "key": "token"}}}]}],
             "volumes": [{"name": "data", "emptyDir": {}}]}})
-    pod = wait_for(lambda: (lambda p: p if p.status.phase == "Running" else None)(
-        core_v1.read_namespaced_pod("app", namespace)), what="the pod running")
+    pod = wait_for(lambda: running_pod(core_v1, namespace, "app"), what="the pod running")
     volume_dir = os.path.join(host_pods, pod.metadata.uid, "volumes", "kubernetes.io~empty-dir", "data")
     os.makedirs(volume_dir)
     with open(os.path.join(volume_dir, "data.txt"), "w") as f:
