@@ -27,7 +27,8 @@ options:
       passphrase:
         description:
           - A passphrase; the key is derived from it with scrypt and a random salt per backup.
-          - Can also be set with the E(KUBEDR_ENCRYPTION_PASSPHRASE) environment variable.
+          - Can also be set with the E(KUBEDR_ENCRYPTION_PASSPHRASE) environment variable, which applies
+            also when O(encryption) is not given.
           - Mutually exclusive with O(encryption.key).
         type: str
       key:

@@ -110,6 +110,7 @@ VOLUME_ARG_SPEC = dict(
 ENCRYPTION_ARG_SPEC = dict(
     encryption=dict(
         type="dict",
+        apply_defaults=True,  # so that KUBEDR_ENCRYPTION_PASSPHRASE alone is enough
         options=dict(
             passphrase=dict(type="str", no_log=True, fallback=(env_fallback, ["KUBEDR_ENCRYPTION_PASSPHRASE"])),
             key=dict(type="str", no_log=True),

@@ -128,3 +128,21 @@ def test_raw_key_encryption_and_bad_keys(bed, storage_location, namespace):
     assert keyless_delete.failed and "encrypted" in keyless_delete["msg"]
     deleted = testbed.run_module("k8s_backup", dict(common, name="raw", state="absent", encryption={"key": key}))
     assert not deleted.failed and deleted["changed"], deleted.get("msg")
+
+
+def test_passphrase_from_the_environment_alone(bed, storage_location, namespace):
+    location = dict(storage_location, prefix="enc-env-" + uuid.uuid4().hex[:6])
+    env = {"KUBEDR_ENCRYPTION_PASSPHRASE": "env-" + uuid.uuid4().hex}
+    backup = testbed.run_module("k8s_backup", {"kubeconfig": bed["KUBECONFIG"], "storage_location": location,
+                                               "name": "env", "included_namespaces": [namespace]}, env=env)
+    assert backup["phase"] == "Completed", backup.get("msg")
+    assert env["KUBEDR_ENCRYPTION_PASSPHRASE"] not in json.dumps(backup)
+    listing = testbed.run_module("k8s_backup_info", {"storage_location": location})
+    assert [b["encrypted"] for b in listing["backups"]] == [True]
+    described = testbed.run_module("k8s_backup_info", {"storage_location": location, "name": "env"}, env=env)
+    assert not described.failed and described["backup"]["phase"] == "Completed", described.get("msg")
+    plain = testbed.run_module("k8s_backup", {"kubeconfig": bed["KUBECONFIG"], "storage_location": location,
+                                              "name": "plain", "included_namespaces": [namespace]})
+    assert plain["phase"] == "Completed"
+    listing = testbed.run_module("k8s_backup_info", {"storage_location": location})
+    assert dict((b["name"], b["encrypted"]) for b in listing["backups"]) == {"env": True, "plain": False}
