@@ -971,7 +971,11 @@ class RestoreRun(object):
             completed = self.now()
             self.log.info("Restore completed", phase=phase, **dict(
                 (k, v) for k, v in self.outcomes.counts().items() if k != "per_resource"))
-            self._upload()
+            try:
+                self._upload()
+            except KubedrError as error:  # the cluster work is done; only its record under restores/ is missing
+                self.results.warn("the restore's log, results and resource list could not be written to the storage "
+                                  "location: %s" % error)
             return self._result(phase, completed)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

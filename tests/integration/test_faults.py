@@ -338,6 +338,50 @@ def _node_agent(fbed, core, apps):
     return {"namespace": namespace, "host_pods_path": fbed.env["KUBEDR_HOST_PODS_DIR"]}
 
 
+def test_minio_stopped_mid_restore_the_restore_completes_and_says_its_record_is_missing(fbed, bulk):
+    prefix = "minior-" + uuid.uuid4().hex[:6]
+    location = fbed.location(prefix)
+    common = {"kubeconfig": fbed.kubeconfig, "storage_location": location}
+    backup = testbed.run_module("k8s_backup", dict(common, name="b4", included_namespaces=[bulk]))
+    assert backup["phase"] == "Completed", backup.get("msg")
+    target = "faults-minio-" + uuid.uuid4().hex[:5]
+    core = fbed.core_v1()
+
+    def restored_count():
+        try:
+            return len(core.list_namespaced_config_map(target, label_selector="velero.io/backup-name=b4").items)
+        except Exception:
+            return 0
+
+    # The archive is read before anything is created: once items appear, the bucket is not needed
+    # until the restore's own record is written at the end.
+    run = Running("k8s_restore", dict(common, backup_name="b4", namespace_mapping={bulk: target}, name="r4",
+                                      workers=4))
+    paused_when(run, lambda: restored_count() >= 100, "the first restored items", interval=0.1)
+    fbed.kill_minio()
+    try:
+        run.resume()
+        result = run.result()
+    finally:
+        if run.paused:
+            run.resume()
+        fbed.start_minio()
+    FAULTS_INJECTED.append(("MinIO killed mid-restore", result.get("phase")))
+
+    assert not result.failed, result.get("msg")
+    assert result["phase"] == "Completed", result["restore_errors"]
+    assert any("could not be written to the storage location" in w and "S3" in w
+               for w in result["restore_warnings"]["velero"]), result["restore_warnings"]
+    assert restored_count() == BULK_COUNT
+    assert not [k for k in fbed.keys(prefix) if k.startswith("restores/r4/")]
+    # Nothing is lost: the backup is intact and a rerun (with its record) finds everything there.
+    rerun = testbed.run_module("k8s_restore", dict(common, backup_name="b4", namespace_mapping={bulk: target},
+                                                   name="r5"))
+    assert rerun["phase"] == "Completed" and rerun["item_counts"]["created"] == 0, rerun.get("msg")
+    assert [k for k in fbed.keys(prefix) if k.startswith("restores/r5/")]
+    core.delete_namespace(target)
+
+
 def running_pod(core, namespace, name):
     pod = core.read_namespaced_pod(name, namespace)
     return pod if pod.status.phase == "Running" else None
