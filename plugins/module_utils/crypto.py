@@ -331,6 +331,8 @@ class EncryptedStore(object):
         self.annotations = {ANNOTATION: cipher.annotation()}
 
     def __getattr__(self, name):
+        if name.startswith("__") or name == "_store":  # copy/pickle probes before __init__ ran
+            raise AttributeError(name)
         return getattr(self._store, name)
 
     def put_bytes(self, key, data):

@@ -1,0 +1,66 @@
+"""The encrypting store (crypto.EncryptedStore, crypto.open_backup) over a filesystem location:
+which objects are sealed, round trips, and the errors a user sees."""
+import base64
+import io
+import json
+import os
+
+import pytest
+
+from ansible_collections.kubedr.backup.plugins.module_utils import crypto, storage
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import KubedrError
+
+KEY = {"key": base64.b64encode(b"K" * 32).decode()}
+
+
+def committed(store, name, annotations):
+    document = {"metadata": {"name": name, "annotations": annotations}, "status": {"phase": "Completed"}}
+    store.put_bytes(storage.backup_keys(name)["metadata"], json.dumps(document).encode())
+    return document
+
+
+def test_only_backup_objects_but_the_marker_and_progress_are_sealed(tmp_path):
+    plain = storage.FilesystemStore(str(tmp_path))
+    sealed = crypto.open_backup(plain, KEY, None, "backup b", new=True)
+    keys = storage.backup_keys("b")
+    sealed.put_json_gz(keys["results"], {"errors": {}})
+    sealed.upload_file(keys["tarball"], io.BytesIO(os.urandom(200000)))
+    sealed.put_bytes(keys["progress"], b'{"phase":"InProgress"}\n')
+    sealed.put_bytes(storage.restore_keys("r")["logs"], b"restore log")
+    committed(sealed, "b", sealed.annotations)
+    raw = dict((k, plain.get_bytes(k)) for k in plain.list_keys(""))
+    assert raw[keys["results"]].startswith(crypto.MAGIC) and raw[keys["tarball"]].startswith(crypto.MAGIC)
+    assert raw[keys["progress"]] == b'{"phase":"InProgress"}\n'
+    assert raw[storage.restore_keys("r")["logs"]] == b"restore log"
+    assert json.loads(raw[keys["metadata"]])["metadata"]["annotations"][crypto.ANNOTATION]
+    assert plain.list_backups() == ["b"]  # listing needs no key
+
+    reopened = crypto.open_backup(plain, KEY, plain.backup_metadata("b"), "backup b")
+    assert reopened.get_json_gz(keys["results"]) == {"errors": {}}
+    out = io.BytesIO()
+    reopened.download_file(keys["tarball"], out)
+    assert len(out.getvalue()) == 200000 and reopened.backup_size("b") > 200000
+
+
+def test_errors_a_user_sees(tmp_path):
+    plain = storage.FilesystemStore(str(tmp_path))
+    sealed = crypto.open_backup(plain, KEY, None, "backup b", new=True)
+    document = committed(sealed, "b", sealed.annotations)
+    keys = storage.backup_keys("b")
+    sealed.put_json_gz(keys["results"], {"errors": {}})
+    with pytest.raises(KubedrError, match="backup b is encrypted"):
+        crypto.open_backup(plain, None, document, "backup b")
+    with pytest.raises(KubedrError, match="backup b is encrypted"):
+        crypto.open_backup(plain, {"passphrase": None, "key": None}, document, "backup b")
+    with pytest.raises(KubedrError, match="wrong encryption key or passphrase for backup b"):
+        crypto.open_backup(plain, {"key": base64.b64encode(b"X" * 32).decode()}, document, "backup b")
+    with pytest.raises(KubedrError, match="encrypted with a raw key"):
+        crypto.open_backup(plain, {"passphrase": "p"}, document, "backup b")
+    reopened = crypto.open_backup(plain, KEY, document, "backup b")
+    plain.put_bytes(keys["results"], storage.gzip_json({"errors": {"velero": ["forged"]}}))
+    with pytest.raises(KubedrError, match="not encrypted by kubedr.backup"):
+        reopened.get_json_gz(keys["results"])
+    # An unencrypted backup is read as it is, with or without a key; a missing one stays missing.
+    committed(plain, "old", {})
+    assert crypto.open_backup(plain, KEY, plain.backup_metadata("old"), "backup old") is plain
+    assert reopened.get_bytes(storage.backup_keys("b")["logs"]) is None
