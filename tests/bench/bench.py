@@ -8,7 +8,8 @@ raw concurrent CREATE items/s. Peak RSS is the module process's own (wait4 rusag
 Environment knobs: BENCH_N (objects, default 20000), BENCH_NAMESPACES (default 100),
 BENCH_RSS_SIZES (comma list of object counts for the RSS curve, default
 "10000,50000,100000"; empty to skip), BENCH_CREATE_CONCURRENCY (comma list tried when
-tuning the raw CREATE client, default "8,16,32,64").
+tuning the raw CREATE client, default "8,16,32,64"), BENCH_VOLUME_MIB (size of the pod volume
+backed up and restored through the node agent and with plain restic, default 1024; 0 skips).
 """
 import json
 import os
@@ -19,6 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testbed  # noqa: E402
 
@@ -269,6 +271,12 @@ def main():
         log("RSS at %d objects: %s" % (size, entry))
     report["rss_by_n"] = rss_by_n
 
+    volume_mib = int(os.environ.get("BENCH_VOLUME_MIB", "1024"))
+    if volume_mib:
+        testbed.ensure_collection_path()
+        import volume_bench
+        report["volume"] = volume_bench.run(env, bench.location, volume_mib, log)
+
     with open(os.path.join(testbed.REPO, "bench-results.json"), "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
     print_table(report)
@@ -291,6 +299,14 @@ def print_table(r):
     for size, entry in sorted(r.get("rss_by_n", {}).items(), key=lambda kv: int(kv[0])):
         rows.append(("peak RSS at %s objects" % size, "backup %s MiB, restore %s MiB" % (
             entry["backup_peak_rss_mib"], entry.get("restore_peak_rss_mib", "n/a"))))
+    volume = r.get("volume")
+    if volume:
+        rows += [
+            ("pod volume (%d MiB) backup" % volume["volume_mib"], "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
+                volume["node_agent_backup_mb_s"], volume["plain_backup_mb_s"], volume["backup_ratio"])),
+            ("pod volume restore", "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
+                volume["node_agent_restore_mb_s"], volume["plain_restore_mb_s"], volume["restore_ratio"])),
+        ]
     width = max(len(row[0]) for row in rows)
     print("")
     for key, value in rows:
