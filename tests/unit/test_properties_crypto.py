@@ -64,3 +64,44 @@ def test_errors_a_user_sees(tmp_path):
     committed(plain, "old", {})
     assert crypto.open_backup(plain, KEY, plain.backup_metadata("old"), "backup old") is plain
     assert reopened.get_bytes(storage.backup_keys("b")["logs"]) is None
+
+
+class _Zeros(object):
+    """A readable stream of ``size`` zero bytes that is never held in memory."""
+
+    def __init__(self, size):
+        self.left = size
+
+    def read(self, size=-1):
+        size = self.left if size is None or size < 0 else min(size, self.left)
+        self.left -= size
+        return b"\0" * size
+
+
+class _Sink(object):
+    def __init__(self):
+        self.size = 0
+
+    def write(self, data):
+        self.size += len(data)
+
+
+def test_envelope_streams_with_flat_memory(tmp_path):
+    import tracemalloc
+
+    cipher = crypto.Cipher.new(KEY)
+    size = 48 * 1024 * 1024
+    sealed_path = tmp_path / "sealed"
+    tracemalloc.start()
+    try:
+        with open(str(sealed_path), "wb") as out:
+            cipher.encrypt_stream(_Zeros(size), out)
+        sink = _Sink()
+        with open(str(sealed_path), "rb") as source:
+            cipher.decrypt_stream(source, sink)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sink.size == size
+    assert os.path.getsize(str(sealed_path)) < size + (size // crypto.CHUNK_SIZE + 1) * crypto.TAG_SIZE + 4096
+    assert peak < 2 * 1024 * 1024, "peak %d bytes for %d streamed" % (peak, size)
