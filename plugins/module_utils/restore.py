@@ -39,6 +39,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 
 from ansible_collections.kubedr.backup.plugins.module_utils import archive, crypto, fs_backup, hooks, results, selection
 from ansible_collections.kubedr.backup.plugins.module_utils import restore_actions as actions
@@ -854,9 +855,13 @@ class RestoreRun(object):
                 self._ensure_namespace(target, item, task)
 
     def _run_tier(self, pool, group_resources):
+        """Restore the tier's items concurrently. At most workers * 4 items are in flight and only
+        those futures are kept, so memory does not grow with the number of items."""
         window = threading.BoundedSemaphore(self.options["workers"] * 4)
-        futures = []
+        in_flight = set()
+        lock = threading.Lock()
         lost = []  # the first ClusterError (the API server is gone): no more work is handed out
+        failures = []  # engine bugs, re-raised once the tier is done
 
         def run(task):
             try:
@@ -864,9 +869,15 @@ class RestoreRun(object):
                     self._process(task)
             except ClusterError as error:
                 lost.append(error)
-                raise
             finally:
                 window.release()
+
+        def finished(future):
+            with lock:
+                in_flight.discard(future)
+            error = future.exception()
+            if error is not None:
+                failures.append(error)
 
         for group_resource in group_resources:
             if lost:
@@ -878,11 +889,17 @@ class RestoreRun(object):
                 if lost:
                     break
                 window.acquire()
-                futures.append(pool.submit(run, task))
+                future = pool.submit(run, task)
+                with lock:
+                    in_flight.add(future)
+                future.add_done_callback(finished)
+        with lock:
+            remaining = list(in_flight)
+        wait_futures(remaining)
         if lost:
             raise lost[0]
-        for future in futures:
-            future.result()  # re-raises ClusterError (API server gone) and engine bugs
+        if failures:
+            raise failures[0]
 
     def _wait_for_crds(self):
         """Wait until every CRD of the backup present in the cluster is Established, then refresh

@@ -181,15 +181,23 @@ class Bench(object):
         log("seeded %d objects into %s-* in %.1fs (%.0f/s)" % (count, prefix, secs, count / secs))
 
     def list_limit(self, prefix, ns_count):
-        """Raw paginated LIST of the benchmark's objects: every resource type in every one of
-        its namespaces, lists in parallel."""
-        paths = ["%s/namespaces/%s/%s" % (api, ns, plural)
-                 for ns in namespaces(prefix, ns_count) for plural, api in RESOURCES]
-        started = time.time()
-        with ThreadPoolExecutor(8) as pool:
-            counts = list(pool.map(self.raw.list_all, paths))
-        secs = time.time() - started
-        return sum(counts), secs
+        """The best rate a plain paginated client lists the benchmark's objects at: the better of
+        one cluster-wide LIST per resource type (types in parallel; on this cluster of its own the
+        benchmark's objects are nearly all there is) and one LIST per type and namespace (8 in
+        parallel). Returns (items, seconds) of the faster way."""
+        per_namespace = ["%s/namespaces/%s/%s" % (api, ns, plural)
+                         for ns in namespaces(prefix, ns_count) for plural, api in RESOURCES]
+        cluster_wide = ["%s/%s" % (api, plural) for plural, api in RESOURCES]
+        best = None
+        for paths, workers in ((cluster_wide, len(RESOURCES)), (per_namespace, 8)):
+            started = time.time()
+            with ThreadPoolExecutor(workers) as pool:
+                count = sum(pool.map(self.raw.list_all, paths))
+            secs = time.time() - started
+            log("raw LIST, %d requests in parallel: %d objects in %.2fs" % (workers, count, secs))
+            if best is None or count / secs > best[0] / best[1]:
+                best = (count, secs)
+        return best
 
     def tune_create(self, sample, ns_count):
         best = None

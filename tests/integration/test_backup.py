@@ -359,7 +359,7 @@ def test_rerun_is_idempotent_and_absent_removes_everything(bed, s3, core_v1, nam
     configmap(core_v1, namespace, "two")  # a changed cluster does not change a committed backup
     second = assert_ok(run_backup(bed, location, "again", included_namespaces=[namespace]))
     assert second["changed"] is False
-    for field in ("phase", "start_timestamp", "completion_timestamp", "expiration", "items", "archive_size"):
+    for field in ("phase", "start_timestamp", "completion_timestamp", "expiration", "item_counts", "archive_size"):
         assert second[field] == first[field], field
     after = dict((k, s3.head_object(Bucket=location["bucket"], Key=location["prefix"] + "/" + k)["ETag"])
                  for k in list_keys(s3, location))
