@@ -217,3 +217,31 @@ def test_restore_hooks_from_annotations(bed, core_v1, namespace, location, nodes
     assert [(c.name, c.image, c.command) for c in restored.spec.init_containers] == [
         ("prepare", "busybox:1.36", ["/bin/sh", "-c", "echo prepared"])]
     assert marker.read_text() == "reindexed\n"
+
+
+def test_opt_out_annotation_and_never_backed_up_volume_types(bed, core_v1, apps_v1, namespace, location, nodes):
+    """default_volumes_to_fs_backup takes every volume but those the pod opts out of and the
+    types that are never backed up (here hostPath and a ConfigMap)."""
+    agent_ns, node_agent = agent_daemonset(core_v1, apps_v1, bed)
+    try:
+        wait_for_agents(core_v1, agent_ns, 2)
+        core_v1.create_namespaced_pod(namespace, {
+            "metadata": {"name": "web", "annotations": {"backup.velero.io/backup-volumes-excludes": "cache"}},
+            "spec": {"nodeName": nodes[0], "containers": [{"name": "main", "image": "busybox"}], "volumes": [
+                {"name": "data", "emptyDir": {}}, {"name": "cache", "emptyDir": {}},
+                {"name": "logs", "hostPath": {"path": "/var/log"}}, {"name": "cfg", "configMap": {"name": "x"}}]}})
+        pod = wait_for(lambda: [p for p in [core_v1.read_namespaced_pod("web", namespace)]
+                                if p.status.phase == "Running"], what="web running")[0]
+        for volume in ("data", "cache"):
+            directory = os.path.join(bed["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes",
+                                     "kubernetes.io~empty-dir", volume)
+            os.makedirs(directory)
+            with open(os.path.join(directory, "f.txt"), "w") as f:
+                f.write(volume)
+        result = assert_ok(run_backup(bed, location, "opt-out", included_namespaces=[namespace],
+                                      default_volumes_to_fs_backup=True, repository_password=PASSWORD,
+                                      node_agent=node_agent))
+        assert result["phase"] == "Completed", result["backup_errors"]
+        assert [(v["pod"], v["volume"], v["phase"]) for v in result["pod_volumes"]] == [("web", "data", "Completed")]
+    finally:
+        core_v1.delete_namespace(agent_ns)
