@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import testbed
+from testbed import wait_for
 
 NAME = "faults"
 BULK_NS = "faults-bulk"
@@ -27,16 +28,6 @@ BULK_COUNT = 3000
 PASSWORD = "faults-repo-" + uuid.uuid4().hex
 AGENT_LABELS = {"app.kubernetes.io/name": "kubedr-node-agent"}
 FAULTS_INJECTED = []  # (fault, outcome), printed at the end (docs/reliability.md)
-
-
-def wait_for(predicate, timeout=120, interval=0.5, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for " + what)
 
 
 # ---------------------------------------------------------------- the faults test bed
@@ -338,20 +329,30 @@ def _node_agent(fbed, core, apps):
     return {"namespace": namespace, "host_pods_path": fbed.env["KUBEDR_HOST_PODS_DIR"]}
 
 
-def test_minio_stopped_mid_restore_the_restore_completes_and_says_its_record_is_missing(fbed, bulk):
-    prefix = "minior-" + uuid.uuid4().hex[:6]
-    location = fbed.location(prefix)
+def backed_up_bulk(fbed, bulk, backup_name, prefix_word):
+    """A Completed backup of the bulk namespace under a fresh prefix; returns (common module
+    options, the target namespace of a restore, a function counting the ConfigMaps restored there)."""
+    location = fbed.location(prefix_word + "-" + uuid.uuid4().hex[:6])
     common = {"kubeconfig": fbed.kubeconfig, "storage_location": location}
-    backup = testbed.run_module("k8s_backup", dict(common, name="b4", included_namespaces=[bulk]))
+    backup = testbed.run_module("k8s_backup", dict(common, name=backup_name, included_namespaces=[bulk]))
     assert backup["phase"] == "Completed", backup.get("msg")
-    target = "faults-minio-" + uuid.uuid4().hex[:5]
+    target = "faults-%s-%s" % (prefix_word, uuid.uuid4().hex[:5])
     core = fbed.core_v1()
 
     def restored_count():
         try:
-            return len(core.list_namespaced_config_map(target, label_selector="velero.io/backup-name=b4").items)
+            return len(core.list_namespaced_config_map(
+                target, label_selector="velero.io/backup-name=" + backup_name).items)
         except Exception:
             return 0
+    return common, target, restored_count
+
+
+def test_minio_stopped_mid_restore_the_restore_completes_and_says_its_record_is_missing(fbed, bulk):
+    common, target, restored_count = backed_up_bulk(fbed, bulk, "b4", "minio")
+    location = common["storage_location"]
+    prefix = location["prefix"]
+    core = fbed.core_v1()
 
     # The archive is read before anything is created: once items appear, the bucket is not needed
     # until the restore's own record is written at the end.
@@ -541,19 +542,10 @@ def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bu
 
 
 def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed, bulk):
-    prefix = "apir-" + uuid.uuid4().hex[:6]
-    location = fbed.location(prefix)
-    common = {"kubeconfig": fbed.kubeconfig, "storage_location": location}
-    backup = testbed.run_module("k8s_backup", dict(common, name="b3", included_namespaces=[bulk]))
-    assert backup["phase"] == "Completed", backup.get("msg")
-    target = "faults-copy-" + uuid.uuid4().hex[:5]
+    common, target, restored_count = backed_up_bulk(fbed, bulk, "b3", "copy")
+    location = common["storage_location"]
+    prefix = location["prefix"]
     core = fbed.core_v1()
-
-    def restored_count():
-        try:
-            return len(core.list_namespaced_config_map(target, label_selector="velero.io/backup-name=b3").items)
-        except Exception:
-            return 0
 
     args = dict(common, backup_name="b3", namespace_mapping={bulk: target}, name="r1", workers=4)
     run = Running("k8s_restore", args)
