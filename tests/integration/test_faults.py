@@ -512,20 +512,26 @@ def test_restore_with_policy_none_overwrites_nothing_and_reports_each_difference
     core.delete_namespace(namespace)
 
 
+def finish_without_apiserver(fbed, run):
+    """Kill the API server under the paused module, let the module finish, bring the API
+    server back (whatever happened); returns the module's result."""
+    how = fbed.kill_apiserver()
+    try:
+        run.resume()
+        return run.result()
+    finally:
+        if run.paused:
+            run.resume()
+        fbed.start_apiserver(how)
+
+
 def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
     prefix = "apis-" + uuid.uuid4().hex[:6]
     location = fbed.location(prefix)
     args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "b2", "included_namespaces": [bulk]}
     run = Running("k8s_backup", args)
     paused_when(run, lambda: key_exists(fbed, "%s/backups/b2/b2-progress.json" % prefix), "the backup's progress")
-    how = fbed.kill_apiserver()
-    try:
-        run.resume()
-        result = run.result()
-    finally:
-        if run.paused:
-            run.resume()
-        fbed.start_apiserver(how)
+    result = finish_without_apiserver(fbed, run)
     FAULTS_INJECTED.append(("kube-apiserver killed mid-backup", result.get("phase")))
 
     assert result.failed and result.get("phase") == "Failed", result
@@ -550,14 +556,7 @@ def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed,
     args = dict(common, backup_name="b3", namespace_mapping={bulk: target}, name="r1", workers=4)
     run = Running("k8s_restore", args)
     paused_when(run, lambda: restored_count() >= 100, "the first restored items", interval=0.1)
-    how = fbed.kill_apiserver()
-    try:
-        run.resume()
-        result = run.result()
-    finally:
-        if run.paused:
-            run.resume()
-        fbed.start_apiserver(how)
+    result = finish_without_apiserver(fbed, run)
     FAULTS_INJECTED.append(("kube-apiserver killed mid-restore", result.get("phase")))
 
     assert result.failed and result.get("phase") == "Failed", result
