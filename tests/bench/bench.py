@@ -14,7 +14,6 @@ backed up and restored through the node agent and with plain restic, default 102
 import json
 import os
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -131,31 +130,42 @@ def ensure_namespaces(raw, names):
         raw.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
+# The module is started through this small launcher: Linux carries a parent's resident size
+# into its child's peak (ru_maxrss) at exec, and this benchmark process grows large while it
+# seeds objects; the launcher is small, so the peak it reports is the module's own.
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", sys.argv[1]])
+status, usage = os.wait4(pid, 0)[1:]
+os.write(int(sys.argv[2]), b"%d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss))
+"""
+
+
 def run_module_measured(name, args):
     """Run a module as Ansible does; return (result dict, seconds, peak RSS MiB) of that process."""
     import subprocess
     testbed.ensure_collection_path()
     module_args = dict(args, _ansible_check_mode=False, _ansible_diff=False)
+    read_fd, write_fd = os.pipe()
     started = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ansible_collections.kubedr.backup.plugins.modules." + name],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=testbed.module_env())
-    out_chunks = []
-    reader = threading.Thread(target=lambda: out_chunks.append(proc.stdout.read()))
-    reader.start()
-    proc.stdin.write(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}).encode())
-    proc.stdin.close()
-    status, usage = os.wait4(proc.pid, 0)[1:]
-    reader.join()
-    proc.returncode = os.waitstatus_to_exitcode(status)
+        [sys.executable, "-c", _LAUNCHER, "ansible_collections.kubedr.backup.plugins.modules." + name, str(write_fd)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=testbed.module_env(),
+        pass_fds=(write_fd,))
+    os.close(write_fd)
+    out, err = proc.communicate(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}).encode())
     elapsed = time.time() - started
+    with os.fdopen(read_fd, "rb") as report:
+        rc, maxrss_kib = (int(v) for v in report.read().split())
     try:
-        result = json.loads(b"".join(out_chunks))
+        result = json.loads(out)
     except ValueError:
-        raise RuntimeError("%s printed no JSON (rc %s): %s" % (name, proc.returncode, proc.stderr.read()[-2000:]))
+        raise RuntimeError("%s printed no JSON (rc %s): %s" % (name, rc, err[-2000:]))
     if result.get("failed"):
         raise RuntimeError("%s failed: %s" % (name, result.get("msg")))
-    return result, elapsed, usage.ru_maxrss / 1024.0
+    return result, elapsed, maxrss_kib / 1024.0
 
 
 def item_total(result):
