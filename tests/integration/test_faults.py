@@ -275,20 +275,26 @@ def listed_backups(fbed, location):
 
 # ---------------------------------------------------------------- the faults
 
+def finish_after_fault(run, kill, restart):
+    """Inject a fault under the paused module (kill() returns what restart() needs), let the
+    module finish, then undo the fault whatever happened; returns the module's result."""
+    token = kill()
+    try:
+        run.resume()
+        return run.result()
+    finally:
+        if run.paused:
+            run.resume()
+        restart(token)
+
+
 def test_minio_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
     prefix = "minio-" + uuid.uuid4().hex[:6]
     location = fbed.location(prefix)
     args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "b1", "included_namespaces": [bulk]}
     run = Running("k8s_backup", args)
     paused_when(run, lambda: key_exists(fbed, "%s/backups/b1/b1-progress.json" % prefix), "the backup's progress")
-    fbed.kill_minio()
-    try:
-        run.resume()
-        result = run.result()
-    finally:
-        if run.paused:
-            run.resume()
-        fbed.start_minio()
+    result = finish_after_fault(run, fbed.kill_minio, lambda token: fbed.start_minio())
     FAULTS_INJECTED.append(("MinIO killed mid-backup", result.get("phase")))
 
     assert result.failed and result.get("phase") == "Failed", result
@@ -359,14 +365,7 @@ def test_minio_stopped_mid_restore_the_restore_completes_and_says_its_record_is_
     run = Running("k8s_restore", dict(common, backup_name="b4", namespace_mapping={bulk: target}, name="r4",
                                       workers=4))
     paused_when(run, lambda: restored_count() >= 100, "the first restored items", interval=0.1)
-    fbed.kill_minio()
-    try:
-        run.resume()
-        result = run.result()
-    finally:
-        if run.paused:
-            run.resume()
-        fbed.start_minio()
+    result = finish_after_fault(run, fbed.kill_minio, lambda token: fbed.start_minio())
     FAULTS_INJECTED.append(("MinIO killed mid-restore", result.get("phase")))
 
     assert not result.failed, result.get("msg")
@@ -512,26 +511,13 @@ def test_restore_with_policy_none_overwrites_nothing_and_reports_each_difference
     core.delete_namespace(namespace)
 
 
-def finish_without_apiserver(fbed, run):
-    """Kill the API server under the paused module, let the module finish, bring the API
-    server back (whatever happened); returns the module's result."""
-    how = fbed.kill_apiserver()
-    try:
-        run.resume()
-        return run.result()
-    finally:
-        if run.paused:
-            run.resume()
-        fbed.start_apiserver(how)
-
-
 def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
     prefix = "apis-" + uuid.uuid4().hex[:6]
     location = fbed.location(prefix)
     args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "b2", "included_namespaces": [bulk]}
     run = Running("k8s_backup", args)
     paused_when(run, lambda: key_exists(fbed, "%s/backups/b2/b2-progress.json" % prefix), "the backup's progress")
-    result = finish_without_apiserver(fbed, run)
+    result = finish_after_fault(run, fbed.kill_apiserver, fbed.start_apiserver)
     FAULTS_INJECTED.append(("kube-apiserver killed mid-backup", result.get("phase")))
 
     assert result.failed and result.get("phase") == "Failed", result
@@ -556,7 +542,7 @@ def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed,
     args = dict(common, backup_name="b3", namespace_mapping={bulk: target}, name="r1", workers=4)
     run = Running("k8s_restore", args)
     paused_when(run, lambda: restored_count() >= 100, "the first restored items", interval=0.1)
-    result = finish_without_apiserver(fbed, run)
+    result = finish_after_fault(run, fbed.kill_apiserver, fbed.start_apiserver)
     FAULTS_INJECTED.append(("kube-apiserver killed mid-restore", result.get("phase")))
 
     assert result.failed and result.get("phase") == "Failed", result
