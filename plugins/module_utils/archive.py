@@ -22,10 +22,12 @@ writes outside the directory it is given and refuses absolute paths, ``..``, lin
 devices and archives whose content exceeds a size cap.
 """
 
+import functools
 import gzip
 import json
 import os
 import posixpath
+import shutil
 import tarfile
 import time
 import zlib
@@ -116,6 +118,7 @@ def parse_item_path(path):
 BLOCK = 512
 RECORD = 20 * BLOCK  # tar pads the archive to whole records
 FLUSH_SIZE = 256 * 1024
+COPY_CHUNK = 1024 * 1024
 
 
 def _octal(value, width):
@@ -135,8 +138,18 @@ def _split_ustar_name(path):
 
 
 _ZERO_IDS = _octal(0, 8) * 2  # uid, gid
-# checksum placeholder (spaces), type, linkname, magic+version, uname, gname, devmajor, devminor
-_USTAR_MIDDLE = (b" " * 8 + tarfile.REGTYPE + b"\0" * 100 + b"ustar\x0000" + b"\0" * 64 + _octal(0, 8) * 2)
+# type, linkname, magic+version, uname, gname, devmajor, devminor (after the checksum field)
+_USTAR_MIDDLE = tarfile.REGTYPE + b"\0" * 100 + b"ustar\x0000" + b"\0" * 64 + _octal(0, 8) * 2
+_CHECKSUM_PLACEHOLDER = sum(b" " * 8)  # the checksum is computed with its own field as spaces
+
+
+@functools.lru_cache(maxsize=16)
+def _fixed_fields(mode, mtime):
+    """The header fields every entry of a writer shares, and their share of the checksum (NUL
+    padding adds nothing to it): summing 512 bytes per header cost more than the rest of it."""
+    fields = _octal(mode, 8) + _ZERO_IDS
+    mtime_field = _octal(mtime, 12)
+    return fields, mtime_field, sum(fields) + sum(mtime_field) + _CHECKSUM_PLACEHOLDER + sum(_USTAR_MIDDLE)
 
 
 def ustar_header(path, size, mtime, mode=ENTRY_MODE):
@@ -147,12 +160,13 @@ def ustar_header(path, size, mtime, mode=ENTRY_MODE):
         info.size, info.mtime, info.mode, info.type = size, mtime, mode, tarfile.REGTYPE
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
     prefix, name = split
-    header = b"".join([
-        name.ljust(100, b"\0"), _octal(mode, 8), _ZERO_IDS, _octal(size, 12), _octal(mtime, 12),
+    fields, mtime_field, fixed_sum = _fixed_fields(mode, mtime)
+    size_field = _octal(size, 12)
+    checksum = fixed_sum + sum(name) + sum(prefix) + sum(size_field)
+    return b"".join([
+        name.ljust(100, b"\0"), fields, size_field, mtime_field, ("%06o" % checksum).encode("ascii"), b"\0 ",
         _USTAR_MIDDLE, prefix.ljust(155, b"\0"), b"\0" * 12,
     ])
-    checksum = ("%06o" % sum(header)).encode("ascii") + b"\0 "
-    return header[:148] + checksum + header[156:]
 
 
 class ArchiveWriter(object):
@@ -160,17 +174,29 @@ class ArchiveWriter(object):
     on construction; ``add_item`` writes each item (twice for a preferred version).
 
     Headers are built directly (ustar, PAX for over-long paths): tarfile's generic writer costs
-    more than the JSON encoding and remembers every member, which would grow with the item count."""
+    more than the JSON encoding and remembers every member, which would grow with the item count.
 
-    def __init__(self, fileobj, compresslevel=6, mtime=None):
+    A *fragment* is a run of tar entries compressed as gzip members of its own, written by another
+    process (``fragment=True``: no version entry, no end-of-archive, ``close`` returns the
+    uncompressed size) and spliced in with ``append_fragments``: a gzip stream may be several
+    members one after the other (RFC 1952), read as one stream by gzip, tar and Go (Velero)."""
+
+    def __init__(self, fileobj, compresslevel=6, mtime=None, fragment=False):
         self.mtime = int(mtime if mtime is not None else time.time())
-        self._gzip = gzip.GzipFile(fileobj=fileobj, mode="wb", compresslevel=compresslevel, mtime=self.mtime)
+        self.compresslevel = compresslevel
+        self.fragment = fragment
+        self._fileobj = fileobj
+        self._gzip = self._new_member()
         self._written = 0
         self._pending = []  # small writes gathered into large ones: zlib is much faster on big chunks
         self._pending_size = 0
         self.entries = 0
         self.uncompressed_bytes = 0
-        self.add_file(VERSION_ENTRY, (FORMAT_VERSION + "\n").encode("ascii"))
+        if not fragment:
+            self.add_file(VERSION_ENTRY, (FORMAT_VERSION + "\n").encode("ascii"))
+
+    def _new_member(self):
+        return gzip.GzipFile(fileobj=self._fileobj, mode="wb", compresslevel=self.compresslevel, mtime=self.mtime)
 
     def _write(self, data):
         self._pending.append(data)
@@ -194,21 +220,38 @@ class ArchiveWriter(object):
         self.entries += 1
         self.uncompressed_bytes += len(data)
 
-    def add_item(self, api_resource, item):
-        """Write one item (a dict as the API returned it); returns the paths written."""
-        data = encode_item(item)
+    def add_item(self, api_resource, item, data=None):
+        """Write one item (a dict as the API returned it; ``data``, its JSON when the caller has
+        it already); returns the paths written."""
+        if data is None:
+            data = encode_item(item)
         paths = item_paths(api_resource, item)
         for path in paths:
             self.add_file(path, data)
         return paths
 
+    def append_fragments(self, fragments):
+        """Splice in fragments (objects with ``fileobj``, its compressed bytes; ``size``, its bytes
+        of tar once decompressed; ``entries``): the current gzip member ends, the fragments' members
+        follow, a new member starts."""
+        self._flush()
+        self._gzip.close()  # ends the member; the file object stays open
+        for fragment in fragments:
+            shutil.copyfileobj(fragment.fileobj, self._fileobj, COPY_CHUNK)
+            self._written += fragment.size
+            self.entries += fragment.entries
+        self._gzip = self._new_member()
+
     def close(self):
-        """End-of-archive (two zero blocks), padded to a whole record, then the gzip trailer."""
-        end = 2 * BLOCK
-        end += -(self._written + end) % RECORD
-        self._write(b"\0" * end)
+        """End-of-archive (two zero blocks), padded to a whole record, then the gzip trailer.
+        A fragment ends without them; returns the uncompressed size written."""
+        if not self.fragment:
+            end = 2 * BLOCK
+            end += -(self._written + end) % RECORD
+            self._write(b"\0" * end)
         self._flush()
         self._gzip.close()
+        return self._written
 
     def __enter__(self):
         return self
@@ -243,7 +286,8 @@ def iter_archive(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE):
     member (see ``check_member``) and the running total of uncompressed bytes against the cap."""
     total = 0
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|gz") as tar:
+        # GzipFile, not tarfile's "r|gz": that one stops after the first gzip member.
+        with gzip.GzipFile(fileobj=fileobj, mode="rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 path = check_member(member)
                 if path is None:

@@ -16,6 +16,7 @@ Items pulled in by actions are resolved afterwards with LISTs, round by round.
 """
 
 import datetime
+import gc
 import gzip
 import queue
 import re
@@ -27,8 +28,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils import (
-    archive, backup_actions, crypto, hooks, restic, results, selection, volumes,
+    archive, backup_actions, backup_workers, crypto, hooks, restic, results, selection, volumes,
 )
+from ansible_collections.kubedr.backup.plugins.module_utils import kube as kube_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.backup_pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
@@ -306,10 +308,20 @@ class _ListTask(object):
         return "%s%s" % (self.api_resource.group_resource, where)
 
 
-def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES):
+class ArchivedPage(object):
+    """A page a worker process archived: the ``(namespace, name)`` of each item it wrote and the
+    references the item actions returned (the items themselves are in the worker's fragment)."""
+
+    def __init__(self, names, refs):
+        self.names = names
+        self.refs = refs
+
+
+def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES, archive_workers=None):
     """Yield ``(task, items, error)`` for every page of every LIST task, listing up to ``workers``
     tasks concurrently; at most ``queued_pages`` pages wait in memory. A failed task yields one
-    ``(task, None, error)``."""
+    ``(task, None, error)``. Pages of the tasks ``archive_workers`` handles go to those processes
+    raw and come back as an ArchivedPage."""
     pages = queue.Queue(maxsize=queued_pages)
     cancelled = threading.Event()
     done = object()
@@ -324,17 +336,31 @@ def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES):
         return False
 
     def run(task):
+        archived = archive_workers is not None and archive_workers.handles(task)
         try:
-            for items in kube.list_pages(task.api_resource, task.namespace, task.label_selector):
-                if not put((task, items, None)):
-                    return
+            if archived:
+                for data in kube.list_raw_pages(task.api_resource, task.namespace, task.label_selector):
+                    if cancelled.is_set():
+                        return
+                    archive_workers.submit(task, data)
+            else:
+                for items in kube.list_pages(task.api_resource, task.namespace, task.label_selector):
+                    if not put((task, items, None)):
+                        return
         except Exception as error:  # reported to the consumer, which decides
             put((task, None, error))
         finally:
-            put((task, done, None))
+            if archived:
+                archive_workers.seal(task)  # the done marker follows the task's last archived page
+            else:
+                put((task, done, None))
 
     if not tasks:
         return
+    if archive_workers is not None:
+        archive_workers.listen(deliver=lambda task, names, refs: put((task, ArchivedPage(names, refs), None)),
+                               task_done=lambda task: put((task, done, None)),
+                               fail=lambda error: put((None, None, error)))
     pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(tasks))))
     try:
         for task in tasks:
@@ -342,10 +368,16 @@ def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES):
         remaining = len(tasks)
         while remaining:
             task, items, error = pages.get()
+            if task is None:
+                raise error  # a worker process failed: nothing it wrote can be trusted
             if items is done:
                 remaining -= 1
                 continue
             yield task, items, error
+    except BaseException:
+        if archive_workers is not None:
+            archive_workers.close()  # wakes listing threads waiting to hand pages over
+        raise
     finally:
         cancelled.set()
         pool.shutdown(wait=True)
@@ -475,13 +507,63 @@ class BackupRun(object):
                 tasks.append(_ListTask(api_resource, None, label_selector))
         return tasks
 
-    def _consume(self, tasks, handle):
-        for task, items, error in stream_pages(self.kube, tasks):
+    def _consume(self, tasks, handle, archive_workers=None):
+        for task, items, error in stream_pages(self.kube, tasks, archive_workers=archive_workers):
             if error is not None:
                 self._list_failed(task, error)
+            elif isinstance(items, ArchivedPage):
+                self._archived(task.api_resource, items)
+            else:
+                for item in items:
+                    handle(task.api_resource, item)
+
+    def _archived(self, api_resource, page):
+        """Record what a worker process wrote (as ``_take`` records what it writes itself)."""
+        for namespace, name in page.names:
+            # A name already recorded was listed again after an expired continue token; the
+            # archive then holds it twice, which readers resolve as the last copy.
+            if self.index.add(api_resource, namespace, name):
+                self.log.item(api_resource.group_resource, namespace, name, False)
+        for ref in page.refs:
+            ref = backup_actions.ItemRef(*ref)
+            if not self.index.contains(*ref):
+                self.pending.add(ref)
+        self._progress("InProgress")
+
+    def _archive_page(self, writer, task, data):
+        """In a worker process: decode one raw page and write its selected items into the
+        worker's fragment; returns ``(names, refs)`` for ``_archived``."""
+        api_resource = task.api_resource
+        names, refs = [], []
+        for item, item_data in kube_mod.raw_page_items(data, api_resource):
+            if self.selection.item_skip_reason(api_resource, item, False):
                 continue
-            for item in items:
-                handle(task.api_resource, item)
+            writer.add_item(api_resource, item, item_data)
+            metadata = item.get("metadata") or {}
+            names.append((metadata.get("namespace") if api_resource.namespaced else None, metadata.get("name")))
+            refs.extend(backup_actions.related_items(api_resource.group_resource, item, self.context))
+        return names, refs
+
+    def _start_archive_workers(self, tasks):
+        """Worker processes for the tasks they may take (None when none would help): every
+        type but those the pod work observes, whose items the parent must see."""
+        count = backup_workers.worker_count()
+        eligible = [task for task in tasks if task.api_resource.group_resource not in PodWork.OBSERVED]
+        if self.check_mode or not count or not eligible:
+            return None
+        return backup_workers.ArchiveWorkers(count, eligible, self._archive_page, self.sink.mtime,
+                                             self.sink.compresslevel)
+
+    def _main_pass(self, tasks):
+        """List and back up the main pass's tasks, through worker processes where they help."""
+        archive_workers = self._start_archive_workers(tasks)
+        try:
+            self._consume(tasks, self._take, archive_workers)
+            if archive_workers is not None:
+                self.sink.append_fragments(archive_workers.finish())
+        finally:
+            if archive_workers is not None:
+                archive_workers.close()
 
     def _selected_namespaces(self):
         """The Namespace objects in scope, read once (they are few). A caller allowed into some
@@ -619,7 +701,7 @@ class BackupRun(object):
         for api_resource in listed:
             if api_resource.group_resource in ordered_resources:
                 self._backup_ordered(api_resource, ordered_resources[api_resource.group_resource], namespaces)
-        self._consume(self._list_tasks(main, namespaces, self.selection.list_label_selector()), self._take)
+        self._main_pass(self._list_tasks(main, namespaces, self.selection.list_label_selector()))
         self._resolve_pending()
 
         # Namespace objects last: with a label selector, a namespace is kept when it matches or
@@ -696,7 +778,12 @@ class BackupRun(object):
             self.log.info("Starting backup", check_mode=self.check_mode or None)
             try:
                 self._progress("InProgress", force=True)
-                self._collect()
+                gc.freeze()
+                gc.disable()
+                try:
+                    self._collect()
+                finally:
+                    gc.enable()
                 if not self.check_mode and self.pod_work.needs_volumes():
                     self.pod_volume_backups = self._pod_volumes()
             except (KubedrError, ApiException) as error:

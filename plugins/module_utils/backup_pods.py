@@ -32,6 +32,8 @@ class PodWork(object):
     options: the module's backup options (default_volumes_to_fs_backup, hooks, node_agent,
     repository_password); results/log: the run's Results and RunLog."""
 
+    OBSERVED = frozenset([PODS, PVCS, PVS])  # the types whose items ``observe`` must see
+
     def __init__(self, kube, storage_location, options, backup_name, backup_uid, results, log):
         self.kube = kube
         self.storage_location = storage_location

@@ -52,6 +52,13 @@ class FakeKube(object):
                  if namespace is None or i["metadata"].get("namespace") == namespace]
         yield items
 
+    def list_raw_pages(self, api_resource, namespace=None, label_selector=None):
+        """The pages as a server sends them: built-in types' items without apiVersion and kind."""
+        for items in self.list_pages(api_resource, namespace, label_selector):
+            untyped = [dict((k, v) for k, v in item.items() if k not in ("apiVersion", "kind")) for item in items]
+            yield json.dumps({"kind": api_resource.kind + "List", "apiVersion": api_resource.group_version,
+                              "metadata": {"resourceVersion": "1"}, "items": untyped}).encode()
+
     def list_items(self, api_resource, namespace=None, label_selector=None):
         for page in self.list_pages(api_resource, namespace, label_selector):
             yield from page
