@@ -258,14 +258,14 @@ class RunLog(object):
             self._file.seek(0)
             data = self._file.read()
             self._file.seek(0, 2)
-        return gzip.compress(data)
+        return gzip.compress(data, compresslevel=storage_mod.GZIP_LEVEL)
 
     def upload(self, store, key):
         """Gzip the log into a temporary file and upload it: the log grows with the item count,
         so it never goes through memory whole."""
         with self._lock, tempfile.TemporaryFile() as compressed:
             self._file.seek(0)
-            with gzip.GzipFile(fileobj=compressed, mode="wb") as out:
+            with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=storage_mod.GZIP_LEVEL) as out:
                 shutil.copyfileobj(self._file, out, 1024 * 1024)
             self._file.seek(0, 2)
             compressed.seek(0)
@@ -750,12 +750,20 @@ class BackupRun(object):
     def _upload(self, tarball, phase, completed):
         self._progress("Uploading", force=True)
         tarball.seek(0)
-        self.store.upload_file(self.keys["tarball"], tarball)
-        self.log.upload(self.store, self.keys["logs"])
-        self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list())
-        self.store.put_json_gz(self.keys["results"], self.results.to_dict())
-        self.store.put_json_gz(self.keys["pod_volume_backups"], self.pod_volume_backups)
-        self.store.put_json_gz(self.keys["volume_snapshots"], None)
+        self.log.info("Backup completed", phase=phase, items=len(self.index))
+        # Independent objects, uploaded together (compression releases the GIL); the commit
+        # marker waits for all of them.
+        uploads = [
+            lambda: self.store.upload_file(self.keys["tarball"], tarball),
+            lambda: self.log.upload(self.store, self.keys["logs"]),
+            lambda: self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list()),
+            lambda: self.store.put_json_gz(self.keys["results"], self.results.to_dict()),
+            lambda: self.store.put_json_gz(self.keys["pod_volume_backups"], self.pod_volume_backups),
+            lambda: self.store.put_json_gz(self.keys["volume_snapshots"], None),
+        ]
+        with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
+            for upload in [pool.submit(upload) for upload in uploads]:
+                upload.result()  # the first failure is raised once all have ended
         self._progress(phase, force=True)
         document = backup_object(self.name, self.spec, self._status(phase, completed),
                                  self.options.get("labels"), self._annotations(), uid=self.uid,
@@ -795,7 +803,6 @@ class BackupRun(object):
                 return self._result(None, changed=True)
             completed = self.now()
             phase = results.phase_for(self.results)
-            self.log.info("Backup completed", phase=phase, items=len(self.index))
             try:
                 self._upload(tarball, phase, completed)
             except StorageError as error:  # the location failed before the commit marker: nothing is committed
