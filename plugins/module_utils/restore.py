@@ -243,6 +243,9 @@ def extract_backup(fileobj, directory, max_size):
         parsed = archive.parse_item_path(path)
         if parsed is None:
             continue  # neither metadata/version nor resources/: not ours to read
+        index = extracted.groups.get(parsed.group_resource)
+        if parsed.version is not None and index is not None and index.entries:
+            continue  # a copy of a type whose plain copies are restored: neither kept nor indexed
         item = _check_item(path, data)
         target = os.path.realpath(os.path.join(root, path))
         if not target.startswith(root + os.sep):
@@ -250,19 +253,19 @@ def extract_backup(fileobj, directory, max_size):
         os.makedirs(os.path.dirname(target), 0o700, exist_ok=True)
         with open(target, "wb") as handle:
             handle.write(data)
-        index = extracted.groups.get(parsed.group_resource)
         if index is None:
             index = extracted.groups[parsed.group_resource] = GroupIndex(parsed.group_resource,
                                                                          parsed.namespace is not None)
         entry = (parsed.namespace, item["metadata"]["name"], path)
-        (index.entries if parsed.version is None else index.preferred_only).append(entry)
+        if parsed.version is not None:
+            index.preferred_only.append(entry)
+        else:
+            index.entries.append(entry)
+            index.preferred_only = []  # the plain copies are the ones restored, as Velero does
     if not extracted.groups:
         raise ArchiveError("backup archive holds no resources/ entries: it is not a Velero backup or it is empty")
     if extracted.format_version and not extracted.format_version.startswith("1."):
         raise ArchiveError("backup archive format %s is not supported (1.x is)" % extracted.format_version)
-    for index in extracted.groups.values():
-        if index.entries:
-            index.preferred_only = []  # the plain copies are the ones restored, as Velero does
     return extracted
 
 
