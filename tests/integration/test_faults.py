@@ -312,6 +312,48 @@ def test_minio_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
     assert "b1" in listed_backups(fbed, location)
 
 
+def child_pids(pid):
+    """The processes whose parent is ``pid`` (the backup's worker processes)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            if int(fields[1]) == pid:
+                children.append(int(entry))
+    return children
+
+
+def test_a_backup_worker_killed_mid_backup_fails_the_backup_cleanly_and_a_rerun_commits(fbed, bulk):
+    prefix = "worker-" + uuid.uuid4().hex[:6]
+    location = fbed.location(prefix)
+    args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "w1", "included_namespaces": [bulk]}
+    run = Running("k8s_backup", args)
+    paused_when(run, lambda: child_pids(run.proc.pid), "the backup's worker processes", interval=0.005)
+    workers = child_pids(run.proc.pid)
+    assert workers, "the paused backup has no worker process"
+
+    def kill_worker():
+        os.kill(workers[0], signal.SIGKILL)  # a process this test started, through the module
+
+    result = finish_after_fault(run, kill_worker, lambda token: None)
+    FAULTS_INJECTED.append(("a backup worker process killed mid-backup", result.get("phase")))
+
+    assert result.failed and result.get("phase") == "Failed", result
+    assert "worker process" in result["msg"] and "Traceback" not in result["msg"], result["msg"]
+    assert "backups/w1/velero-backup.json" not in fbed.keys(prefix)
+    assert "w1" not in listed_backups(fbed, location)
+    assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the module"
+
+    rerun = testbed.run_module("k8s_backup", args)
+    assert not rerun.failed, rerun.get("msg")
+    assert rerun["phase"] == "Completed"
+    assert rerun["item_counts"]["per_resource"]["v1/ConfigMap"] >= BULK_COUNT
+
+
 def _node_agent(fbed, core, apps):
     fbed.revive()  # the DaemonSet controller and the scheduler must be up
     namespace = "faults-agent"
