@@ -106,6 +106,13 @@ requirements:
   - boto3 >= 1.28.0
 notes:
   - Pre hooks run just before their pod is saved; volumes are backed up after every item, then the post hooks run.
+  - Decoding, selecting and compressing items is CPU work, so outside check mode the main listing pass forks one
+    worker process per CPU the module may use (its affinity, capped by a cgroup CPU quota; at most 4, none on a
+    single CPU). Every API request stays in the module process; the workers only turn raw pages into parts of the
+    archive. If a worker dies the backup fails and nothing is committed.
+  - Items are stored byte for byte as the API server sent them in its LIST pages, with C(kind) and C(apiVersion)
+    added first for built-in types; the archive is a gzip stream of several members, which Velero, C(tar) and
+    C(gzip) read as one.
 seealso:
   - module: kubedr.backup.k8s_backup_info
 """

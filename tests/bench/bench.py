@@ -132,19 +132,77 @@ def ensure_namespaces(raw, names):
 
 # The module is started through this small launcher: Linux carries a parent's resident size
 # into its child's peak (ru_maxrss) at exec, and this benchmark process grows large while it
-# seeds objects; the launcher is small, so the peak it reports is the module's own.
+# seeds objects; the launcher is small, so the peak it reports is the module's own. The backup
+# forks worker processes, so the launcher also samples the whole process tree every 20 ms: the
+# sum of proportional set sizes (pages shared by the forked workers counted once) and the sum of
+# resident sizes (shared pages counted in every process).
 _LAUNCHER = """
-import os, sys
+import os, sys, threading
 pid = os.fork()
 if pid == 0:
     os.execv(sys.executable, [sys.executable, "-m", sys.argv[1]])
+
+def tree(root):
+    # /proc/<pid>/task/<tid>/children: cheap enough to sample often (no scan of every process)
+    found, frontier = [], [root]
+    while frontier:
+        found.extend(frontier)
+        children = []
+        for member in frontier:
+            try:
+                for tid in os.listdir("/proc/%d/task" % member):
+                    with open("/proc/%d/task/%s/children" % (member, tid)) as handle:
+                        children.extend(int(child) for child in handle.read().split())
+            except OSError:
+                pass
+        frontier = children
+    return found
+
+peak = {"Pss:": 0, "Rss:": 0}
+stop = threading.Event()
+
+def sample():
+    while not stop.is_set():
+        total = {"Pss:": 0, "Rss:": 0}
+        for member in tree(pid):
+            try:
+                with open("/proc/%d/smaps_rollup" % member) as handle:
+                    for line in handle:
+                        fields = line.split()
+                        if fields[0] in total:
+                            total[fields[0]] += int(fields[1])
+            except OSError:
+                pass
+        for key in peak:
+            peak[key] = max(peak[key], total[key])
+        stop.wait(0.02)
+
+sampler = threading.Thread(target=sample)
+sampler.start()
 status, usage = os.wait4(pid, 0)[1:]
-os.write(int(sys.argv[2]), b"%d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss))
+stop.set()
+sampler.join()
+os.write(int(sys.argv[2]), b"%d %d %d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss,
+                                             peak["Pss:"], peak["Rss:"]))
 """
 
 
+class Memory(object):
+    """Peak memory of a module run, MiB: ``rss`` the largest single process (ru_maxrss), ``tree_pss``
+    and ``tree_rss`` the sampled peaks of the process tree's summed PSS and RSS."""
+
+    def __init__(self, maxrss_kib, pss_kib, rss_kib):
+        self.rss = round(maxrss_kib / 1024.0, 1)
+        self.tree_pss = round(pss_kib / 1024.0, 1)
+        self.tree_rss = round(rss_kib / 1024.0, 1)
+
+    def fields(self, prefix):
+        return {prefix + "_peak_rss_mib": self.rss, prefix + "_tree_pss_mib": self.tree_pss,
+                prefix + "_tree_rss_mib": self.tree_rss}
+
+
 def run_module_measured(name, args):
-    """Run a module as Ansible does; return (result dict, seconds, peak RSS MiB) of that process."""
+    """Run a module as Ansible does; return (result dict, seconds, Memory) of that process."""
     import subprocess
     testbed.ensure_collection_path()
     module_args = dict(args, _ansible_check_mode=False, _ansible_diff=False)
@@ -158,14 +216,14 @@ def run_module_measured(name, args):
     out, err = proc.communicate(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}).encode())
     elapsed = time.time() - started
     with os.fdopen(read_fd, "rb") as report:
-        rc, maxrss_kib = (int(v) for v in report.read().split())
+        rc, maxrss_kib, pss_kib, rss_kib = (int(v) for v in report.read().split())
     try:
         result = json.loads(out)
     except ValueError:
         raise RuntimeError("%s printed no JSON (rc %s): %s" % (name, rc, err[-2000:]))
     if result.get("failed"):
         raise RuntimeError("%s failed: %s" % (name, result.get("msg")))
-    return result, elapsed, maxrss_kib / 1024.0
+    return result, elapsed, Memory(maxrss_kib, pss_kib, rss_kib)
 
 
 def item_total(result):
@@ -222,14 +280,14 @@ class Bench(object):
 
     def backup(self, name, prefix):
         args = dict(self.auth, name=name, storage_location=self.location, included_namespaces=[prefix + "-*"])
-        result, secs, rss = run_module_measured("k8s_backup", args)
-        return item_total(result), secs, rss
+        result, secs, memory = run_module_measured("k8s_backup", args)
+        return item_total(result), secs, memory
 
     def restore(self, backup_name, src_prefix, dst_prefix, ns_count):
         mapping = dict(zip(namespaces(src_prefix, ns_count), namespaces(dst_prefix, ns_count)))
         args = dict(self.auth, backup_name=backup_name, storage_location=self.location, namespace_mapping=mapping)
-        result, secs, rss = run_module_measured("k8s_restore", args)
-        return result["item_counts"]["created"], secs, rss
+        result, secs, memory = run_module_measured("k8s_restore", args)
+        return result["item_counts"]["created"], secs, memory
 
 
 def main():
@@ -249,11 +307,12 @@ def main():
     report["list_limit_per_s"] = round(listed / secs, 1)
     log("raw LIST: %d objects in %.1fs" % (listed, secs))
 
-    items, secs, rss = bench.backup("bench-%s-full" % bench.run_id, src)
+    items, secs, memory = bench.backup("bench-%s-full" % bench.run_id, src)
     report.update(backup_items=items, backup_seconds=round(secs, 2), backup_per_s=round(items / secs, 1),
-                  backup_peak_rss_mib=round(rss, 1))
+                  **memory.fields("backup"))
     report["backup_ratio"] = round(report["backup_per_s"] / report["list_limit_per_s"], 3)
-    log("k8s_backup: %d items in %.1fs, peak RSS %.0f MiB" % (items, secs, rss))
+    log("k8s_backup: %d items in %.1fs, peak RSS %.0f MiB (process tree PSS %.0f MiB)"
+        % (items, secs, memory.rss, memory.tree_pss))
 
     concurrency = bench.tune_create(min(2000, n), min(ns_count, 20))
     raw_prefix = "bench-%s-raw" % bench.run_id
@@ -263,12 +322,12 @@ def main():
     log("raw CREATE: %d objects in %.1fs at concurrency %d" % (count, secs, concurrency))
 
     if have_restore:
-        restored, secs, rss = bench.restore("bench-%s-full" % bench.run_id, src, "bench-%s-rst" % bench.run_id,
-                                            ns_count)
+        restored, secs, memory = bench.restore("bench-%s-full" % bench.run_id, src, "bench-%s-rst" % bench.run_id,
+                                               ns_count)
         report.update(restore_items=restored, restore_seconds=round(secs, 2),
-                      restore_per_s=round(restored / secs, 1), restore_peak_rss_mib=round(rss, 1))
+                      restore_per_s=round(restored / secs, 1), **memory.fields("restore"))
         report["restore_ratio"] = round(report["restore_per_s"] / report["create_limit_per_s"], 3)
-        log("k8s_restore: %d items in %.1fs, peak RSS %.0f MiB" % (restored, secs, rss))
+        log("k8s_restore: %d items in %.1fs, peak RSS %.0f MiB" % (restored, secs, memory.rss))
     else:
         report.update(restore_per_s=None, restore_ratio=None, restore_peak_rss_mib=None)
 
@@ -280,11 +339,12 @@ def main():
         bench.seed(grow, size, ns_count, start=seeded)
         seeded = size
         name = "bench-%s-rss-%d" % (bench.run_id, size)
-        items, secs, backup_rss = bench.backup(name, grow)
-        entry = {"backup_items": items, "backup_peak_rss_mib": round(backup_rss, 1)}
+        items, secs, backup_memory = bench.backup(name, grow)
+        entry = dict(backup_items=items, backup_per_s=round(items / secs, 1), **backup_memory.fields("backup"))
         if have_restore:
-            restored, secs, restore_rss = bench.restore(name, grow, "bench-%s-rr%d" % (bench.run_id, size), ns_count)
-            entry.update(restore_items=restored, restore_peak_rss_mib=round(restore_rss, 1))
+            restored, secs, restore_memory = bench.restore(name, grow, "bench-%s-rr%d" % (bench.run_id, size),
+                                                           ns_count)
+            entry.update(restore_items=restored, **restore_memory.fields("restore"))
         rss_by_n[str(size)] = entry
         log("RSS at %d objects: %s" % (size, entry))
     report["rss_by_n"] = rss_by_n
@@ -311,12 +371,14 @@ def print_table(r):
         ("raw CREATE (restore limit)", fmt(r["create_limit_per_s"], " items/s (concurrency %s)" % r["create_concurrency"])),
         ("k8s_restore", fmt(r.get("restore_per_s"), " items/s")),
         ("  restore / CREATE limit", fmt(r.get("restore_ratio"))),
-        ("backup peak RSS", fmt(r["backup_peak_rss_mib"], " MiB")),
+        ("backup peak RSS", fmt(r["backup_peak_rss_mib"], " MiB (process tree: PSS %s MiB, RSS %s MiB)" % (
+            r["backup_tree_pss_mib"], r["backup_tree_rss_mib"]))),
         ("restore peak RSS", fmt(r.get("restore_peak_rss_mib"), " MiB")),
     ]
     for size, entry in sorted(r.get("rss_by_n", {}).items(), key=lambda kv: int(kv[0])):
-        rows.append(("peak RSS at %s objects" % size, "backup %s MiB, restore %s MiB" % (
-            entry["backup_peak_rss_mib"], entry.get("restore_peak_rss_mib", "n/a"))))
+        rows.append(("peak RSS at %s objects" % size, "backup %s MiB (tree PSS %s, RSS %s), restore %s MiB" % (
+            entry["backup_peak_rss_mib"], entry["backup_tree_pss_mib"], entry["backup_tree_rss_mib"],
+            entry.get("restore_peak_rss_mib", "n/a"))))
     volume = r.get("volume")
     if volume:
         rows += [
