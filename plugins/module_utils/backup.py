@@ -347,6 +347,8 @@ def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES, a
                 for items in kube.list_pages(task.api_resource, task.namespace, task.label_selector):
                     if not put((task, items, None)):
                         return
+        except backup_workers.WorkerFailed as error:  # not the task's failure: the whole archive's
+            put((None, None, error))
         except Exception as error:  # reported to the consumer, which decides
             put((task, None, error))
         finally:

@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import tempfile
 import threading
 import time
@@ -174,17 +175,63 @@ def secret_diff(before, after):
 
 # ---------------------------------------------------------------- the extracted archive
 
+class PackedRecords(object):
+    """Records of ``width`` strings (or None) kept in one growing buffer, not as Python objects.
+
+    Per-item records that live for the whole restore, allocated between the many short-lived
+    item dicts, would pin the memory pools those dicts are freed into: the process would grow
+    with the item count even though the items themselves are not kept."""
+
+    _LENGTH = struct.Struct("!I")
+    _NONE = 0xFFFFFFFF
+
+    def __init__(self, width):
+        self.width = width
+        self._buffer = bytearray()
+        self._count = 0
+
+    def append(self, *fields):
+        if len(fields) != self.width:
+            raise ValueError("a record has %d fields, not %d" % (self.width, len(fields)))
+        for field in fields:
+            if field is None:
+                self._buffer += self._LENGTH.pack(self._NONE)
+            else:
+                data = field.encode("utf-8", "surrogatepass")
+                self._buffer += self._LENGTH.pack(len(data))
+                self._buffer += data
+        self._count += 1
+
+    def __len__(self):
+        return self._count
+
+    def __iter__(self):
+        buffer, unpack, size = bytes(self._buffer), self._LENGTH.unpack_from, self._LENGTH.size
+        position = 0
+        for _record in range(self._count):
+            fields = []
+            for _field in range(self.width):
+                (length,) = unpack(buffer, position)
+                position += size
+                if length == self._NONE:
+                    fields.append(None)
+                else:
+                    fields.append(buffer[position:position + length].decode("utf-8", "surrogatepass"))
+                    position += length
+            yield tuple(fields)
+
+
 class GroupIndex(object):
     """The items of one group-resource in the extracted archive: names and paths only."""
 
     def __init__(self, group_resource, namespaced):
         self.group_resource = group_resource
         self.namespaced = namespaced
-        self.entries = []  # (source namespace or None, name, relative path)
-        self.preferred_only = []  # entries found only under <version>-preferredversion/
+        self.entries = PackedRecords(3)  # (source namespace or None, name, relative path)
+        self.preferred_only = PackedRecords(3)  # entries found only under <version>-preferredversion/
 
     def items(self):
-        return self.entries or self.preferred_only
+        return self.entries if len(self.entries) else self.preferred_only
 
 
 class ExtractedBackup(object):
@@ -258,10 +305,11 @@ def extract_backup(fileobj, directory, max_size):
                                                                          parsed.namespace is not None)
         entry = (parsed.namespace, item["metadata"]["name"], path)
         if parsed.version is not None:
-            index.preferred_only.append(entry)
+            index.preferred_only.append(*entry)
         else:
-            index.entries.append(entry)
-            index.preferred_only = []  # the plain copies are the ones restored, as Velero does
+            index.entries.append(*entry)
+            if len(index.preferred_only):
+                index.preferred_only = PackedRecords(3)  # the plain copies are restored, as Velero does
     if not extracted.groups:
         raise ArchiveError("backup archive holds no resources/ entries: it is not a Velero backup or it is empty")
     if extracted.format_version and not extracted.format_version.startswith("1."):
@@ -283,7 +331,10 @@ class Outcomes(object):
     def record(self, list_key, namespace, name, outcome):
         with self._lock:
             display = results.item_display_name(namespace, name)
-            self._entries.setdefault(list_key, []).append("%s(%s)" % (display, outcome))
+            entries = self._entries.get(list_key)
+            if entries is None:
+                entries = self._entries[list_key] = PackedRecords(1)
+            entries.append("%s(%s)" % (display, outcome))
             per = self._counts.setdefault(list_key, dict((o, 0) for o in OUTCOMES))
             per[outcome] += 1
 
@@ -292,7 +343,7 @@ class Outcomes(object):
             self.recreated += 1
 
     def resource_list(self):
-        return dict((key, sorted(self._entries[key])) for key in sorted(self._entries))
+        return dict((key, sorted(entry for (entry,) in self._entries[key])) for key in sorted(self._entries))
 
     def counts(self):
         totals = dict((o, sum(c[o] for c in self._counts.values())) for o in OUTCOMES)
@@ -464,10 +515,10 @@ class RestoreRun(object):
         known = set(r.group_resource for r in self.discovery.resources)
         synthetic = []
         for group_resource, index in sorted(self.extracted.groups.items()):
-            if group_resource in known or not index.items():
+            if group_resource in known or not len(index.items()):
                 continue
             resource, group = (group_resource.split(".", 1) + [""])[:2]
-            sample = self.extracted.load(index.items()[0][2])
+            sample = self.extracted.load(next(iter(index.items()))[2])
             version = sample.get("apiVersion", "").rpartition("/")[2]
             synthetic.append(ApiResource(group, version, resource, sample.get("kind", ""), index.namespaced))
         return synthetic

@@ -129,12 +129,24 @@ def test_extract_indexes_items_and_keeps_plain_copies(tmp_path):
     extracted = restore.extract_backup(archive, str(tmp_path), 1024 * 1024)
     assert extracted.format_version == "1.1.0"
     assert sorted(extracted.groups) == ["configmaps", "namespaces", "widgets.example.com"]
-    assert extracted.group("configmaps").items() == [("ns1", "a", "resources/configmaps/namespaces/ns1/a.json")]
+    assert list(extracted.group("configmaps").items()) == [("ns1", "a", "resources/configmaps/namespaces/ns1/a.json")]
     assert extracted.group("namespaces").namespaced is False
     # Only a preferred-version copy: that one is used.
     assert [entry[1] for entry in extracted.group("widgets.example.com").items()] == ["w"]
     assert [obj["metadata"]["name"] for _ns, _n, obj in extracted.items_of("configmaps")] == ["a"]
     assert not os.path.exists(os.path.join(str(tmp_path), "README"))
+
+
+def test_packed_records_give_back_what_was_appended_in_order():
+    records = restore.PackedRecords(3)
+    appended = [("ns", "name", "path/x.json"), (None, "cluster-thing", "p"), ("", "é\udcff", "")]
+    for record in appended:
+        records.append(*record)
+    assert len(records) == 3
+    assert list(records) == appended
+    assert list(records) == appended  # iterable again
+    with pytest.raises(ValueError):
+        records.append("too", "few")
 
 
 def special(name, kind, linkname=""):
