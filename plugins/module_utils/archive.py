@@ -288,7 +288,13 @@ def iter_archive(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE):
     try:
         # GzipFile, not tarfile's "r|gz": that one stops after the first gzip member.
         with gzip.GzipFile(fileobj=fileobj, mode="rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-            for member in tar:
+            while True:
+                member = tar.next()
+                if member is None:
+                    break
+                # tarfile keeps every header it reads, even streaming: about 500 bytes an entry,
+                # the whole archive's worth by the end. Nothing here looks a member up again.
+                tar.members.clear()
                 path = check_member(member)
                 if path is None:
                     continue

@@ -252,14 +252,6 @@ class RunLog(object):
     def error(self, msg, **fields):
         self.log("error", msg, **fields)
 
-    def gzipped(self):
-        """The whole log gzipped, in memory (for short logs; ``upload`` streams)."""
-        with self._lock:
-            self._file.seek(0)
-            data = self._file.read()
-            self._file.seek(0, 2)
-        return gzip.compress(data, compresslevel=storage_mod.GZIP_LEVEL)
-
     def upload(self, store, key):
         """Gzip the log into a temporary file and upload it: the log grows with the item count,
         so it never goes through memory whole."""

@@ -1058,7 +1058,7 @@ class RestoreRun(object):
     def _upload(self):
         if not self._writes_storage():
             return
-        self.store.put_bytes(self.keys["logs"], self.log.gzipped())
+        self.log.upload(self.store, self.keys["logs"])
         self.store.put_json_gz(self.keys["results"], self.results.to_dict())
         self.store.put_json_gz(self.keys["resource_list"], self.outcomes.resource_list())
 

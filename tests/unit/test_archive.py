@@ -4,6 +4,7 @@ import io
 import json
 import os
 import tarfile
+import tracemalloc
 
 import pytest
 
@@ -145,6 +146,29 @@ def test_reader_reports_corrupt_archives_and_bad_json():
         list(iter_archive(io.BytesIO(gzip.compress(b"\0" * 10)[:-8])))
     with pytest.raises(ArchiveError, match="not valid JSON"):
         list(iter_items(hostile([regular("resources/pods/namespaces/ns/p.json", b"{nope")])))
+
+
+def test_reader_memory_does_not_grow_with_the_number_of_entries():
+    """tarfile keeps every header it reads, streaming too: a reader that let it would hold about
+    500 bytes an entry to the end (50 MiB for a 100,000-item archive)."""
+    def reading_peak(entries):
+        writer_file = io.BytesIO()
+        with ArchiveWriter(writer_file) as writer:
+            for index in range(entries):
+                writer.add_item(NAMESPACES, obj("Namespace", "namespace-%06d" % index))
+        writer_file.seek(0)
+        tracemalloc.start()
+        try:
+            read = sum(1 for _entry in iter_archive(writer_file))
+            return read, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small_count, small_peak = reading_peak(1000)
+    large_count, large_peak = reading_peak(10000)
+    assert (small_count, large_count) == (2001, 20001)  # each item twice (preferred-version copy), + version
+    # 18,000 more entries: keeping ~500 bytes for each would add about 9 MB.
+    assert large_peak - small_peak < 512 * 1024, (small_peak, large_peak)
 
 
 def test_extract_writes_only_inside_destination(tmp_path):
