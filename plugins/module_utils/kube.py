@@ -8,33 +8,55 @@ __metaclass__ = type
 
 """The Kubernetes API as raw JSON.
 
-``KubeClient(auth_options)`` builds a client from kubernetes.core-style options (kubeconfig,
-explicit host/token/certs, or in-cluster), then talks raw JSON through
-``ApiClient.call_api(..., _preload_content=False)``: no model classes, so items stay plain
-dicts exactly as the server sent them. Lists are paginated (``limit``/``continue``);
-429/5xx and connection errors are retried with backoff; discovery is one aggregated
-request per root (``/api``, ``/apis``) where served, else the legacy per-group endpoints.
+``KubeClient(auth_options)`` resolves kubernetes.core-style options (kubeconfig, explicit
+host/token/certs, or in-cluster; see ``kube_config``) and talks raw JSON over a pool of urllib3
+connections: no model classes, so items stay plain dicts exactly as the server sent them, and the
+``kubernetes`` package is imported only for pod exec and credential plugins. Lists are paginated
+(``limit``/``continue``); 429/5xx and connection errors are retried with backoff; discovery is one
+aggregated request per root (``/api``, ``/apis``) where served, else the legacy per-group endpoints.
 """
 
+import atexit
 import json
+import os
 import random
 import re
+import shutil
+import ssl
+import tempfile
 import threading
 import time
 from collections import namedtuple
 
+from ansible_collections.kubedr.backup.plugins.module_utils import kube_config
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError, InvalidOptionError
 
 try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.client.rest import ApiException
-    from kubernetes.config.config_exception import ConfigException
+    from urllib.parse import urlencode
+except ImportError:  # Python 2 is not supported; the import only keeps sanity's compile tests quiet
+    from urllib import urlencode
+
+try:
     import urllib3
-    HAS_KUBERNETES = True
+    HAS_URLLIB3 = True
 except ImportError:  # reported by the module as a missing requirement
-    HAS_KUBERNETES = False
-    ApiException = ConfigException = Exception
+    HAS_URLLIB3 = False
+
+
+class ApiException(Exception):
+    """The API server answered with an error status. The same fields as the kubernetes package's
+    ApiException; its text never holds the request's or the response's headers."""
+
+    def __init__(self, status=None, reason=None, body=None, headers=None):
+        super(ApiException, self).__init__(status, reason)
+        self.status = status
+        self.reason = reason
+        self.body = body
+        self.headers = headers or {}
+
+    def __str__(self):
+        return "(%s) Reason: %s" % (self.status, self.reason)
+
 
 AGGREGATED_DISCOVERY_ACCEPT = (
     "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
@@ -266,17 +288,27 @@ def _typed(item, text, api_resource):
 class KubeClient(object):
     """Raw-JSON access to one cluster. Thread-safe for concurrent requests."""
 
-    def __init__(self, auth=None, api_client=None, max_attempts=5, page_size=DEFAULT_PAGE_SIZE,
+    def __init__(self, auth=None, transport=None, max_attempts=5, page_size=DEFAULT_PAGE_SIZE,
                  timeout=DEFAULT_TIMEOUT):
-        if not HAS_KUBERNETES:
-            raise ClusterError("the Python 'kubernetes' package is required (pip install kubernetes)")
-        self.api_client = api_client or build_api_client(auth or {})
-        self.host = self.api_client.configuration.host
+        if transport is None and not HAS_URLLIB3:
+            raise ClusterError("the Python 'urllib3' package is required (pip install kubernetes)")
+        self.transport = transport or HttpTransport(kube_config.resolve_connection(auth or {}))
+        self.host = self.transport.host
         self.max_attempts = max_attempts
         self.page_size = page_size
         self.timeout = timeout
         self._discovery = None
+        self._api_client = None
         self._lock = threading.Lock()
+
+    @property
+    def api_client(self):
+        """A kubernetes-package ApiClient on the same connection settings, for pod exec (websockets);
+        built, and the package imported, on first use."""
+        with self._lock:
+            if self._api_client is None:
+                self._api_client = self.transport.kubernetes_api_client()
+            return self._api_client
 
     # Requests ------------------------------------------------------------------
 
@@ -292,23 +324,21 @@ class KubeClient(object):
             headers["Content-Type"] = content_type
         elif body is not None:
             headers["Content-Type"] = "application/json"
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body, separators=(",", ":")).encode("utf-8")
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self.api_client.call_api(
-                    path, method, query_params=list((query or {}).items()), header_params=headers,
-                    body=body, auth_settings=["BearerToken"], _preload_content=False,
-                    _return_http_data_only=True, _request_timeout=self.timeout)
-                return response.data
+                return self.transport.request(method, path, query, body, headers, self.timeout)
+            except ApiException as error:
+                if error.status not in RETRIABLE_STATUS or attempt >= self.max_attempts:
+                    raise
+                self._sleep_before_retry(attempt, error)
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 if attempt >= self.max_attempts:
                     raise ClusterError("cannot reach the Kubernetes API server at %s: %s"
                                        % (self.host, _describe_exception(error)))
-                self._sleep_before_retry(attempt, error)
-            except ApiException as error:
-                if error.status not in RETRIABLE_STATUS or attempt >= self.max_attempts:
-                    raise
                 self._sleep_before_retry(attempt, error)
 
     @staticmethod
@@ -445,57 +475,139 @@ def run_concurrently(fn, inputs, workers=8):
         return list(pool.map(guarded, inputs))
 
 
-# ---------------------------------------------------------------- client construction
+# ---------------------------------------------------------------- transport
 
-def build_api_client(auth):
-    """A kubernetes ApiClient from kubernetes.core-style options; in-cluster config when none given."""
-    configuration = k8s_client.Configuration()
-    kubeconfig = auth.get("kubeconfig")
-    explicit_host = auth.get("host")
-    try:
-        if kubeconfig is not None or auth.get("context") or not explicit_host:
-            if isinstance(kubeconfig, dict):
-                k8s_config.load_kube_config_from_dict(
-                    kubeconfig, context=auth.get("context"), client_configuration=configuration,
-                    persist_config=bool(auth.get("persist_config")))
+class HttpTransport(object):
+    """Requests to one API server over a pool of keep-alive connections. ``request`` returns the
+    body of a 2xx answer and raises ApiException for any other status; connection failures raise
+    urllib3's or the socket's errors (KubeClient retries both)."""
+
+    def __init__(self, settings, pool_size=32):
+        self.settings = settings
+        self.host = settings.host
+        pool_options = dict(num_pools=4, maxsize=pool_size)
+        if self.host.startswith("https"):
+            pool_options["ssl_context"] = _ssl_context(settings)
+            if not settings.verify_ssl:
+                pool_options.update(cert_reqs="CERT_NONE", assert_hostname=False)
+            if settings.tls_server_name:
+                pool_options["server_hostname"] = settings.tls_server_name
+        if settings.proxy and not kube_config.bypasses_proxy(self.host, settings.no_proxy):
+            proxy_headers = urllib3.util.make_headers(**settings.proxy_headers) if settings.proxy_headers else None
+            self._pool = urllib3.ProxyManager(settings.proxy, proxy_headers=proxy_headers, **pool_options)
+        else:
+            self._pool = urllib3.PoolManager(**pool_options)
+
+    def request(self, method, path, query=None, body=None, headers=None, timeout=DEFAULT_TIMEOUT):
+        url = self.host + path + ("?" + urlencode(query) if query else "")
+        all_headers = dict(self.settings.headers)
+        all_headers.update(headers or {})
+        authorization = self.settings.authorization()
+        if authorization:
+            all_headers["Authorization"] = authorization
+        response = self._pool.request(method, url, body=body, headers=all_headers, redirect=False,
+                                      timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
+        if not 200 <= response.status < 300:
+            raise ApiException(response.status, response.reason, response.data, dict(response.headers))
+        return response.data
+
+    def kubernetes_api_client(self):
+        """A kubernetes-package ApiClient with these settings (imports the package)."""
+        from kubernetes import client as k8s_client
+
+        settings = self.settings
+        configuration = settings.credentials.library_configuration
+        if configuration is None:
+            configuration = k8s_client.Configuration()
+            configuration.host = settings.host
+            configuration.verify_ssl = settings.verify_ssl
+            configuration.ssl_ca_cert = settings.ca_file or _private_file(settings.ca_data)
+            configuration.cert_file = settings.cert_file or _private_file(settings.cert_data)
+            configuration.key_file = settings.key_file or _private_file(settings.key_data)
+            if settings.tls_server_name:
+                configuration.tls_server_name = settings.tls_server_name
+
+            def refresh(conf):  # token files rotate: read through the settings before each request
+                header = settings.authorization()
+                conf.api_key = {"BearerToken": header} if header else {}
+
+            refresh(configuration)
+            configuration.refresh_api_key_hook = refresh
+        if settings.proxy and not kube_config.bypasses_proxy(settings.host, settings.no_proxy):
+            configuration.proxy = settings.proxy
+            if settings.proxy_headers:
+                configuration.proxy_headers = urllib3.util.make_headers(**settings.proxy_headers)
+        api_client = k8s_client.ApiClient(configuration)
+        for header, value in settings.headers.items():
+            api_client.set_default_header(header, value)
+        return api_client
+
+
+def _ssl_context(settings):
+    """The TLS context of the connections: the cluster's CA (else certifi's bundle, as the
+    kubernetes package does) and the client certificate. Certificates given as data go through
+    files in a private directory only for as long as loading them takes."""
+    if not settings.verify_ssl:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    else:
+        try:
+            if settings.ca_data:
+                context = ssl.create_default_context(cadata=settings.ca_data.decode("ascii", "replace"))
+            elif settings.ca_file:
+                context = ssl.create_default_context(cafile=settings.ca_file)
             else:
-                try:
-                    k8s_config.load_kube_config(
-                        config_file=kubeconfig, context=auth.get("context"), client_configuration=configuration,
-                        persist_config=bool(auth.get("persist_config")))
-                except (ConfigException, IOError, OSError):
-                    if kubeconfig is not None or auth.get("context"):
-                        raise
-                    k8s_config.load_incluster_config(client_configuration=configuration)
-    except (ConfigException, IOError, OSError) as error:
-        raise InvalidOptionError("cannot load the Kubernetes configuration%s: %s" % (
-            " from %s" % kubeconfig if isinstance(kubeconfig, str) else "", error))
-    if explicit_host:
-        configuration.host = explicit_host
-    if auth.get("api_key"):
-        configuration.api_key = {"authorization": "Bearer " + auth["api_key"]}
-    if auth.get("username"):
-        configuration.username = auth["username"]
-    if auth.get("password"):
-        configuration.password = auth["password"]
-    if auth.get("username") and auth.get("password"):
-        configuration.api_key = {"authorization": configuration.get_basic_auth_token()}
-    for option, attribute in (("client_cert", "cert_file"), ("client_key", "key_file"), ("ca_cert", "ssl_ca_cert"),
-                              ("proxy", "proxy"), ("no_proxy", "no_proxy")):
-        if auth.get(option):
-            setattr(configuration, attribute, auth[option])
-    if auth.get("validate_certs") is not None:
-        configuration.verify_ssl = bool(auth["validate_certs"])
-    proxy_headers = auth.get("proxy_headers") or {}
-    if any(proxy_headers.values()):
-        configuration.proxy_headers = urllib3.util.make_headers(**dict(
-            (k, v) for k, v in proxy_headers.items() if v))
-    api_client = k8s_client.ApiClient(configuration)
-    if auth.get("impersonate_user"):
-        api_client.set_default_header("Impersonate-User", auth["impersonate_user"])
-    if auth.get("impersonate_groups"):
-        api_client.set_default_header("Impersonate-Group", ",".join(auth["impersonate_groups"]))
-    return api_client
+                context = ssl.create_default_context(cafile=_default_ca_bundle())
+        except (ssl.SSLError, OSError, ValueError) as error:
+            raise InvalidOptionError("cannot load the cluster's CA certificate%s: %s" % (
+                " " + settings.ca_file if settings.ca_file and not settings.ca_data else "", error))
+    if settings.cert_file or settings.cert_data:
+        directory = tempfile.mkdtemp(prefix="kubedr-tls-") if settings.cert_data or settings.key_data else None
+        try:
+            cert_file = settings.cert_file or _write_private(directory, "client.crt", settings.cert_data)
+            key_file = settings.key_file or (_write_private(directory, "client.key", settings.key_data)
+                                             if settings.key_data else None)
+            context.load_cert_chain(cert_file, key_file)
+        except (ssl.SSLError, OSError) as error:
+            raise InvalidOptionError("cannot load the client certificate and key: %s" % error)
+        finally:
+            if directory:
+                shutil.rmtree(directory, ignore_errors=True)
+    return context
+
+
+def _default_ca_bundle():
+    try:
+        import certifi
+        return certifi.where()
+    except ImportError:
+        return None
+
+
+def _write_private(directory, name, data):
+    path = os.path.join(directory, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+_PRIVATE_DIRS = []
+
+
+def _private_file(data):
+    """A file holding ``data`` (certificates for the kubernetes package, which reads only files),
+    in a private directory removed when the process exits; None for no data."""
+    if not data:
+        return None
+    if not _PRIVATE_DIRS:
+        _PRIVATE_DIRS.append(tempfile.mkdtemp(prefix="kubedr-tls-"))
+        atexit.register(shutil.rmtree, _PRIVATE_DIRS[0], True)
+    fd, path = tempfile.mkstemp(suffix=".pem", dir=_PRIVATE_DIRS[0])  # mode 0600
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    return path
 
 
 def describe_api_error(error):

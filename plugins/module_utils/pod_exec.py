@@ -22,13 +22,7 @@ import time
 
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
 
-try:
-    from kubernetes.client import ApiClient, CoreV1Api
-    from kubernetes.stream import stream
-    from kubernetes.stream.ws_client import ERROR_CHANNEL
-except ImportError:  # reported by the modules' requirement check
-    ApiClient = CoreV1Api = stream = None
-    ERROR_CHANNEL = 3
+ERROR_CHANNEL = 3  # the exec protocol's status channel (kubernetes.stream.ws_client.ERROR_CHANNEL)
 
 _KWOK_EXIT_STATUS = re.compile(r"exit status (\d+)\s*$")
 
@@ -73,6 +67,12 @@ def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None,
 
     stdin, when given, is written to the command's standard input (bytes or text);
     secrets travel this way or through the container's environment, never in argv."""
+    # The kubernetes package (its websocket stream) is imported only when a pod exec is needed.
+    try:
+        from kubernetes.client import ApiClient, CoreV1Api
+        from kubernetes.stream import stream
+    except ImportError:
+        raise ClusterError("pod exec needs the Python 'kubernetes' package (pip install kubernetes)")
     # kubernetes.stream.stream() swaps the ApiClient's request method while it connects,
     # which is not thread-safe: concurrent execs (and plain requests) on a shared client
     # can leave it permanently switched to websockets. Each exec gets a client of its own.

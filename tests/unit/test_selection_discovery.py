@@ -69,30 +69,23 @@ from ansible_collections.kubedr.backup.plugins.module_utils import kube  # noqa:
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError  # noqa: E402
 
 
-class FakeResponse(object):
-    def __init__(self, document):
-        self.data = json.dumps(document).encode()
-
-
-class FakeApiClient(object):
-    """Answers call_api from a script (a list, or a list per path): exceptions are raised,
+class FakeTransport(object):
+    """Answers requests from a script (a list, or a list per path): exceptions are raised,
     documents returned as raw bodies; the last answer of a path repeats."""
 
-    class configuration(object):
-        host = "https://fake:6443"
+    host = "https://fake:6443"
 
     def __init__(self, script):
         self.script = script
         self.calls = []
 
-    def call_api(self, path, method, query_params=None, **kwargs):
-        self.calls.append((method, path, dict(query_params or [])))
-        assert kwargs["_preload_content"] is False  # raw JSON, never model classes
+    def request(self, method, path, query=None, body=None, headers=None, timeout=None):
+        self.calls.append((method, path, dict(query or {})))
         answers = self.script[path] if isinstance(self.script, dict) else self.script
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
         if isinstance(answer, Exception):
             raise answer
-        return FakeResponse(answer)
+        return json.dumps(answer).encode()
 
 
 @pytest.fixture
@@ -107,31 +100,31 @@ def api_error(status):
 
 
 def test_retries_429_and_5xx_then_succeeds(no_sleep):
-    fake = FakeApiClient([api_error(429), api_error(503), {"kind": "Status"}])
-    assert kube.KubeClient(api_client=fake).get("/version") == {"kind": "Status"}
+    fake = FakeTransport([api_error(429), api_error(503), {"kind": "Status"}])
+    assert kube.KubeClient(transport=fake).get("/version") == {"kind": "Status"}
     assert len(fake.calls) == 3 and len(no_sleep) == 2
 
 
 def test_client_errors_are_not_retried(no_sleep):
-    fake = FakeApiClient([api_error(403)])
+    fake = FakeTransport([api_error(403)])
     with pytest.raises(kube.ApiException):
-        kube.KubeClient(api_client=fake).get("/api/v1/secrets")
+        kube.KubeClient(transport=fake).get("/api/v1/secrets")
     assert len(fake.calls) == 1 and no_sleep == []
 
 
 def test_connection_errors_end_in_a_clear_cluster_error(no_sleep):
     import urllib3
-    fake = FakeApiClient([urllib3.exceptions.NewConnectionError(None, "refused")] * 3)
+    fake = FakeTransport([urllib3.exceptions.NewConnectionError(None, "refused")] * 3)
     with pytest.raises(ClusterError, match="cannot reach the Kubernetes API server at https://fake:6443"):
-        kube.KubeClient(api_client=fake, max_attempts=3).get("/api")
+        kube.KubeClient(transport=fake, max_attempts=3).get("/api")
 
 
 def test_lists_are_paginated_and_items_get_api_version_and_kind(no_sleep):
-    fake = FakeApiClient([
+    fake = FakeTransport([
         {"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "t1"}},
         {"items": [{"metadata": {"name": "b"}}], "metadata": {}},
     ])
-    client = kube.KubeClient(api_client=fake, page_size=1)
+    client = kube.KubeClient(transport=fake, page_size=1)
     deployments = ApiResource("apps", "v1", "deployments", "Deployment", True)
     items = list(client.list_items(deployments, "shop", "app=web"))
     assert [(i["apiVersion"], i["kind"], i["metadata"]["name"]) for i in items] == [
@@ -144,7 +137,7 @@ def test_lists_are_paginated_and_items_get_api_version_and_kind(no_sleep):
 
 
 def test_legacy_discovery_when_aggregated_is_not_served(no_sleep):
-    fake = FakeApiClient({
+    fake = FakeTransport({
         "/api": [{"kind": "APIVersions", "versions": ["v1"]}],
         "/apis": [{"kind": "APIGroupList", "groups": [{
             "name": "apps", "versions": [{"version": "v1"}, {"version": "v1beta1"}],
@@ -154,7 +147,7 @@ def test_legacy_discovery_when_aggregated_is_not_served(no_sleep):
                                           "verbs": ["list"]}]}],
         "/apis/apps/v1beta1": [api_error(503)],
     })
-    discovery = kube.KubeClient(api_client=fake).discover()
+    discovery = kube.KubeClient(transport=fake).discover()
     assert not discovery.aggregated
     assert sorted((r.group_version, r.resource, r.preferred) for r in discovery.resources) == [
         ("apps/v1", "deployments", True), ("v1", "pods", True)]
@@ -165,11 +158,11 @@ def test_pages_shrink_when_items_are_big(no_sleep, monkeypatch):
     monkeypatch.setattr(kube, "PAGE_BYTES", 1000)
     monkeypatch.setattr(kube, "MIN_PAGE_SIZE", 1)
     big = {"metadata": {"name": "x"}, "data": {"blob": "y" * 400}}
-    fake = FakeApiClient([
+    fake = FakeTransport([
         {"items": [big] * 5, "metadata": {"continue": "t1"}},
         {"items": [big] * 2, "metadata": {}},
     ])
-    client = kube.KubeClient(api_client=fake, page_size=5)
+    client = kube.KubeClient(transport=fake, page_size=5)
     configmaps = ApiResource("", "v1", "configmaps", "ConfigMap", True)
     assert len(list(client.list_items(configmaps))) == 7
     # ~2 KB came back for 5 items against a 1 KB target: the next page asks for 2
@@ -177,12 +170,12 @@ def test_pages_shrink_when_items_are_big(no_sleep, monkeypatch):
 
 
 def test_an_expired_continue_token_restarts_the_list(no_sleep):
-    fake = FakeApiClient([
+    fake = FakeTransport([
         {"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "t1"}},
         api_error(410),
         {"items": [{"metadata": {"name": "a"}}, {"metadata": {"name": "b"}}], "metadata": {}},
     ])
     configmaps = ApiResource("", "v1", "configmaps", "ConfigMap", True)
-    names = [i["metadata"]["name"] for i in kube.KubeClient(api_client=fake).list_items(configmaps)]
+    names = [i["metadata"]["name"] for i in kube.KubeClient(transport=fake).list_items(configmaps)]
     assert names == ["a", "a", "b"]  # the first page comes again: the backup's index dedupes it
     assert [call[2].get("continue") for call in fake.calls] == [None, "t1", None]
