@@ -352,7 +352,12 @@ class KubeClient(object):
     def get(self, path, query=None):
         return self.request("GET", path, query=query)
 
-    def create(self, api_resource, body, namespace=None):
+    def create(self, api_resource, body, namespace=None, decode=True):
+        """POST a new object; returns the created object, or None when ``decode`` is false (the
+        answer is then not decoded: most callers only need to know it succeeded)."""
+        if not decode:
+            self.request_raw("POST", api_path(api_resource, namespace), body=body)
+            return None
         return self.request("POST", api_path(api_resource, namespace), body=body)
 
     def patch(self, api_resource, name, body, namespace=None, patch_type="application/merge-patch+json"):
