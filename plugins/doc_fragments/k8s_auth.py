@@ -14,8 +14,12 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file, or the kubeconfig content as a dictionary.
-      - When no connection option is given, C(~/.kube/config) is used, and inside a pod the
-        pod's service account.
+      - When no connection option is given, the files of E(KUBECONFIG) (merged as kubectl merges them) or
+        C(~/.kube/config) are used, and inside a pod the pod's service account (its token is read again
+        every minute, as projected tokens rotate).
+      - Static credentials (token, token file, client certificate, user name and password) are read
+        directly; a user with a credential plugin (C(exec), C(auth-provider)) is loaded, and refreshed,
+        by the C(kubernetes) Python package.
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
     type: raw
   context:

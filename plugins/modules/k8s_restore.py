@@ -14,7 +14,7 @@ version_added: 0.1.0
 description:
   - Restores the resources of a backup (written by M(kubedr.backup.k8s_backup) or by Velero) from an S3
     bucket (or MinIO) or a local directory into a Kubernetes cluster.
-  - The archive is extracted into a private temporary directory; absolute paths, C(..), links, device
+  - The archive's items are copied into one anonymous spool file in a private temporary directory; absolute paths, C(..), links, device
     entries, archives larger than O(max_archive_size) and items that are not JSON objects are refused
     before anything is created.
   - Order - CustomResourceDefinitions first (then it waits until they are Established), namespaces
