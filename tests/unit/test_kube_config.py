@@ -66,9 +66,9 @@ def test_unknown_context_or_cluster_and_no_current_context_are_clear_errors():
         kube_config.settings_from_kubeconfig(merged, "nope")
     with pytest.raises(InvalidOptionError, match="names cluster nowhere"):
         kube_config.settings_from_kubeconfig(merged, "broken")
+    no_current = kube_config.merge_kubeconfigs([(dict(DEV, **{"current-context": ""}), "/cfg")])
     with pytest.raises(InvalidOptionError, match="no current-context"):
-        kube_config.settings_from_kubeconfig(kube_config.merge_kubeconfigs([(dict(DEV, **{"current-context": ""}),
-                                                                              "/cfg")]))
+        kube_config.settings_from_kubeconfig(no_current)
 
 
 def test_credential_plugins_go_to_the_kubernetes_package():
