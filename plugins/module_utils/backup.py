@@ -17,7 +17,6 @@ Items pulled in by actions are resolved afterwards with LISTs, round by round.
 
 import datetime
 import gc
-import gzip
 import queue
 import re
 import shutil
@@ -255,13 +254,10 @@ class RunLog(object):
     def upload(self, store, key):
         """Gzip the log into a temporary file and upload it: the log grows with the item count,
         so it never goes through memory whole."""
-        with self._lock, tempfile.TemporaryFile() as compressed:
+        with self._lock:
             self._file.seek(0)
-            with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=storage_mod.GZIP_LEVEL) as out:
-                shutil.copyfileobj(self._file, out, 1024 * 1024)
+            storage_mod.upload_gzipped(store, key, lambda out: shutil.copyfileobj(self._file, out, 1024 * 1024))
             self._file.seek(0, 2)
-            compressed.seek(0)
-            store.upload_file(key, compressed)
 
     def close(self):
         self._file.close()

@@ -387,7 +387,20 @@ class Outcomes(object):
             self.recreated += 1
 
     def resource_list(self):
-        return dict((key, sorted(entry for (entry,) in self._entries[key])) for key in sorted(self._entries))
+        return dict((key, self._sorted_entries(key)) for key in sorted(self._entries))
+
+    def _sorted_entries(self, key):
+        return sorted(entry for (entry,) in self._entries[key])
+
+    def write_resource_list(self, out):
+        """Velero's resource list as ``storage.gzip_json`` encodes it, written one resource at a
+        time: only one resource's entries are ever decoded into memory."""
+        out.write(b"{")
+        for position, key in enumerate(sorted(self._entries)):
+            out.write(b"," if position else b"")
+            out.write(json.dumps(key).encode("utf-8") + b":")
+            out.write(json.dumps(self._sorted_entries(key), separators=(",", ":")).encode("utf-8"))
+        out.write(b"}\n")
 
     def counts(self):
         totals = dict((o, sum(c[o] for c in self._counts.values())) for o in OUTCOMES)
@@ -1114,7 +1127,7 @@ class RestoreRun(object):
             return
         self.log.upload(self.store, self.keys["logs"])
         self.store.put_json_gz(self.keys["results"], self.results.to_dict())
-        self.store.put_json_gz(self.keys["resource_list"], self.outcomes.resource_list())
+        storage_mod.upload_gzipped(self.store, self.keys["resource_list"], self.outcomes.write_resource_list)
 
     def _failed(self, error):
         reason = _api_reason(error)

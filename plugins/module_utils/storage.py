@@ -83,6 +83,17 @@ def gzip_json(document):
                          compresslevel=GZIP_LEVEL)
 
 
+def upload_gzipped(store, key, write):
+    """Gzip what ``write(file object)`` writes into a temporary file, then upload it with the
+    store's own ``upload_file`` (an encrypting store encrypts it): content that grows with the
+    item count never sits in memory whole."""
+    with tempfile.TemporaryFile() as compressed:
+        with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=GZIP_LEVEL) as out:
+            write(out)
+        compressed.seek(0)
+        store.upload_file(key, compressed)
+
+
 def gunzip_json(data):
     """Inverse of gzip_json; a missing object (None) reads as None."""
     if data is None:

@@ -10,6 +10,7 @@ __metaclass__ = type
 secret hiding, volume work."""
 
 import datetime
+import gzip
 import io
 import json
 import os
@@ -17,7 +18,7 @@ import tarfile
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restore
+from ansible_collections.kubedr.backup.plugins.module_utils import restore, storage
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError, InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
 
@@ -210,6 +211,19 @@ def test_outcomes_give_velero_resource_list_and_counts():
     assert counts["per_resource"]["v1/Pod"] == {"created": 1, "updated": 0, "skipped": 1, "failed": 0}
     assert outcomes.changed()
     assert not restore.Outcomes().changed()
+
+
+def test_the_resource_list_is_written_as_gzip_json_encodes_it():
+    outcomes = restore.Outcomes()
+    for index in range(30):
+        outcomes.record("v1/ConfigMap", "n\u00e9s", "c%02d" % (29 - index), "created")
+    outcomes.record("apps/v1/Deployment", "ns", "web", "failed")
+    written = io.BytesIO()
+    outcomes.write_resource_list(written)
+    assert written.getvalue() == gzip.decompress(storage.gzip_json(outcomes.resource_list()))
+    empty = io.BytesIO()
+    restore.Outcomes().write_resource_list(empty)
+    assert empty.getvalue() == gzip.decompress(storage.gzip_json({}))
 
 
 def test_volume_work_names_the_restored_pod_and_the_repository():
