@@ -497,9 +497,9 @@ class HttpTransport(object):
                 pool_options.update(cert_reqs="CERT_NONE", assert_hostname=False)
             if settings.tls_server_name:
                 pool_options["server_hostname"] = settings.tls_server_name
-        if settings.proxy and not kube_config.bypasses_proxy(self.host, settings.no_proxy):
-            proxy_headers = urllib3.util.make_headers(**settings.proxy_headers) if settings.proxy_headers else None
-            self._pool = urllib3.ProxyManager(settings.proxy, proxy_headers=proxy_headers, **pool_options)
+        proxy = settings.effective_proxy()
+        if proxy:
+            self._pool = urllib3.ProxyManager(proxy, proxy_headers=_proxy_headers(settings), **pool_options)
         else:
             self._pool = urllib3.PoolManager(**pool_options)
 
@@ -538,14 +538,18 @@ class HttpTransport(object):
 
             refresh(configuration)
             configuration.refresh_api_key_hook = refresh
-        if settings.proxy and not kube_config.bypasses_proxy(settings.host, settings.no_proxy):
-            configuration.proxy = settings.proxy
-            if settings.proxy_headers:
-                configuration.proxy_headers = urllib3.util.make_headers(**settings.proxy_headers)
+        proxy = settings.effective_proxy()
+        if proxy:
+            configuration.proxy = proxy
+            configuration.proxy_headers = _proxy_headers(settings)
         api_client = k8s_client.ApiClient(configuration)
         for header, value in settings.headers.items():
             api_client.set_default_header(header, value)
         return api_client
+
+
+def _proxy_headers(settings):
+    return urllib3.util.make_headers(**settings.proxy_headers) if settings.proxy_headers else None
 
 
 def _ssl_context(settings):
@@ -570,9 +574,8 @@ def _ssl_context(settings):
     if settings.cert_file or settings.cert_data:
         directory = tempfile.mkdtemp(prefix="kubedr-tls-") if settings.cert_data or settings.key_data else None
         try:
-            cert_file = settings.cert_file or _write_private(directory, "client.crt", settings.cert_data)
-            key_file = settings.key_file or (_write_private(directory, "client.key", settings.key_data)
-                                             if settings.key_data else None)
+            cert_file = settings.cert_file or _write_private(directory, settings.cert_data)
+            key_file = settings.key_file or (_write_private(directory, settings.key_data) if settings.key_data else None)
             context.load_cert_chain(cert_file, key_file)
         except (ssl.SSLError, OSError) as error:
             raise InvalidOptionError("cannot load the client certificate and key: %s" % error)
@@ -590,9 +593,9 @@ def _default_ca_bundle():
         return None
 
 
-def _write_private(directory, name, data):
-    path = os.path.join(directory, name)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _write_private(directory, data):
+    """A new file (mode 0600) in ``directory`` holding ``data``; its path."""
+    fd, path = tempfile.mkstemp(suffix=".pem", dir=directory)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return path
@@ -609,10 +612,7 @@ def _private_file(data):
     if not _PRIVATE_DIRS:
         _PRIVATE_DIRS.append(tempfile.mkdtemp(prefix="kubedr-tls-"))
         atexit.register(shutil.rmtree, _PRIVATE_DIRS[0], True)
-    fd, path = tempfile.mkstemp(suffix=".pem", dir=_PRIVATE_DIRS[0])  # mode 0600
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    return path
+    return _write_private(_PRIVATE_DIRS[0], data)
 
 
 def describe_api_error(error):

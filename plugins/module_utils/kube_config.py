@@ -73,6 +73,10 @@ class ConnectionSettings(object):
     def authorization(self):
         return self.credentials.header()
 
+    def effective_proxy(self):
+        """The proxy to reach the API server through, or None (none set, or ``no_proxy`` covers it)."""
+        return self.proxy if self.proxy and not bypasses_proxy(self.host, self.no_proxy) else None
+
 
 class _NeedsLibrary(Exception):
     """The kubeconfig user needs a credential plugin: the kubernetes package loads it."""
@@ -232,14 +236,18 @@ def _library_settings(auth, kubeconfig):
                                         client_configuration=configuration,
                                         persist_config=bool(auth.get("persist_config")))
     except (ConfigException, IOError, OSError) as error:
-        raise InvalidOptionError("cannot load the Kubernetes configuration%s: %s" % (
-            " from %s" % kubeconfig if isinstance(kubeconfig, str) else "", error))
+        raise _load_failure(kubeconfig, error)
     settings = ConnectionSettings(configuration.host, verify_ssl=configuration.verify_ssl,
                                   ca_file=configuration.ssl_ca_cert, cert_file=configuration.cert_file,
                                   key_file=configuration.key_file,
                                   tls_server_name=getattr(configuration, "tls_server_name", None),
                                   credentials=Credentials(library_configuration=configuration))
     return settings
+
+
+def _load_failure(kubeconfig, error):
+    return InvalidOptionError("cannot load the Kubernetes configuration%s: %s" % (
+        " from %s" % kubeconfig if isinstance(kubeconfig, str) else "", error))
 
 
 def _kubeconfig_settings(auth, environ):
@@ -251,8 +259,7 @@ def _kubeconfig_settings(auth, environ):
             config = load_kubeconfig_files(kubeconfig_paths(kubeconfig, environ))
         except IOError as error:
             if kubeconfig is not None or context:
-                raise InvalidOptionError("cannot load the Kubernetes configuration%s: %s" % (
-                    " from %s" % kubeconfig if kubeconfig else "", error))
+                raise _load_failure(kubeconfig, error)
             settings = in_cluster_settings(environ)
             if settings is None:
                 raise InvalidOptionError(
@@ -264,8 +271,7 @@ def _kubeconfig_settings(auth, environ):
     except _NeedsLibrary:
         return _library_settings(auth, kubeconfig)
     except InvalidOptionError as error:
-        raise InvalidOptionError("cannot load the Kubernetes configuration%s: %s" % (
-            " from %s" % kubeconfig if isinstance(kubeconfig, str) else "", error))
+        raise _load_failure(kubeconfig, error)
 
 
 def resolve_connection(auth, environ=None):

@@ -111,6 +111,9 @@ def test_explicit_options_override_the_kubeconfig(tmp_path):
     assert settings.headers == {"Impersonate-User": "system:serviceaccount:a:b", "Impersonate-Group": "g1,g2"}
     assert settings.proxy_headers == {"user_agent": "x"}
     assert kube_config.bypasses_proxy(settings.host, settings.no_proxy)
+    assert settings.effective_proxy() is None  # the kubeconfig's proxy-url, but no_proxy covers the host
+    settings.no_proxy = "elsewhere.example"
+    assert settings.effective_proxy() == "http://proxy.example:3128"
 
 
 def test_host_and_token_alone_read_no_kubeconfig(monkeypatch):
