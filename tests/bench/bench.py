@@ -9,7 +9,10 @@ Environment knobs: BENCH_N (objects, default 20000), BENCH_NAMESPACES (default 1
 BENCH_RSS_SIZES (comma list of object counts for the RSS curve, default
 "10000,50000,100000"; empty to skip), BENCH_CREATE_CONCURRENCY (comma list tried when
 tuning the raw CREATE client, default "8,16,32,64"), BENCH_VOLUME_MIB (size of the pod volume
-backed up and restored through the node agent and with plain restic, default 1024; 0 skips).
+backed up and restored through the node agent and with plain restic, default 1024; 0 skips),
+BENCH_ROUNDS (raw LIST and backup measured alternately this many times, medians compared; default
+3), BENCH_SETTLE_S (how long to wait for the controllers to make the Services' endpoints before
+measuring, default 300).
 """
 import json
 import os
@@ -72,6 +75,18 @@ class RawClient(object):
         if resp.status not in (200, 201, 409):
             raise RuntimeError("POST %s: %s %s" % (path, resp.status, resp.data[:300]))
 
+    def count_in_namespaces(self, path, namespace_prefix):
+        """How many items of a cluster-wide LIST sit in namespaces starting with the prefix."""
+        count, token = 0, None
+        while True:
+            query = "?limit=500" + ("&continue=%s" % token if token else "")
+            document = json.loads(self.request("GET", path + query).data)
+            count += sum(1 for item in document["items"]
+                         if item["metadata"].get("namespace", "").startswith(namespace_prefix))
+            token = document["metadata"].get("continue")
+            if not token:
+                return count
+
     def list_all(self, path, limit=500):
         """Paginated LIST of every item of one resource type; returns the item count."""
         count, token = 0, None
@@ -96,10 +111,18 @@ def object_body(kind_index, name, namespace):
         # Headless: the test bed's service CIDR is a /24, far too small for thousands of ClusterIPs.
         return {"apiVersion": "v1", "kind": "Service", "metadata": meta,
                 "spec": {"clusterIP": "None", "selector": {"app": name}, "ports": [{"port": 80}]}}
+    # Paused: the deployment controller (20 requests/s by default) would otherwise spend half an
+    # hour creating 5,000 ReplicaSets, and their events, while the measurements run.
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta,
-            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": name}},
+            "spec": {"replicas": 0, "paused": True, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": "main", "image": "busybox"}]}}}}
+
+
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2.0
 
 
 def namespaces(prefix, count):
@@ -114,6 +137,11 @@ def object_specs(prefix, n, ns_count, start=0):
         kind_index = (i // ns_count) % len(RESOURCES)
         plural, prefix_path = RESOURCES[kind_index]
         yield ("%s/namespaces/%s/%s" % (prefix_path, ns, plural), object_body(kind_index, "obj-%06d" % i, ns))
+
+
+def services_in(n, ns_count):
+    """How many of the first n objects are Services (see ``object_specs``)."""
+    return sum(1 for i in range(n) if RESOURCES[(i // ns_count) % len(RESOURCES)][0] == "services")
 
 
 def create_concurrently(raw, specs, concurrency):
@@ -248,7 +276,21 @@ class Bench(object):
         count, secs = create_concurrently(self.raw, object_specs(prefix, n, ns_count, start), concurrency)
         log("seeded %d objects into %s-* in %.1fs (%.0f/s)" % (count, prefix, secs, count / secs))
 
-    def list_limit(self, prefix, ns_count):
+    def settle(self, prefix, expected, timeout):
+        """Wait (up to ``timeout`` seconds) until the controllers have made the Endpoints and
+        EndpointSlices of the benchmark's Services, so that they do not write while the
+        measurements run and every backup round holds the same items. Returns the seconds waited."""
+        started = time.time()
+        while True:
+            counts = [self.raw.count_in_namespaces(path, prefix + "-") for path in
+                      ("/api/v1/endpoints", "/apis/discovery.k8s.io/v1/endpointslices")]
+            if min(counts) >= expected or time.time() - started > timeout:
+                log("controllers: %d endpoints, %d endpoint slices for %d services after %.0fs"
+                    % (counts[0], counts[1], expected, time.time() - started))
+                return time.time() - started
+            time.sleep(3)
+
+    def list_limit(self, prefix, ns_count, per_namespace_too=True):
         """The best rate a plain paginated client lists the benchmark's objects at: the better of
         one cluster-wide LIST per resource type (types in parallel; on this cluster of its own the
         benchmark's objects are nearly all there is) and one LIST per type and namespace (8 in
@@ -256,8 +298,9 @@ class Bench(object):
         per_namespace = ["%s/namespaces/%s/%s" % (api, ns, plural)
                          for ns in namespaces(prefix, ns_count) for plural, api in RESOURCES]
         cluster_wide = ["%s/%s" % (api, plural) for plural, api in RESOURCES]
+        ways = [(per_namespace, 8)] if per_namespace_too else []
         best = None
-        for paths, workers in ((cluster_wide, len(RESOURCES)), (per_namespace, 8)):
+        for paths, workers in ways + [(cluster_wide, len(RESOURCES))]:
             started = time.time()
             with ThreadPoolExecutor(workers) as pool:
                 count = sum(pool.map(self.raw.list_all, paths))
@@ -302,17 +345,25 @@ def main():
     report = {"n_objects": n, "namespaces": ns_count, "run_id": bench.run_id}
 
     bench.seed(src, n, ns_count)
+    report["settle_seconds"] = round(bench.settle(src, services_in(n, ns_count), int(os.environ.get("BENCH_SETTLE_S", "300"))))
 
-    listed, secs = bench.list_limit(src, ns_count)
-    report["list_limit_per_s"] = round(listed / secs, 1)
-    log("raw LIST: %d objects in %.1fs" % (listed, secs))
-
-    items, secs, memory = bench.backup("bench-%s-full" % bench.run_id, src)
-    report.update(backup_items=items, backup_seconds=round(secs, 2), backup_per_s=round(items / secs, 1),
-                  **memory.fields("backup"))
+    # LIST and backup alternate, BENCH_ROUNDS times: each leaves the API server garbage to collect
+    # (its Go collector runs during whatever comes next), so each is measured after the other and
+    # the medians are compared. The backup of the last round is the one restored.
+    list_rates, backup_rates, backup_name = [], [], None
+    for round_number in range(max(1, int(os.environ.get("BENCH_ROUNDS", "3")))):
+        listed, secs = bench.list_limit(src, ns_count, per_namespace_too=round_number == 0)
+        list_rates.append(listed / secs)
+        log("raw LIST, round %d: %d objects in %.2fs (%.0f/s)" % (round_number + 1, listed, secs, listed / secs))
+        backup_name = "bench-%s-full-%d" % (bench.run_id, round_number)
+        items, secs, memory = bench.backup(backup_name, src)
+        backup_rates.append(items / secs)
+        log("k8s_backup, round %d: %d items in %.2fs (%.0f/s), peak RSS %.0f MiB (process tree PSS %.0f MiB)"
+            % (round_number + 1, items, secs, items / secs, memory.rss, memory.tree_pss))
+    report.update(list_limit_per_s=round(median(list_rates), 1), list_rounds_per_s=[round(r, 1) for r in list_rates],
+                  backup_items=items, backup_seconds=round(secs, 2), backup_per_s=round(median(backup_rates), 1),
+                  backup_rounds_per_s=[round(r, 1) for r in backup_rates], **memory.fields("backup"))
     report["backup_ratio"] = round(report["backup_per_s"] / report["list_limit_per_s"], 3)
-    log("k8s_backup: %d items in %.1fs, peak RSS %.0f MiB (process tree PSS %.0f MiB)"
-        % (items, secs, memory.rss, memory.tree_pss))
 
     concurrency = bench.tune_create(min(2000, n), min(ns_count, 20))
     raw_prefix = "bench-%s-raw" % bench.run_id
@@ -322,8 +373,7 @@ def main():
     log("raw CREATE: %d objects in %.1fs at concurrency %d" % (count, secs, concurrency))
 
     if have_restore:
-        restored, secs, memory = bench.restore("bench-%s-full" % bench.run_id, src, "bench-%s-rst" % bench.run_id,
-                                               ns_count)
+        restored, secs, memory = bench.restore(backup_name, src, "bench-%s-rst" % bench.run_id, ns_count)
         report.update(restore_items=restored, restore_seconds=round(secs, 2),
                       restore_per_s=round(restored / secs, 1), **memory.fields("restore"))
         report["restore_ratio"] = round(report["restore_per_s"] / report["create_limit_per_s"], 3)
