@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 
@@ -38,9 +38,11 @@ except ImportError:  # Python 2 is not supported; the import only keeps sanity's
 
 try:
     import urllib3
+    from urllib3._collections import HTTPHeaderDict  # urllib3 1.26 has it only there
     HAS_URLLIB3 = True
 except ImportError:  # reported by the module as a missing requirement
     HAS_URLLIB3 = False
+    HTTPHeaderDict = dict
 
 
 class ApiException(Exception):
@@ -490,6 +492,9 @@ class HttpTransport(object):
     def __init__(self, settings, pool_size=32):
         self.settings = settings
         self.host = settings.host
+        self._headers = HTTPHeaderDict()
+        for name, value in settings.headers:
+            self._headers.add(name, value)  # a repeated name goes out as lines of its own
         pool_options = dict(num_pools=4, maxsize=pool_size)
         if self.host.startswith("https"):
             pool_options["ssl_context"] = _ssl_context(settings)
@@ -505,7 +510,7 @@ class HttpTransport(object):
 
     def request(self, method, path, query=None, body=None, headers=None, timeout=DEFAULT_TIMEOUT):
         url = self.host + path + ("?" + urlencode(query) if query else "")
-        all_headers = dict(self.settings.headers)
+        all_headers = self._headers.copy()
         all_headers.update(headers or {})
         authorization = self.settings.authorization()
         if authorization:
@@ -543,8 +548,9 @@ class HttpTransport(object):
             configuration.proxy = proxy
             configuration.proxy_headers = _proxy_headers(settings)
         api_client = k8s_client.ApiClient(configuration)
-        for header, value in settings.headers.items():
-            api_client.set_default_header(header, value)
+        # The package keeps one value per header: repeated ones (groups) go comma-joined there.
+        for header in sorted(set(name for name, _value in settings.headers)):
+            api_client.set_default_header(header, ",".join(v for n, v in settings.headers if n == header))
         return api_client
 
 

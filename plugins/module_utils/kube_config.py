@@ -68,7 +68,7 @@ class ConnectionSettings(object):
         self.proxy = None
         self.no_proxy = None
         self.proxy_headers = {}
-        self.headers = {}  # sent with every request (impersonation)
+        self.headers = []  # (name, value) sent with every request (impersonation); a name may repeat
 
     def authorization(self):
         return self.credentials.header()
@@ -303,9 +303,10 @@ def resolve_connection(auth, environ=None):
         settings.no_proxy = auth["no_proxy"]
     settings.proxy_headers = dict((k, v) for k, v in (auth.get("proxy_headers") or {}).items() if v)
     if auth.get("impersonate_user"):
-        settings.headers["Impersonate-User"] = auth["impersonate_user"]
-    if auth.get("impersonate_groups"):
-        settings.headers["Impersonate-Group"] = ",".join(auth["impersonate_groups"])
+        settings.headers.append(("Impersonate-User", auth["impersonate_user"]))
+    # One header line per group: the API server reads every Impersonate-Group line and takes a
+    # comma inside one as part of a single group's name.
+    settings.headers.extend(("Impersonate-Group", group) for group in auth.get("impersonate_groups") or [])
     if not settings.host:
         raise InvalidOptionError("the Kubernetes configuration names no API server (host)")
     return settings

@@ -108,7 +108,8 @@ def test_explicit_options_override_the_kubeconfig(tmp_path):
     assert settings.host == "https://override:6443"
     assert settings.authorization() == "Bearer explicit"
     assert (settings.ca_file, settings.ca_data, settings.verify_ssl) == ("/etc/ca.pem", None, True)
-    assert settings.headers == {"Impersonate-User": "system:serviceaccount:a:b", "Impersonate-Group": "g1,g2"}
+    assert settings.headers == [("Impersonate-User", "system:serviceaccount:a:b"), ("Impersonate-Group", "g1"),
+                                ("Impersonate-Group", "g2")]
     assert settings.proxy_headers == {"user_agent": "x"}
     assert kube_config.bypasses_proxy(settings.host, settings.no_proxy)
     assert settings.effective_proxy() is None  # the kubeconfig's proxy-url, but no_proxy covers the host
@@ -177,3 +178,43 @@ def test_kubeconfig_given_as_a_dict(monkeypatch, tmp_path):
 ])
 def test_no_proxy(host, no_proxy, bypassed):
     assert kube_config.bypasses_proxy(host, no_proxy) is bypassed
+
+
+def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
+    """The API server reads every Impersonate-Group line; one comma-joined line would name a single
+    group "g1,g2". A local HTTP server records the lines the transport really sends."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from ansible_collections.kubedr.backup.plugins.module_utils import kube
+
+    received = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self):
+            received.append(self.headers.get_all("Impersonate-Group"))
+            received.append(self.headers.get_all("Impersonate-User"))
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        settings = kube_config.resolve_connection({
+            "host": "http://127.0.0.1:%d" % server.server_port, "api_key": "t",
+            "impersonate_user": "jane", "impersonate_groups": ["developers", "ops,oncall"]})
+        transport = kube.HttpTransport(settings)
+        assert transport.request("GET", "/api", headers={"Accept": "application/json"}) == b"{}"
+        assert transport.request("GET", "/apis") == b"{}"  # the fixed headers are not consumed by a request
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert received == [["developers", "ops,oncall"], ["jane"]] * 2
