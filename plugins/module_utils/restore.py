@@ -66,7 +66,7 @@ POLICIES = ("none", "update", "recreate")
 # Deleting these would delete far more than the item (every custom resource of a CRD, every
 # object of a namespace): under `recreate` they are updated in place instead.
 NEVER_DELETED = frozenset([plan.CRD_GROUP_RESOURCE, selection.NAMESPACES])
-DEFAULT_WORKERS = 8
+DEFAULT_WORKERS = 16
 DEFAULT_MAX_ARCHIVE_SIZE = "8Gi"
 TAR_HEADER_SIZE = 512
 CRD_ESTABLISHED_TIMEOUT = 60.0
