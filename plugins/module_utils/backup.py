@@ -452,7 +452,7 @@ class BackupRun(object):
                 self.planned_volumes.extend({"namespace": meta.get("namespace"), "pod": meta.get("name"),
                                              "volume": name} for name in selected)
             else:
-                self.pod_work.run_hooks([item], hooks.PRE, self.kube.api_client)
+                self.pod_work.run_hooks([item], hooks.PRE)
         self.pod_work.observe(group_resource, item)
 
     def _pod_volumes(self):
@@ -463,7 +463,7 @@ class BackupRun(object):
             self.results.error("pod volumes were selected for file-system backup but repository_password "
                                "was not given: their data is not in this backup")
             return None
-        return self.pod_work.back_up_volumes(self.kube.api_client, STORAGE_LOCATION_NAME)
+        return self.pod_work.back_up_volumes(STORAGE_LOCATION_NAME)
 
     def _post_hooks(self):
         """The post hooks of every pod whose pre hooks ran, after its volumes, and whatever happened
@@ -471,7 +471,7 @@ class BackupRun(object):
         if self.check_mode or self.pod_work is None or not self.pod_work.hooked_pods():
             return
         try:
-            self.pod_work.run_hooks(self.pod_work.hooked_pods(), hooks.POST, self.kube.api_client)
+            self.pod_work.run_hooks(self.pod_work.hooked_pods(), hooks.POST)
         except KubedrError as error:  # reported, never masking the run's own outcome
             self.results.error("post hooks: %s" % error)
 

@@ -306,5 +306,9 @@ class NodeAgentVolumeRestorer(object):
                                                        repository=entry.repo_identifier, password=self.password)
 
     def restore_volumes(self, work, restore_uid):
-        return restore_pod_volumes(self.kube.api_client, self.kube, work, self.settings, self.repository_for,
+        try:
+            api_client = self.kube.api_client
+        except KubedrError as error:  # no exec at all: each volume is reported, the objects stay restored
+            return [(entry, "pod %s: volume %s not restored: %s" % (entry.pod, entry.volume, error)) for entry in work]
+        return restore_pod_volumes(api_client, self.kube, work, self.settings, self.repository_for,
                                    restore_uid, timeout=self.timeout)

@@ -522,10 +522,23 @@ class HttpTransport(object):
         return response.data
 
     def kubernetes_api_client(self):
-        """A kubernetes-package ApiClient with these settings (imports the package)."""
-        from kubernetes import client as k8s_client
-
+        """A kubernetes-package ApiClient with these settings (imports the package), for pod exec.
+        Refused under impersonation: the package's websocket client sends the Authorization header
+        and no other, so a command would run as the connection's own identity, not the one asked."""
         settings = self.settings
+        impersonated = sorted(set(name for name, _value in settings.headers if name.startswith("Impersonate-")))
+        if impersonated:
+            raise ClusterError(
+                "pod exec (hooks, pod volume data) cannot impersonate: the kubernetes package's websocket "
+                "client sends no %s header, so the command would run as the connection's own user. Connect "
+                "with that identity's kubeconfig or token instead of impersonate_user/impersonate_groups"
+                % "/".join(impersonated))
+        try:
+            from kubernetes import client as k8s_client
+        except ImportError:
+            raise ClusterError("pod exec (hooks, pod volume data) needs the Python 'kubernetes' package "
+                               "(pip install kubernetes)")
+
         configuration = settings.credentials.library_configuration
         if configuration is None:
             configuration = k8s_client.Configuration()
@@ -548,9 +561,6 @@ class HttpTransport(object):
             configuration.proxy = proxy
             configuration.proxy_headers = _proxy_headers(settings)
         api_client = k8s_client.ApiClient(configuration)
-        # The package keeps one value per header: repeated ones (groups) go comma-joined there.
-        for header in sorted(set(name for name, _value in settings.headers)):
-            api_client.set_default_header(header, ",".join(v for n, v in settings.headers if n == header))
         return api_client
 
 

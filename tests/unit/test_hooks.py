@@ -148,3 +148,45 @@ def test_restore_option_hooks_apply_to_matching_pods_unless_annotations_say_othe
 def test_bad_restore_hooks_are_clear_errors(option, message):
     with pytest.raises(InvalidOptionError, match=message):
         hooks.parse_restore_hooks_option(option)
+
+
+class ExecRefused(object):
+    """A KubeClient whose exec client cannot be built (as under impersonation); counts the tries."""
+
+    def __init__(self):
+        self.tries = 0
+
+    @property
+    def api_client(self):
+        self.tries += 1
+        from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
+        raise ClusterError("pod exec (hooks, pod volume data) cannot impersonate")
+
+
+def test_hooks_that_cannot_exec_fail_with_the_reason_and_stop_at_a_fail_hook():
+    specs = hooks.parse_hooks_option({"resources": [{"pre": [
+        {"exec": {"command": ["a"], "on_error": "Continue"}},
+        {"exec": {"command": ["b"]}},
+        {"exec": {"command": ["c"]}}]}]})
+    outcomes, failed = hooks.run_hooks_through(ExecRefused(), pod(), hooks.hooks_for_pod(pod(), hooks.PRE, specs))
+    assert failed is True
+    assert [(o.hook.command, o.ok) for o in outcomes] == [(["a"], False), (["b"], False)]
+    assert all("cannot impersonate" in o.message for o in outcomes)
+
+
+def test_pods_without_hooks_never_build_the_exec_client():
+    """The exec client imports the kubernetes package (tenths of a second, tens of MiB): a backup
+    of pods without hooks must not pay for it; a pod with a hook does, and records the failure."""
+    from ansible_collections.kubedr.backup.plugins.module_utils import results as results_mod
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup import RunLog
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup_pods import PodWork
+
+    kube = ExecRefused()
+    run_results, log = results_mod.Results(), RunLog("b")
+    work = PodWork(kube, {}, {"hooks": {"resources": [{"included_namespaces": ["bank"], "pre": [
+        {"exec": {"command": ["sync"]}}]}]}}, "b", "uid", run_results, log)
+    work.run_hooks([pod(ns="shop")], hooks.PRE)
+    assert kube.tries == 0 and run_results.error_count() == 0
+    work.run_hooks([pod(ns="bank")], hooks.PRE)
+    assert kube.tries == 1 and run_results.error_count() == 1
+    log.close()

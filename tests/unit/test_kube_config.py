@@ -218,3 +218,19 @@ def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
         server.server_close()
         thread.join()
     assert received == [["developers", "ops,oncall"], ["jane"]] * 2
+
+
+def test_pod_exec_is_refused_under_impersonation():
+    """The kubernetes package's websocket client (pod exec) sends the Authorization header and no
+    other: a command would run as the connection's own user, not the impersonated one."""
+    from ansible_collections.kubedr.backup.plugins.module_utils import kube
+    from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
+
+    options = {"host": "https://api.example:6443", "api_key": "t"}
+    plain = kube.HttpTransport(kube_config.resolve_connection(options))
+    assert plain.kubernetes_api_client().configuration.host == "https://api.example:6443"
+    for extra, named in (({"impersonate_user": "jane"}, "Impersonate-User header"),
+                         ({"impersonate_groups": ["ops"]}, "Impersonate-Group header")):
+        transport = kube.HttpTransport(kube_config.resolve_connection(dict(options, **extra)))
+        with pytest.raises(ClusterError, match="cannot impersonate: .* no %s" % named):
+            transport.kubernetes_api_client()
