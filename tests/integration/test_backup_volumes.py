@@ -90,3 +90,32 @@ def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, location, node
     assert not any(key.startswith("backups/") for key in list_keys(s3, location))
     snapshots = restic.parse_snapshots(restic.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
     assert snapshots == []
+
+
+def test_pod_exec_is_refused_under_impersonation(bed, s3, core_v1, namespace, location, node_agent,  # noqa: F811
+                                                 tmp_path):
+    """The kubernetes package's websocket client (pod exec) sends no Impersonate-* header: hooks and
+    volume data would run as the connection's own user. They are refused, each reported, and the
+    objects are still backed up."""
+    marker = tmp_path / "hooks.log"
+    node = sorted(n.metadata.name for n in core_v1.list_node().items)[0]
+    core_v1.create_namespaced_pod(namespace, {
+        "metadata": {"name": "db", "annotations": {
+            "backup.velero.io/backup-volumes": "data",
+            "pre.hook.backup.velero.io/command": json.dumps(["/bin/sh", "-c", "echo pre >> %s" % marker]),
+            "pre.hook.backup.velero.io/on-error": "Continue",
+        }},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
+                 "volumes": [{"name": "data", "emptyDir": {}}]}})
+    running_pod(core_v1, namespace, "db")
+    result = assert_ok(run_backup(
+        bed, location, "impersonated", included_namespaces=[namespace], repository_password=PASSWORD,
+        node_agent={"namespace": node_agent.namespace, "host_pods_path": node_agent.host_pods_path},
+        impersonate_user="kubedr-operator", impersonate_groups=["system:masters", "system:authenticated"]))
+    assert not marker.exists()  # the hook never ran, as anyone
+    assert result["phase"] == "PartiallyFailed" and result["item_counts"]["total"] >= 2
+    [warning] = result["backup_warnings"]["namespaces"][namespace]
+    assert warning.startswith("pod db: pre hook ") and "cannot impersonate" in warning
+    [error] = result["backup_errors"]["namespaces"][namespace]
+    assert error.startswith("pod db: volume data not backed up: pod exec") and "cannot impersonate" in error
+    assert "backups/impersonated/velero-backup.json" in list_keys(s3, location)
