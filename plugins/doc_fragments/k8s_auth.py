@@ -97,7 +97,7 @@ options:
     description:
       - Username to impersonate. Can also be set with E(K8S_AUTH_IMPERSONATE_USER).
       - Pod exec (backup and restore hooks, pod volume data) is refused under impersonation, and reported as
-        an error of the run: it goes through the C(kubernetes) package's websocket client, which sends no
+        an error of the run. It goes through the C(kubernetes) package's websocket client, which sends no
         impersonation header, so the command would run as the connection's own user.
     type: str
   impersonate_groups:
