@@ -96,15 +96,16 @@ options:
   impersonate_user:
     description:
       - Username to impersonate. Can also be set with E(K8S_AUTH_IMPERSONATE_USER).
-      - Pod exec (backup and restore hooks, pod volume data) is refused under impersonation, and reported as
-        an error of the run. It goes through the C(kubernetes) package's websocket client, which sends no
-        impersonation header, so the command would run as the connection's own user.
+      - Pod exec (backup and restore hooks, pod volume data) is impersonated too. For a kubeconfig user with a
+        credential plugin (C(exec), C(auth-provider)) the C(kubernetes) package makes the connection, and its
+        websocket client sends no impersonation header, so pod exec is refused for such a user under
+        impersonation and reported as an error of the run.
     type: str
   impersonate_groups:
     description:
       - Groups to impersonate, each sent as an C(Impersonate-Group) header line of its own. Can also be set
         with E(K8S_AUTH_IMPERSONATE_GROUPS).
-      - Pod exec is refused under impersonation, as for O(impersonate_user).
+      - Pod exec is impersonated too, with the exception given for O(impersonate_user).
     type: list
     elements: str
 requirements:

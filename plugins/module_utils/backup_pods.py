@@ -137,12 +137,12 @@ class PodWork(object):
                               message=outcome.get("message"))
 
         try:
-            api_client = self.kube.api_client
+            exec_client = self.kube.exec_client
         except KubedrError as error:  # no exec at all: every volume is an error of the run, objects still count
             for volume in work:
                 log_volume(volume, None, "pod %s: volume %s not backed up: %s" % (volume.pod, volume.volume, error))
             return None
-        outcomes = fs_backup.back_up_pod_volumes(api_client, self.kube, work, self.settings, self.repository_for,
+        outcomes = fs_backup.back_up_pod_volumes(exec_client, self.kube, work, self.settings, self.repository_for,
                                                  self.backup_name, self.backup_uid, location_name, log=log_volume)
         return [outcome[0] for outcome in outcomes]
 

@@ -178,13 +178,13 @@ def run_hooks(api_client, pod, hooks, exec_fn=None):
 
 def run_hooks_through(kube, pod, hooks):
     """``run_hooks`` with the exec client of a KubeClient, built only now (most pods have no hook).
-    When no exec client can be had (see ``HttpTransport.kubernetes_api_client``), each hook fails
-    with the reason and, as in ``run_hooks``, none after a failed Fail hook is tried."""
+    When no exec client can be had (see ``HttpTransport.exec_client``), each hook fails with the
+    reason and, as in ``run_hooks``, none after a failed Fail hook is tried."""
     try:
-        api_client = kube.api_client
+        exec_client = kube.exec_client
     except KubedrError as error:
         return _failed_outcomes(hooks, str(error))
-    return run_hooks(api_client, pod, hooks)
+    return run_hooks(exec_client, pod, hooks)
 
 
 def _failed_outcomes(hooks, reason):

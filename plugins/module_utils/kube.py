@@ -300,17 +300,18 @@ class KubeClient(object):
         self.page_size = page_size
         self.timeout = timeout
         self._discovery = None
-        self._api_client = None
+        self._exec_client = None
         self._lock = threading.Lock()
 
     @property
-    def api_client(self):
-        """A kubernetes-package ApiClient on the same connection settings, for pod exec (websockets);
-        built, and the package imported, on first use."""
+    def exec_client(self):
+        """What pod exec connects through (``pod_exec.exec_in_pod``), built on first use: our own
+        websocket on the same settings, or, for credential-plugin users, a kubernetes-package
+        ApiClient (the package imported then)."""
         with self._lock:
-            if self._api_client is None:
-                self._api_client = self.transport.kubernetes_api_client()
-            return self._api_client
+            if self._exec_client is None:
+                self._exec_client = self.transport.exec_client()
+            return self._exec_client
 
     # Requests ------------------------------------------------------------------
 
@@ -492,12 +493,13 @@ class HttpTransport(object):
     def __init__(self, settings, pool_size=32):
         self.settings = settings
         self.host = settings.host
+        self._ssl_context = None
         self._headers = HTTPHeaderDict()
         for name, value in settings.headers:
             self._headers.add(name, value)  # a repeated name goes out as lines of its own
         pool_options = dict(num_pools=4, maxsize=pool_size)
         if self.host.startswith("https"):
-            pool_options["ssl_context"] = _ssl_context(settings)
+            self._ssl_context = pool_options["ssl_context"] = _ssl_context(settings)
             if not settings.verify_ssl:
                 pool_options.update(cert_reqs="CERT_NONE", assert_hostname=False)
             if settings.tls_server_name:
@@ -521,17 +523,27 @@ class HttpTransport(object):
             raise ApiException(response.status, response.reason, response.data, dict(response.headers))
         return response.data
 
+    def exec_client(self):
+        """The pod exec client of these settings (see ``KubeClient.exec_client``)."""
+        if self.settings.credentials.library_configuration is None:
+            from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import WebSocketExec
+
+            return WebSocketExec(self.settings, self._ssl_context if self.host.startswith("https") else None)
+        return self.kubernetes_api_client()
+
     def kubernetes_api_client(self):
-        """A kubernetes-package ApiClient with these settings (imports the package), for pod exec.
-        Refused under impersonation: the package's websocket client sends the Authorization header
-        and no other, so a command would run as the connection's own identity, not the one asked."""
+        """A kubernetes-package ApiClient with these settings (imports the package), for the pod exec
+        of credential-plugin users. Refused under impersonation: the package's websocket client sends
+        the Authorization header and no other, so a command would run as the connection's own
+        identity, not the one asked."""
         settings = self.settings
         impersonated = sorted(set(name for name, _value in settings.headers if name.startswith("Impersonate-")))
         if impersonated:
             raise ClusterError(
-                "pod exec (hooks, pod volume data) cannot impersonate: the kubernetes package's websocket "
-                "client sends no %s header, so the command would run as the connection's own user. Connect "
-                "with that identity's kubeconfig or token instead of impersonate_user/impersonate_groups"
+                "pod exec (hooks, pod volume data) cannot impersonate for a kubeconfig user with a credential "
+                "plugin: the kubernetes package connects those, and its websocket client sends no %s header, "
+                "so the command would run as the connection's own user. Connect with that identity's "
+                "kubeconfig or token instead of impersonate_user/impersonate_groups"
                 % "/".join(impersonated))
         try:
             from kubernetes import client as k8s_client

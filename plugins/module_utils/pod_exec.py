@@ -6,8 +6,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-"""Run a command in a pod's container through the API server's exec endpoint
-(the Python client's websocket stream) and return its exit status and output.
+"""Run a command in a pod's container through the API server's exec endpoint and return its
+exit status and output.
+
+The exec goes over a websocket of our own (``WebSocketExec``: the connection settings, the
+``websocket-client`` package) with every header of the connection, impersonation included.
+Users whose kubeconfig needs a credential plugin are connected by the kubernetes package, and
+their exec goes through its stream, which sends the Authorization header and no other.
 
 The exit status is read from the exec status channel. A kubelet reports a non-zero
 exit as `reason: NonZeroExitCode` with the code in `details.causes`. kwok (the test
@@ -20,9 +25,18 @@ import json
 import re
 import time
 
+try:
+    from urllib.parse import quote, urlencode
+except ImportError:  # Python 2 is not supported; the import only keeps sanity's compile tests quiet
+    from urllib import quote, urlencode
+
 from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
 
+STDIN_CHANNEL, STDOUT_CHANNEL, STDERR_CHANNEL = 0, 1, 2
 ERROR_CHANNEL = 3  # the exec protocol's status channel (kubernetes.stream.ws_client.ERROR_CHANNEL)
+# The channel protocols the API server speaks: one byte of channel, then the data, per message.
+CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+CONNECT_TIMEOUT = 30
 
 _KWOK_EXIT_STATUS = re.compile(r"exit status (\d+)\s*$")
 
@@ -62,11 +76,109 @@ def exit_status_from_channel(status_text):
     raise ClusterError("exec failed: %s" % (status.get("message") or status.get("reason") or status_text[:200]))
 
 
+class WebSocketExec(object):
+    """Pod exec over a websocket of our own, from the connection settings (``kube_config``):
+    the same TLS context, proxy, token and impersonation headers as every other request."""
+
+    def __init__(self, settings, ssl_context=None):
+        self.settings = settings
+        self.ssl_context = ssl_context
+
+    def url(self, namespace, pod, command, container=None, stdin=False):
+        query = [("command", part) for part in command]
+        if container:
+            query.append(("container", container))
+        query += [("stdin", "true" if stdin else "false"), ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
+        host = self.settings.host
+        scheme = "wss://" if host.startswith("https://") else "ws://"
+        return "%s%s/api/v1/namespaces/%s/pods/%s/exec?%s" % (
+            scheme, host.split("://", 1)[1], quote(namespace, safe=""), quote(pod, safe=""), urlencode(query))
+
+    def headers(self):
+        """Header lines of the upgrade request: the settings' (impersonation, a line per group) and
+        the current token (a rotated token file is read again)."""
+        lines = ["%s: %s" % (name, value) for name, value in self.settings.headers]
+        authorization = self.settings.authorization()
+        if authorization:
+            lines.append("Authorization: %s" % authorization)
+        return lines
+
+    def connect_options(self):
+        options = {"header": self.headers(), "subprotocols": list(CHANNEL_PROTOCOLS), "timeout": CONNECT_TIMEOUT}
+        proxy = self.settings.effective_proxy()
+        if proxy:
+            host, port, userinfo = _split_proxy(proxy)
+            options.update(http_proxy_host=host, http_proxy_port=port, proxy_type="http")
+            credentials = (self.settings.proxy_headers.get("proxy_basic_auth")
+                           or self.settings.proxy_headers.get("basic_auth") or userinfo)
+            if credentials:
+                options["http_proxy_auth"] = tuple(credentials.split(":", 1))
+        else:
+            options["http_no_proxy"] = ["*"]  # the settings decided: no proxy from the environment either
+        return options
+
+    def run(self, namespace, pod, command, container=None, stdin=None, timeout=3600):
+        try:
+            import websocket
+        except ImportError:
+            raise ClusterError("pod exec needs the Python 'websocket-client' package (pip install kubernetes)")
+        sslopt = {"context": self.ssl_context} if self.ssl_context is not None else {}
+        if self.ssl_context is not None and self.settings.tls_server_name:
+            sslopt["server_hostname"] = self.settings.tls_server_name
+        ws = websocket.WebSocket(sslopt=sslopt, skip_utf8_validation=True)
+        where = "%s/%s" % (namespace, pod)
+        try:
+            ws.connect(self.url(namespace, pod, command, container, stdin is not None), **self.connect_options())
+        except websocket.WebSocketBadStatusException as error:
+            raise ClusterError("cannot exec into pod %s: HTTP %s" % (where, getattr(error, "status_code", "?")))
+        except (websocket.WebSocketException, OSError) as error:
+            raise ClusterError("cannot exec into pod %s: %s" % (where, str(error)[:300]))
+        received = {STDOUT_CHANNEL: [], STDERR_CHANNEL: [], ERROR_CHANNEL: []}
+        deadline = time.time() + timeout
+        try:
+            if stdin is not None:
+                ws.send_binary(bytes(bytearray([STDIN_CHANNEL])) + (stdin.encode("utf-8") if not isinstance(
+                    stdin, bytes) else stdin))
+            while True:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    raise websocket.WebSocketTimeoutException()
+                ws.settimeout(remaining)
+                opcode, data = ws.recv_data()
+                if opcode == websocket.ABNF.OPCODE_CLOSE:
+                    break
+                if data and data[0] in received:
+                    received[data[0]].append(data[1:])
+        except websocket.WebSocketTimeoutException:
+            raise ClusterError("command in pod %s did not finish within %ss" % (where, timeout))
+        except websocket.WebSocketConnectionClosedException:
+            pass  # the server closed without a close frame: what was received is all there is
+        except (websocket.WebSocketException, OSError) as error:
+            raise ClusterError("exec in pod %s failed: %s" % (where, str(error)[:300]))
+        finally:
+            ws.close()
+        text = dict((channel, b"".join(parts).decode("utf-8", "replace")) for channel, parts in received.items())
+        return ExecResult(exit_status_from_channel(text[ERROR_CHANNEL]), text[STDOUT_CHANNEL], text[STDERR_CHANNEL])
+
+
+def _split_proxy(proxy):
+    """(host, port, "user:password" or None) of a proxy URL (``http://user:pw@proxy:3128``)."""
+    netloc = proxy.split("://", 1)[-1].split("/", 1)[0]
+    userinfo, _sep, hostport = netloc.rpartition("@")
+    host, _sep, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        host, port = hostport, "80"
+    return host.strip("[]"), int(port), userinfo or None
+
+
 def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None, timeout=3600):
-    """Run `command` (a list) in the pod and wait for it; returns ExecResult.
+    """Run `command` (a list) in the pod and wait for it; returns ExecResult. ``api_client`` is the
+    KubeClient's ``exec_client``: a WebSocketExec, or a kubernetes-package ApiClient.
 
     stdin, when given, is written to the command's standard input (bytes or text);
     secrets travel this way or through the container's environment, never in argv."""
+    if isinstance(api_client, WebSocketExec):
+        return api_client.run(namespace, pod, command, container=container, stdin=stdin, timeout=timeout)
     # The kubernetes package (its websocket stream) is imported only when a pod exec is needed.
     try:
         from kubernetes.client import ApiClient, CoreV1Api

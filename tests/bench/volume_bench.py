@@ -84,13 +84,13 @@ def run(env, location, mib, log):
                 restore_secs = time.time() - started
             else:
                 stdin_env = fs_backup.secret_env_names(repo)
-                restic.ensure_repository_in_pod(kube.api_client, agent_ns, agent, repo, stdin_env=stdin_env)
+                restic.ensure_repository_in_pod(kube.exec_client, agent_ns, agent, repo, stdin_env=stdin_env)
                 started = time.time()
-                summary = restic.volume_backup_in_pod(kube.api_client, agent_ns, agent, repo, source,
+                summary = restic.volume_backup_in_pod(kube.exec_client, agent_ns, agent, repo, source,
                                                       ["bench=volume"], stdin_env=stdin_env)
                 backup_secs = time.time() - started
                 started = time.time()
-                restic.volume_restore_in_pod(kube.api_client, agent_ns, agent, repo, summary["snapshot_id"], target,
+                restic.volume_restore_in_pod(kube.exec_client, agent_ns, agent, repo, summary["snapshot_id"], target,
                                              stdin_env=stdin_env)
                 restore_secs = time.time() - started
             if not same_tree(source, target):

@@ -92,11 +92,12 @@ def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, location, node
     assert snapshots == []
 
 
-def test_pod_exec_is_refused_under_impersonation(bed, s3, core_v1, namespace, location, node_agent,  # noqa: F811
-                                                 tmp_path):
-    """The kubernetes package's websocket client (pod exec) sends no Impersonate-* header: hooks and
-    volume data would run as the connection's own user. They are refused, each reported, and the
-    objects are still backed up."""
+def test_pod_exec_runs_as_the_impersonated_identity(bed, s3, api_client, core_v1, namespace, location,
+                                                     node_agent, tmp_path):  # noqa: F811
+    """Hooks and volume data are exec'd with the connection's impersonation headers (a line per
+    group): as an impersonated member of system:masters they run; as an identity allowed to read
+    but not to exec, the API server refuses them and the backup reports it."""
+    from kubernetes import client
     marker = tmp_path / "hooks.log"
     node = sorted(n.metadata.name for n in core_v1.list_node().items)[0]
     core_v1.create_namespaced_pod(namespace, {
@@ -107,15 +108,29 @@ def test_pod_exec_is_refused_under_impersonation(bed, s3, core_v1, namespace, lo
         }},
         "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
                  "volumes": [{"name": "data", "emptyDir": {}}]}})
-    running_pod(core_v1, namespace, "db")
-    result = assert_ok(run_backup(
-        bed, location, "impersonated", included_namespaces=[namespace], repository_password=PASSWORD,
-        node_agent={"namespace": node_agent.namespace, "host_pods_path": node_agent.host_pods_path},
-        impersonate_user="kubedr-operator", impersonate_groups=["system:masters", "system:authenticated"]))
-    assert not marker.exists()  # the hook never ran, as anyone
-    assert result["phase"] == "PartiallyFailed" and result["item_counts"]["total"] >= 2
-    [warning] = result["backup_warnings"]["namespaces"][namespace]
-    assert warning.startswith("pod db: pre hook ") and "cannot impersonate" in warning
-    [error] = result["backup_errors"]["namespaces"][namespace]
-    assert error.startswith("pod db: volume data not backed up: pod exec") and "cannot impersonate" in error
-    assert "backups/impersonated/velero-backup.json" in list_keys(s3, location)
+    pod = running_pod(core_v1, namespace, "db")
+    os.makedirs(os.path.join(bed["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes", "kubernetes.io~empty-dir", "data"))
+    options = dict(included_namespaces=[namespace], repository_password=PASSWORD,
+                   node_agent={"namespace": node_agent.namespace, "host_pods_path": node_agent.host_pods_path})
+
+    admin = assert_ok(run_backup(bed, location, "as-admin", impersonate_user="kubedr-operator",
+                                 impersonate_groups=["system:authenticated", "system:masters"], **options))
+    assert admin["phase"] == "Completed", admin["backup_errors"]
+    assert marker.read_text() == "pre\n"
+    assert [v["phase"] for v in admin["pod_volumes"]] == ["Completed"]
+
+    reader = "kubedr-reader-" + uuid.uuid4().hex[:6]
+    rbac = client.RbacAuthorizationV1Api(api_client)
+    rbac.create_cluster_role_binding({
+        "metadata": {"name": reader}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                                  "name": "view"},
+        "subjects": [{"kind": "User", "name": reader, "apiGroup": "rbac.authorization.k8s.io"}]})
+    try:
+        refused = assert_ok(run_backup(bed, location, "as-reader", impersonate_user=reader, **options))
+    finally:
+        rbac.delete_cluster_role_binding(reader)
+    assert marker.read_text() == "pre\n"  # the reader's hook never ran
+    hook_warnings = [w for w in refused["backup_warnings"]["namespaces"][namespace] if "pre hook" in w]
+    assert len(hook_warnings) == 1 and "HTTP 403" in hook_warnings[0]
+    assert refused["phase"] == "PartiallyFailed"
+    assert any("volume data" in e and "403" in e for e in refused["backup_errors"]["namespaces"][namespace])

@@ -157,7 +157,7 @@ class ExecRefused(object):
         self.tries = 0
 
     @property
-    def api_client(self):
+    def exec_client(self):
         self.tries += 1
         from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
         raise ClusterError("pod exec (hooks, pod volume data) cannot impersonate")

@@ -220,9 +220,9 @@ def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
     assert received == [["developers", "ops,oncall"], ["jane"]] * 2
 
 
-def test_pod_exec_is_refused_under_impersonation():
-    """The kubernetes package's websocket client (pod exec) sends the Authorization header and no
-    other: a command would run as the connection's own user, not the impersonated one."""
+def test_the_kubernetes_package_exec_is_refused_under_impersonation():
+    """Credential-plugin users exec through the kubernetes package, whose websocket client sends the
+    Authorization header and no other: a command would run as the connection's own user."""
     from ansible_collections.kubedr.backup.plugins.module_utils import kube
     from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
 
@@ -232,5 +232,31 @@ def test_pod_exec_is_refused_under_impersonation():
     for extra, named in (({"impersonate_user": "jane"}, "Impersonate-User header"),
                          ({"impersonate_groups": ["ops"]}, "Impersonate-Group header")):
         transport = kube.HttpTransport(kube_config.resolve_connection(dict(options, **extra)))
-        with pytest.raises(ClusterError, match="cannot impersonate: .* no %s" % named):
+        refused = "cannot impersonate for a kubeconfig user with a credential plugin: .* no %s" % named
+        with pytest.raises(ClusterError, match=refused):
             transport.kubernetes_api_client()
+
+
+def test_pod_exec_websocket_carries_the_connection_headers_and_proxy():
+    """Pod exec goes over a websocket of our own with the same token, impersonation lines and
+    proxy as every other request; only credential-plugin users go through the kubernetes package."""
+    from ansible_collections.kubedr.backup.plugins.module_utils import kube, pod_exec
+
+    settings = kube_config.resolve_connection({
+        "host": "https://api.example:6443", "api_key": "t0k", "impersonate_user": "jane",
+        "impersonate_groups": ["dev", "ops"], "proxy": "http://bob:pw@proxy.example:3128"})
+    client = kube.HttpTransport(settings).exec_client()
+    assert isinstance(client, pod_exec.WebSocketExec) and client.ssl_context is not None
+    assert client.url("shop", "db-0", ["/bin/sh", "-c", "echo a&b"], container="main", stdin=True) == (
+        "wss://api.example:6443/api/v1/namespaces/shop/pods/db-0/exec?command=%2Fbin%2Fsh&command=-c&"
+        "command=echo+a%26b&container=main&stdin=true&stdout=true&stderr=true&tty=false")
+    options = client.connect_options()
+    assert options["header"] == ["Impersonate-User: jane", "Impersonate-Group: dev", "Impersonate-Group: ops",
+                                 "Authorization: Bearer t0k"]
+    assert options["subprotocols"] == ["v5.channel.k8s.io", "v4.channel.k8s.io"]
+    assert (options["http_proxy_host"], options["http_proxy_port"], options["http_proxy_auth"]) == (
+        "proxy.example", 3128, ("bob", "pw"))
+    direct = kube.HttpTransport(kube_config.resolve_connection({"host": "http://127.0.0.1:8080"})).exec_client()
+    assert direct.url("a", "b", ["true"]).startswith("ws://127.0.0.1:8080/api/v1/namespaces/a/pods/b/exec?")
+    assert direct.ssl_context is None and direct.connect_options()["http_no_proxy"] == ["*"]
+    assert "Authorization" not in " ".join(direct.headers())

@@ -30,7 +30,7 @@ class FakeKube(object):
     """Serves LISTs from a dict {group_resource: [items]}; ``fail`` maps a group_resource to an error."""
 
     host = "https://fake:6443"
-    api_client = None  # no hooks or volumes in these items, so nothing is exec'd
+    exec_client = None  # hooks are recorded by a stand-in; nothing is exec'd
 
     def __init__(self, items, fail=None):
         self.items = items
