@@ -110,4 +110,5 @@ options:
     elements: str
 requirements:
   - kubernetes >= 24.2.0
+  - websocket-client (installed with C(kubernetes); pod exec for hooks and pod volume data)
 """

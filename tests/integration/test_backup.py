@@ -262,9 +262,21 @@ def test_item_actions_pull_related_items(bed, s3, api_client, core_v1, namespace
         "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}, "storageClassName": "",
         "volumeName": pv}})
     scheduling.create_priority_class({"metadata": {"name": pc}, "value": 1000})
-    core_v1.create_namespaced_pod(namespace, {"metadata": {"name": "app", "labels": {"app": "x"}}, "spec": {
+
+    app = {"metadata": {"name": "app", "labels": {"app": "x"}}, "spec": {
         "priorityClassName": pc, "containers": [{"name": "c", "image": "busybox"}],
-        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}})
+        "volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}}]}}
+
+    def create_pod():
+        # The Priority admission plugin reads PriorityClasses from its informer cache, which can lag
+        # the create just above by a moment ("no PriorityClass with name ... was found").
+        try:
+            return core_v1.create_namespaced_pod(namespace, app)
+        except client.ApiException as error:
+            if error.status == 403 and "no PriorityClass" in (error.body or ""):
+                return None
+            raise
+    wait_for(create_pod, what="pod admitted with its new PriorityClass")
     core_v1.create_namespaced_service_account(namespace, {"metadata": {"name": "robot", "labels": {"app": "x"}}})
     rbac.create_cluster_role({"metadata": {"name": cr}, "rules": [
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}]})
