@@ -19,7 +19,7 @@ so an application frozen by an earlier hook is thawed.
 import threading
 
 from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup, hooks, restic, volumes
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
 
 PODS = "pods"
 PVCS = "persistentvolumeclaims"
@@ -82,8 +82,8 @@ class PodWork(object):
     # ---------------------------------------------------------------- hooks
 
     def run_hooks(self, pods, phase):
-        """Run the phase's hooks in each pod (a list of pod dicts). The exec client (the kubernetes
-        package) is built only when a pod has a hook to run: most pods have none."""
+        """Run the phase's hooks in each pod (a list of pod dicts). The exec client is built only
+        when a pod has a hook to run: most pods have none."""
         for pod in pods:
             meta = pod.get("metadata") or {}
             key = (meta.get("namespace"), meta.get("name"))
@@ -91,7 +91,7 @@ class PodWork(object):
             if not selected:
                 continue
             self._hooked_pods[key] = pod
-            outcomes, failed = hooks.run_hooks_through(self.kube, pod, selected)
+            outcomes, failed = hooks.run_hooks(self.kube.exec_client, pod, selected)
             hooks.record_outcomes(outcomes, "pod %s: %s hook" % (meta.get("name"), phase), self.results, self.log,
                                   meta.get("namespace"))
             if failed and phase == hooks.PRE:
@@ -136,14 +136,9 @@ class PodWork(object):
                               volume=volume.volume, snapshot=outcome.get("snapshot_id"),
                               message=outcome.get("message"))
 
-        try:
-            exec_client = self.kube.exec_client
-        except KubedrError as error:  # no exec at all: every volume is an error of the run, objects still count
-            for volume in work:
-                log_volume(volume, None, "pod %s: volume %s not backed up: %s" % (volume.pod, volume.volume, error))
-            return None
-        outcomes = fs_backup.back_up_pod_volumes(exec_client, self.kube, work, self.settings, self.repository_for,
-                                                 self.backup_name, self.backup_uid, location_name, log=log_volume)
+        outcomes = fs_backup.back_up_pod_volumes(self.kube.exec_client, self.kube, work, self.settings,
+                                                 self.repository_for, self.backup_name, self.backup_uid,
+                                                 location_name, log=log_volume)
         return [outcome[0] for outcome in outcomes]
 
 

@@ -306,9 +306,5 @@ class NodeAgentVolumeRestorer(object):
                                                        repository=entry.repo_identifier, password=self.password)
 
     def restore_volumes(self, work, restore_uid):
-        try:
-            exec_client = self.kube.exec_client
-        except KubedrError as error:  # no exec at all: each volume is reported, the objects stay restored
-            return [(entry, "pod %s: volume %s not restored: %s" % (entry.pod, entry.volume, error)) for entry in work]
-        return restore_pod_volumes(exec_client, self.kube, work, self.settings, self.repository_for,
+        return restore_pod_volumes(self.kube.exec_client, self.kube, work, self.settings, self.repository_for,
                                    restore_uid, timeout=self.timeout)

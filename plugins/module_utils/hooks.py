@@ -176,26 +176,6 @@ def run_hooks(api_client, pod, hooks, exec_fn=None):
     return outcomes, False
 
 
-def run_hooks_through(kube, pod, hooks):
-    """``run_hooks`` with the exec client of a KubeClient, built only now (most pods have no hook).
-    When no exec client can be had (see ``HttpTransport.exec_client``), each hook fails with the
-    reason and, as in ``run_hooks``, none after a failed Fail hook is tried."""
-    try:
-        exec_client = kube.exec_client
-    except KubedrError as error:
-        return _failed_outcomes(hooks, str(error))
-    return run_hooks(exec_client, pod, hooks)
-
-
-def _failed_outcomes(hooks, reason):
-    outcomes = []
-    for hook in hooks:
-        outcomes.append(HookOutcome(hook, False, reason))
-        if hook.on_error == "Fail":
-            return outcomes, True
-    return outcomes, False
-
-
 def record_outcomes(outcomes, label, results, log, namespace=None):
     """Log every hook outcome as "<label> <hook name>: ok|<why>"; a failed hook is an error of
     the run when its on_error is Fail, a warning when it is Continue."""

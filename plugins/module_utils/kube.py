@@ -307,7 +307,7 @@ class KubeClient(object):
     def exec_client(self):
         """What pod exec connects through (``pod_exec.exec_in_pod``), built on first use: our own
         websocket on the same settings, or, for credential-plugin users, a kubernetes-package
-        ApiClient (the package imported then)."""
+        ApiClient (the package imported then); a RefusedExec when exec must not run."""
         with self._lock:
             if self._exec_client is None:
                 self._exec_client = self.transport.exec_client()
@@ -525,11 +525,14 @@ class HttpTransport(object):
 
     def exec_client(self):
         """The pod exec client of these settings (see ``KubeClient.exec_client``)."""
-        if self.settings.credentials.library_configuration is None:
-            from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import WebSocketExec
+        from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import RefusedExec, WebSocketExec
 
-            return WebSocketExec(self.settings, self._ssl_context if self.host.startswith("https") else None)
-        return self.kubernetes_api_client()
+        if self.settings.credentials.library_configuration is None:
+            return WebSocketExec(self.settings, self._ssl_context)
+        try:
+            return self.kubernetes_api_client()
+        except ClusterError as error:  # each exec fails with the reason, where exec failures are reported
+            return RefusedExec(str(error))
 
     def kubernetes_api_client(self):
         """A kubernetes-package ApiClient with these settings (imports the package), for the pod exec

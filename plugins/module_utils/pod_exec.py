@@ -161,6 +161,17 @@ class WebSocketExec(object):
         return ExecResult(exit_status_from_channel(text[ERROR_CHANNEL]), text[STDOUT_CHANNEL], text[STDERR_CHANNEL])
 
 
+class RefusedExec(object):
+    """The exec client of a connection that must not exec (see ``HttpTransport.exec_client``):
+    every exec fails with the reason, reported where any failed exec is (per hook, per volume)."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+    def run(self, namespace, pod, command, container=None, stdin=None, timeout=None):
+        raise ClusterError(self.reason)
+
+
 def _split_proxy(proxy):
     """(host, port, "user:password" or None) of a proxy URL (``http://user:pw@proxy:3128``)."""
     netloc = proxy.split("://", 1)[-1].split("/", 1)[0]
@@ -173,11 +184,11 @@ def _split_proxy(proxy):
 
 def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None, timeout=3600):
     """Run `command` (a list) in the pod and wait for it; returns ExecResult. ``api_client`` is the
-    KubeClient's ``exec_client``: a WebSocketExec, or a kubernetes-package ApiClient.
+    KubeClient's ``exec_client``: a WebSocketExec, a RefusedExec, or a kubernetes-package ApiClient.
 
     stdin, when given, is written to the command's standard input (bytes or text);
     secrets travel this way or through the container's environment, never in argv."""
-    if isinstance(api_client, WebSocketExec):
+    if isinstance(api_client, (WebSocketExec, RefusedExec)):
         return api_client.run(namespace, pod, command, container=container, stdin=stdin, timeout=timeout)
     # The kubernetes package (its websocket stream) is imported only when a pod exec is needed.
     try:

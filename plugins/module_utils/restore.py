@@ -860,7 +860,7 @@ class RestoreRun(object):
                     self.results.error("pod %s: restore hook %s not run: %s" % (
                         meta["name"], restore_hook.hook.name, error), **scope)
                     break
-                outcomes, failed = hooks.run_hooks_through(self.kube, running, [restore_hook.hook])
+                outcomes, failed = hooks.run_hooks(self.kube.exec_client, running, [restore_hook.hook])
                 hooks.record_outcomes(outcomes, "pod %s: restore hook" % meta["name"], self.results, self.log,
                                       meta.get("namespace"))
                 if failed:

@@ -77,24 +77,19 @@ class RawClient(object):
 
     def count_in_namespaces(self, path, namespace_prefix):
         """How many items of a cluster-wide LIST sit in namespaces starting with the prefix."""
-        count, token = 0, None
-        while True:
-            query = "?limit=500" + ("&continue=%s" % token if token else "")
-            document = json.loads(self.request("GET", path + query).data)
-            count += sum(1 for item in document["items"]
-                         if item["metadata"].get("namespace", "").startswith(namespace_prefix))
-            token = document["metadata"].get("continue")
-            if not token:
-                return count
+        return self.list_all(path, counted=lambda item: item["metadata"].get("namespace", "").startswith(
+            namespace_prefix))
 
-    def list_all(self, path, limit=500):
-        """Paginated LIST of every item of one resource type; returns the item count."""
+    def list_all(self, path, limit=500, counted=None):
+        """Paginated LIST of every item of one resource type; returns the item count (of the items
+        ``counted`` accepts, when given)."""
         count, token = 0, None
         while True:
             query = "?limit=%d" % limit + ("&continue=%s" % token if token else "")
             resp = self.request("GET", path + query)
             document = json.loads(resp.data)
-            count += len(document["items"])
+            items = document["items"]
+            count += len(items) if counted is None else sum(1 for item in items if counted(item))
             token = document["metadata"].get("continue")
             if not token:
                 return count

@@ -24,6 +24,23 @@ def running_pod(core_v1, namespace, name):
     return wait_for(check, what="pod %s running" % name)
 
 
+def db_pod(bed, core_v1, namespace, annotations, volumes):
+    """Pod "db" on the first node, running; returns it and the host directory of its emptyDir
+    volume "data" (created), where the node agent finds the volume's files."""
+    node = sorted(n.metadata.name for n in core_v1.list_node().items)[0]
+    core_v1.create_namespaced_pod(namespace, {
+        "metadata": {"name": "db", "annotations": annotations},
+        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}], "volumes": volumes}})
+    pod = running_pod(core_v1, namespace, "db")
+    directory = os.path.join(bed["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes", "kubernetes.io~empty-dir", "data")
+    os.makedirs(directory)
+    return pod, directory
+
+
+def append_hook(marker, word):
+    return json.dumps(["/bin/sh", "-c", "echo %s >> %s" % (word, marker)])
+
+
 @pytest.fixture
 def location(storage_location, s3):
     location = s3_location(storage_location, "volumes")
@@ -33,19 +50,12 @@ def location(storage_location, s3):
 
 def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, location, node_agent, tmp_path):  # noqa: F811
     marker = tmp_path / "hooks.log"
-    node = sorted(n.metadata.name for n in core_v1.list_node().items)[0]
-    core_v1.create_namespaced_pod(namespace, {
-        "metadata": {"name": "db", "annotations": {
-            "backup.velero.io/backup-volumes": "data,cfg",
-            "pre.hook.backup.velero.io/command": json.dumps(["/bin/sh", "-c", "echo pre >> %s" % marker]),
-            "post.hook.backup.velero.io/command": json.dumps(["/bin/sh", "-c", "echo post >> %s" % marker]),
-        }},
-        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
-                 "volumes": [{"name": "data", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "none"}},
-                             {"name": "scratch", "emptyDir": {}}]}})
-    pod = running_pod(core_v1, namespace, "db")
-    directory = os.path.join(bed["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes", "kubernetes.io~empty-dir", "data")
-    os.makedirs(directory)
+    pod, directory = db_pod(bed, core_v1, namespace, {
+        "backup.velero.io/backup-volumes": "data,cfg",
+        "pre.hook.backup.velero.io/command": append_hook(marker, "pre"),
+        "post.hook.backup.velero.io/command": append_hook(marker, "post"),
+    }, [{"name": "data", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "none"}},
+        {"name": "scratch", "emptyDir": {}}])
     for name in ("1.txt", "2.txt"):
         with open(os.path.join(directory, name), "w") as handle:
             handle.write("%s: %s\n" % (name, uuid.uuid4().hex))
@@ -99,17 +109,11 @@ def test_pod_exec_runs_as_the_impersonated_identity(bed, s3, api_client, core_v1
     but not to exec, the API server refuses them and the backup reports it."""
     from kubernetes import client
     marker = tmp_path / "hooks.log"
-    node = sorted(n.metadata.name for n in core_v1.list_node().items)[0]
-    core_v1.create_namespaced_pod(namespace, {
-        "metadata": {"name": "db", "annotations": {
-            "backup.velero.io/backup-volumes": "data",
-            "pre.hook.backup.velero.io/command": json.dumps(["/bin/sh", "-c", "echo pre >> %s" % marker]),
-            "pre.hook.backup.velero.io/on-error": "Continue",
-        }},
-        "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
-                 "volumes": [{"name": "data", "emptyDir": {}}]}})
-    pod = running_pod(core_v1, namespace, "db")
-    os.makedirs(os.path.join(bed["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes", "kubernetes.io~empty-dir", "data"))
+    db_pod(bed, core_v1, namespace, {
+        "backup.velero.io/backup-volumes": "data",
+        "pre.hook.backup.velero.io/command": append_hook(marker, "pre"),
+        "pre.hook.backup.velero.io/on-error": "Continue",
+    }, [{"name": "data", "emptyDir": {}}])
     options = dict(included_namespaces=[namespace], repository_password=PASSWORD,
                    node_agent={"namespace": node_agent.namespace, "host_pods_path": node_agent.host_pods_path})
 
