@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Client-side encryption of a backup (module_utils/crypto.py).
+    # Client-side encryption of a backup (module_utils/storage/encryption.py).
     DOCUMENTATION = r"""
 options:
   encryption:

@@ -257,11 +257,16 @@ forgotten_snapshots:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
-from ansible_collections.kubedr.backup.plugins.module_utils.args import (
-    ENCRYPTION_ARG_SPEC, FILTER_ARG_SPEC, VOLUME_ARG_SPEC, auth_options, common_argument_spec, storage_options,
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import (
+    ENCRYPTION_ARG_SPEC,
+    FILTER_ARG_SPEC,
+    VOLUME_ARG_SPEC,
+    auth_options,
+    common_argument_spec,
+    storage_options,
 )
-from ansible_collections.kubedr.backup.plugins.module_utils.backup import run
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import run
 
 
 def _string_list():

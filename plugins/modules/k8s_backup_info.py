@@ -183,11 +183,9 @@ backup:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubedr.backup.plugins.module_utils import ansible_adapter
-from ansible_collections.kubedr.backup.plugins.module_utils.args import (
-    ENCRYPTION_ARG_SPEC, common_argument_spec, storage_options,
-)
-from ansible_collections.kubedr.backup.plugins.module_utils.info import run
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import ENCRYPTION_ARG_SPEC, common_argument_spec, storage_options
+from ansible_collections.kubedr.backup.plugins.module_utils.info.describe import run
 
 INFO_ARG_SPEC = dict(
     name=dict(type="str"),

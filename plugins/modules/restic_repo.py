@@ -365,10 +365,10 @@ import shutil
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restic
-from ansible_collections.kubedr.backup.plugins.module_utils.ansible_adapter import run
-from ansible_collections.kubedr.backup.plugins.module_utils.args import STORAGE_LOCATION_OPTIONS
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.runner import run
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import STORAGE_LOCATION_OPTIONS
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
 
 try:
     import boto3

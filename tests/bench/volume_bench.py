@@ -8,8 +8,9 @@ import shutil
 import time
 import uuid
 
-from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup, restic
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import KubeClient
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
 
 from testbed import wait_for
 

@@ -3,8 +3,8 @@ import pytest
 
 from test_backup_support import assert_ok, delete_prefix, get_object, gz_json, list_keys, run_backup, s3_location
 
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import KubeClient
-from ansible_collections.kubedr.backup.plugins.module_utils.selection import backup_resources
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import backup_resources
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,6 @@ def test_kubeconfig_as_a_dict_and_a_named_context(bed):
     context = kubeconfig["current-context"]
     client = KubeClient({"kubeconfig": kubeconfig, "context": context})
     assert client.server_version()["major"] == "1"
-    from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+    from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
     with pytest.raises(InvalidOptionError, match="cannot load the Kubernetes configuration"):
         KubeClient({"kubeconfig": bed["KUBECONFIG"], "context": "no-such-context"})

@@ -12,7 +12,7 @@ from test_backup_support import assert_ok, delete_prefix, get_object, gz_json, l
 from test_fs_backup_engine import node_agent  # noqa: F401 pylint: disable=unused-import
 from test_testbed import wait_for
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
 
 PASSWORD = "backup-volumes-" + uuid.uuid4().hex
 

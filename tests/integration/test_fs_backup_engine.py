@@ -6,8 +6,10 @@ import uuid
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup, restic, volumes
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import KubeClient
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
 from testbed import wait_for
 
 PASSWORD = "fs-engine-" + uuid.uuid4().hex

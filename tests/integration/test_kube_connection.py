@@ -11,7 +11,7 @@ import yaml
 
 from test_backup_support import assert_ok, delete_prefix, run_backup, s3_location
 
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiException, KubeClient
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiException, KubeClient
 
 SELF_REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
@@ -101,7 +101,7 @@ def test_explicit_host_and_token_and_a_wrong_token(bed, service_account, admin):
     assert raised.value.status == 401 and "not-a-token" not in str(raised.value)
     # The server's certificate is checked against the CA: none given, certifi's bundle does not know it.
     unverified = KubeClient({"host": admin.host, "api_key": token}, max_attempts=1)
-    from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
+    from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
     with pytest.raises(ClusterError, match="cannot reach the Kubernetes API server.*CERTIFICATE_VERIFY_FAILED"):
         unverified.get("/version")
     assert KubeClient({"host": admin.host, "api_key": token, "validate_certs": False}).get("/version")["major"] == "1"

@@ -14,8 +14,8 @@ import pytest
 import testbed
 
 testbed.ensure_collection_path()
-from ansible_collections.kubedr.backup.plugins.module_utils import restic  # noqa: E402
-from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod  # noqa: E402
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "node_agent.yml")
 NAMESPACE = "kubedr-node-agent-it"

@@ -11,7 +11,7 @@ import pytest
 import testbed
 
 testbed.ensure_collection_path()
-from ansible_collections.kubedr.backup.plugins.module_utils import restic  # noqa: E402
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
 
 PASSWORD = "it-" + uuid.uuid4().hex
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import uuid
 
-from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 from testbed import wait_for
 
 

@@ -8,12 +8,19 @@ import tracemalloc
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils.archive import (
-    ArchivePath, ArchiveWriter, extract_archive, item_path, item_paths, iter_archive, iter_items,
-    parse_item_path, read_format_version,
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball import (
+    ArchivePath,
+    ArchiveWriter,
+    extract_archive,
+    item_path,
+    item_paths,
+    iter_archive,
+    iter_items,
+    parse_item_path,
+    read_format_version,
 )
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
 
 DEPLOYMENTS = ApiResource("apps", "v1", "deployments", "Deployment", True, ["list"], True)
 NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, ["list"], True)

@@ -1,7 +1,5 @@
 """Backup item actions: Pod -> PVC/PriorityClass, PVC -> PV, SA -> CRB -> CR, CR -> CRD."""
-from ansible_collections.kubedr.backup.plugins.module_utils.backup_actions import (
-    ActionContext, ItemRef, build_crb_index, related_items,
-)
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.item_actions import ActionContext, ItemRef, build_crb_index, related_items
 
 
 def pod(volumes=(), priority_class=None):

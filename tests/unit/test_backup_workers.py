@@ -11,9 +11,11 @@ import threading
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import archive, backup, backup_workers
-from ansible_collections.kubedr.backup.plugins.module_utils.backup_workers import ArchiveWorkers, WorkerFailed
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource, list_page_metadata, raw_page_items
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.backup import run as backup
+from ansible_collections.kubedr.backup.plugins.module_utils.backup import workers as backup_workers
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.workers import ArchiveWorkers, WorkerFailed
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource, list_page_metadata, raw_page_items
 
 CONFIGMAPS = ApiResource("", "v1", "configmaps", "ConfigMap", True, ["list"], True)
 WIDGETS = ApiResource("example.com", "v1", "widgets", "Widget", True, ["list"], True)
@@ -271,7 +273,7 @@ def test_worker_count_follows_the_cpus():
 
 def test_a_backup_through_workers_holds_what_a_backup_without_them_holds(tmp_path, monkeypatch):
     from test_storage_commit import FakeKube, obj
-    from ansible_collections.kubedr.backup.plugins.module_utils.storage import open_store
+    from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store
 
     items = {"namespaces": [obj("shop")],
              "configmaps": [dict(obj("cm-%03d" % i, "shop"), data={"v": "é<%d>" % i}) for i in range(700)]}

@@ -1,8 +1,8 @@
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import hooks
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import ExecResult
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import ExecResult
 
 
 def pod(annotations=None, labels=None, ns="shop", containers=("app", "sidecar")):
@@ -159,7 +159,7 @@ class ExecRefused(object):
 
     @property
     def exec_client(self):
-        from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import RefusedExec
+        from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import RefusedExec
         self.tries += 1
         return RefusedExec("pod exec (hooks, pod volume data) cannot impersonate")
 
@@ -178,9 +178,9 @@ def test_hooks_that_cannot_exec_fail_with_the_reason_and_stop_at_a_fail_hook():
 def test_pods_without_hooks_never_build_the_exec_client():
     """The exec client may import the kubernetes package (tenths of a second, tens of MiB): a
     backup of pods without hooks must not pay for it; a pod with a hook does, and records the failure."""
-    from ansible_collections.kubedr.backup.plugins.module_utils import results as results_mod
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup import RunLog
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup_pods import PodWork
+    from ansible_collections.kubedr.backup.plugins.module_utils.archive import results as results_mod
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import RunLog
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
 
     kube = ExecRefused()
     run_results, log = results_mod.Results(), RunLog("b")

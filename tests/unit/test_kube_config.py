@@ -5,8 +5,8 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.kubedr.backup.plugins.module_utils import kube_config
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import config as kube_config
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 
 def b64(text):
@@ -186,7 +186,7 @@ def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from ansible_collections.kubedr.backup.plugins.module_utils import kube
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
 
     received = []
 
@@ -223,8 +223,8 @@ def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
 def test_the_kubernetes_package_exec_is_refused_under_impersonation():
     """Credential-plugin users exec through the kubernetes package, whose websocket client sends the
     Authorization header and no other: a command would run as the connection's own user."""
-    from ansible_collections.kubedr.backup.plugins.module_utils import kube
-    from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
+    from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 
     options = {"host": "https://api.example:6443", "api_key": "t"}
     plain = kube.HttpTransport(kube_config.resolve_connection(options))
@@ -240,7 +240,8 @@ def test_the_kubernetes_package_exec_is_refused_under_impersonation():
 def test_pod_exec_websocket_carries_the_connection_headers_and_proxy():
     """Pod exec goes over a websocket of our own with the same token, impersonation lines and
     proxy as every other request; only credential-plugin users go through the kubernetes package."""
-    from ansible_collections.kubedr.backup.plugins.module_utils import kube, pod_exec
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube import exec as pod_exec
 
     settings = kube_config.resolve_connection({
         "host": "https://api.example:6443", "api_key": "t0k", "impersonate_user": "jane",

@@ -10,8 +10,8 @@ import copy
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import modifiers as mod
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import modifiers as mod
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 
 def pvc(name="mysql-data", namespace="bar", storage_class="standard", labels=None):

@@ -18,9 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.kubedr.backup.plugins.module_utils import archive, crypto, restore, restore_plan, selection
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError, InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import run as restore
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan as restore_plan
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError, InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
 
 EXAMPLES = 10000
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,

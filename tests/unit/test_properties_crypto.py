@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import crypto, storage
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
 
 KEY = {"key": base64.b64encode(b"K" * 32).decode()}
 

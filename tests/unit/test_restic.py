@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restic
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, NotFoundError
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError
 
 PASSWORD = "pa55-w0rd-secret"
 ACCESS = "AKIAEXAMPLEACCESS"

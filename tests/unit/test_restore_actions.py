@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restore_actions as ra
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.modifiers import ModifierError, validate_modifiers
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as ra
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import ModifierError, validate_modifiers
 
 CTX = ra.RestoreContext(backup_name="nightly", restore_name="nightly-restore", restore_uid="r-uid")
 

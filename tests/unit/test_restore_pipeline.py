@@ -18,9 +18,10 @@ import tarfile
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restore, storage
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError, InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import run as restore
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError, InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
 
 
 def tarball(entries, compress=True):

@@ -8,8 +8,8 @@ __metaclass__ = type
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restore_plan as plan
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 # What a typical Velero backup of a cluster with CAPI and some CRs holds.
 BACKUP = [

@@ -1,8 +1,6 @@
 """Warnings/errors by scope, phases, the resource list and counts."""
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
-from ansible_collections.kubedr.backup.plugins.module_utils.results import (
-    ItemIndex, Results, item_counts, phase_for,
-)
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.results import ItemIndex, Results, item_counts, phase_for
 
 PODS = ApiResource("", "v1", "pods", "Pod", True)
 DEPLOYMENTS = ApiResource("apps", "v1", "deployments", "Deployment", True)

@@ -1,11 +1,16 @@
 """Velero's selection rules: globs, resource names, cluster scope (both styles), label selectors."""
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource
-from ansible_collections.kubedr.backup.plugins.module_utils.selection import (
-    BackupSelection, IncludesExcludes, backup_resources, parse_label_selector, resolve_resource_patterns,
-    validate_filters, validate_object_name,
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import (
+    BackupSelection,
+    IncludesExcludes,
+    backup_resources,
+    parse_label_selector,
+    resolve_resource_patterns,
+    validate_filters,
+    validate_object_name,
 )
 
 VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
@@ -272,7 +277,7 @@ def test_crds_come_with_custom_resources_unless_explicitly_filtered():
 
 
 def test_selectors_are_stored_as_velero_label_selectors():
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup import to_label_selector
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import to_label_selector
     assert to_label_selector(parse_label_selector("app=web,tier in (a,b),env!=dev,!legacy,owner")) == {
         "matchLabels": {"app": "web"},
         "matchExpressions": [
@@ -290,20 +295,20 @@ def test_selectors_are_stored_as_velero_label_selectors():
     ("24h0m0s", 86400, "24h0m0s"), ("1.5h", 5400, "1h30m0s"),
 ])
 def test_ttl_durations_like_go(text, seconds, stored):
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup import format_duration, parse_duration
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import format_duration, parse_duration
     assert parse_duration(text) == seconds
     assert format_duration(seconds) == stored
 
 
 @pytest.mark.parametrize("text", ["forever", "10d", "h", "5 h", "-1h"])
 def test_bad_ttl(text):
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup import parse_duration
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import parse_duration
     with pytest.raises(InvalidOptionError, match="ttl"):
         parse_duration(text)
 
 
 def test_zero_ttl_means_velero_s_default():
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup import backup_spec
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import backup_spec
     assert backup_spec({"ttl": "0s"})["ttl"] == "720h0m0s"
     assert backup_spec({})["ttl"] == "720h0m0s"
     assert backup_spec({"ttl": "24h"})["ttl"] == "24h0m0s"

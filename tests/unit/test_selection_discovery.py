@@ -1,6 +1,10 @@
 """Discovery documents (aggregated and legacy) into the ApiResources selection works on."""
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import (
-    ApiResource, Discovery, api_path, parse_aggregated_discovery, parse_legacy_resource_list,
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import (
+    ApiResource,
+    Discovery,
+    api_path,
+    parse_aggregated_discovery,
+    parse_legacy_resource_list,
 )
 
 AGGREGATED = {
@@ -65,8 +69,8 @@ import json  # noqa: E402
 
 import pytest  # noqa: E402
 
-from ansible_collections.kubedr.backup.plugins.module_utils import kube  # noqa: E402
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError  # noqa: E402
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 
 
 class FakeTransport(object):

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import backup
-from ansible_collections.kubedr.backup.plugins.module_utils.archive import iter_archive
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiResource, Discovery
-from ansible_collections.kubedr.backup.plugins.module_utils.storage import backup_keys, open_store
+from ansible_collections.kubedr.backup.plugins.module_utils.backup import run as backup
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball import iter_archive
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource, Discovery
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import backup_keys, open_store
 
 VERBS = ("create", "delete", "get", "list")
 NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, VERBS)
@@ -154,7 +154,7 @@ def test_cluster_unreachable_mid_run_commits_nothing_and_a_rerun_succeeds(store)
 
 
 def test_a_type_that_cannot_be_listed_makes_the_backup_partially_failed(store):
-    from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiException
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiException
     forbidden = FakeKube(ITEMS, fail={"pods": ApiException(status=403, reason="Forbidden")})
     result = run(store, forbidden)
     assert result["phase"] == "PartiallyFailed"
@@ -220,7 +220,7 @@ def test_check_mode_on_a_directory_that_does_not_exist_yet_creates_nothing(tmp_p
 
 
 def test_post_hooks_run_even_when_the_run_fails_after_a_pre_hook(store, monkeypatch):
-    from ansible_collections.kubedr.backup.plugins.module_utils import backup_pods
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup import pods as backup_pods
     ran = []
 
     def record_hooks(api_client, pod, selected, exec_fn=None):

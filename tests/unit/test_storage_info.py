@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils import info
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import NotFoundError, StorageError
-from ansible_collections.kubedr.backup.plugins.module_utils.storage import backup_keys, open_store
+from ansible_collections.kubedr.backup.plugins.module_utils.info import describe as info
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import backup_keys, open_store
 
 
 def commit(store, name, started, items):

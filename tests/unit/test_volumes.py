@@ -1,4 +1,4 @@
-from ansible_collections.kubedr.backup.plugins.module_utils import volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 
 
 def pod(volumes_list, annotations=None, name="web-0", ns="shop", uid="uid-1", node="node-a"):

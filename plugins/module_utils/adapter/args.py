@@ -106,7 +106,7 @@ VOLUME_ARG_SPEC = dict(
 
 
 # Optional client-side encryption of a backup's archive and side files (documented by the
-# encryption doc fragment; see module_utils/crypto.py).
+# encryption doc fragment; see module_utils/storage/encryption.py).
 ENCRYPTION_ARG_SPEC = dict(
     encryption=dict(
         type="dict",

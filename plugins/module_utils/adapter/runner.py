@@ -12,7 +12,7 @@ turn its result or its error into exit_json / fail_json."""
 
 import traceback
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
 
 
 def run(module, fn):

@@ -25,11 +25,7 @@ import posixpath
 import re
 import subprocess
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
-    InvalidOptionError,
-    NotFoundError,
-    StorageError,
-)
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
 
 RESTIC_DIR = "restic"
 DEFAULT_HOST = "velero"  # Velero's `restic backup --host=velero`: keeps parents across pod names
@@ -636,7 +632,7 @@ def run_in_pod(api_client, namespace, pod, repo, argv, operation, cwd=None, cont
                stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, check=True, ok_codes=(0,)):
     """Run a restic command line inside a node-agent pod (through the API server's exec),
     secrets on stdin. Returns a ResticResult; raises ResticError like run_local."""
-    from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 
     res = exec_in_pod(api_client, namespace, pod, pod_command(argv, cwd=cwd, stdin_env=stdin_env, repo=repo),
                       container=container, stdin=pod_stdin(repo, stdin_env), timeout=timeout)

@@ -20,9 +20,10 @@ import time
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils import restic, volumes
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError, KubedrError
-from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 
 NODE_AGENT_DEFAULTS = dict(
     namespace="kubedr-node-agent",

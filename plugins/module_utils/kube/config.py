@@ -20,7 +20,7 @@ import os
 import threading
 import time
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

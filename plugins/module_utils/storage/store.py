@@ -21,9 +21,7 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
-    InvalidOptionError, NotFoundError, StorageError,
-)
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
 
 try:
     import boto3

@@ -17,7 +17,7 @@ Group-resources are written the way Velero writes them in a backup archive:
 
 import re
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 CRD_GROUP_RESOURCE = "customresourcedefinitions.apiextensions.k8s.io"
 

@@ -40,8 +40,8 @@ import os
 import struct
 import tempfile
 
-from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, KubedrError
 
 try:
     from cryptography.exceptions import InvalidTag

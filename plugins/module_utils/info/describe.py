@@ -11,10 +11,11 @@ __metaclass__ = type
 import gzip
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils import crypto, results
-from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import NotFoundError, StorageError
-from ansible_collections.kubedr.backup.plugins.module_utils.selection import validate_object_name
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import validate_object_name
 
 
 def backup_summary(store, name, document):

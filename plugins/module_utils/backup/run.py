@@ -26,16 +26,20 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils import (
-    archive, backup_actions, backup_workers, crypto, hooks, restic, results, selection, volumes,
-)
-from ansible_collections.kubedr.backup.plugins.module_utils import kube as kube_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.backup_pods import PodWork
-from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
-    ClusterError, InvalidOptionError, KubedrError, StorageError,
-)
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import ApiException, KubeClient, describe_api_error
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.backup import item_actions as backup_actions
+from ansible_collections.kubedr.backup.plugins.module_utils.backup import workers as backup_workers
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiException, KubeClient, describe_api_error
 
 VELERO_NAMESPACE = "velero"
 STORAGE_LOCATION_NAME = "default"

@@ -18,8 +18,11 @@ so an application frozen by an earlier hook is thawed.
 
 import threading
 
-from ansible_collections.kubedr.backup.plugins.module_utils import fs_backup, hooks, restic, volumes
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 PODS = "pods"
 PVCS = "persistentvolumeclaims"

@@ -33,9 +33,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.modifiers import apply_modifiers, json_equal
-from ansible_collections.kubedr.backup.plugins.module_utils.restore_plan import map_namespace, skip_reason
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import apply_modifiers, json_equal
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import map_namespace, skip_reason
 
 BACKUP_NAME_LABEL = "velero.io/backup-name"
 RESTORE_NAME_LABEL = "velero.io/restore-name"

@@ -19,9 +19,9 @@ import json
 import re
 from collections import namedtuple
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
-from ansible_collections.kubedr.backup.plugins.module_utils.modifiers import parse_selector_option
-from ansible_collections.kubedr.backup.plugins.module_utils.selection import IncludesExcludes
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import parse_selector_option
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import IncludesExcludes
 
 PRE, POST = "pre", "post"
 ON_ERROR = ("Continue", "Fail")
@@ -158,7 +158,7 @@ def run_hooks(api_client, pod, hooks, exec_fn=None):
     """Run the hooks in order in the pod. Stops at the first failing hook whose on_error is
     Fail. Returns (outcomes, failed): failed is True when a Fail hook failed."""
     if exec_fn is None:
-        from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import exec_in_pod as exec_fn
+        from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod as exec_fn
     meta = pod.get("metadata") or {}
     outcomes = []
     for hook in hooks:

@@ -28,8 +28,8 @@ import threading
 import time
 from collections import namedtuple
 
-from ansible_collections.kubedr.backup.plugins.module_utils import kube_config
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError, InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube import config as kube_config
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError
 
 try:
     from urllib.parse import urlencode
@@ -525,7 +525,7 @@ class HttpTransport(object):
 
     def exec_client(self):
         """The pod exec client of these settings (see ``KubeClient.exec_client``)."""
-        from ansible_collections.kubedr.backup.plugins.module_utils.pod_exec import RefusedExec, WebSocketExec
+        from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import RefusedExec, WebSocketExec
 
         if self.settings.credentials.library_configuration is None:
             return WebSocketExec(self.settings, self._ssl_context)

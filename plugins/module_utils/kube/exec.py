@@ -30,7 +30,7 @@ try:
 except ImportError:  # Python 2 is not supported; the import only keeps sanity's compile tests quiet
     from urllib import quote, urlencode
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ClusterError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 
 STDIN_CHANNEL, STDOUT_CHANNEL, STDERR_CHANNEL = 0, 1, 2
 ERROR_CHANNEL = 3  # the exec protocol's status channel (kubernetes.stream.ws_client.ERROR_CHANNEL)

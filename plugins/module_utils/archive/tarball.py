@@ -33,7 +33,7 @@ import time
 import zlib
 from collections import namedtuple
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import ArchiveError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
 
 FORMAT_VERSION = "1.1.0"
 VERSION_ENTRY = "metadata/version"

@@ -44,8 +44,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError, KubedrError
-from ansible_collections.kubedr.backup.plugins.module_utils.selection import LabelSelector, glob_match, parse_label_selector
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import LabelSelector, glob_match, parse_label_selector
 
 try:
     import jmespath

@@ -46,19 +46,26 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
-from ansible_collections.kubedr.backup.plugins.module_utils import archive, crypto, fs_backup, hooks, results, selection
-from ansible_collections.kubedr.backup.plugins.module_utils import restore_actions as actions
-from ansible_collections.kubedr.backup.plugins.module_utils import restore_plan as plan
-from ansible_collections.kubedr.backup.plugins.module_utils import storage as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.backup import RunLog, _logfmt, rfc3339, utc_now
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import (
-    ArchiveError, ClusterError, InvalidOptionError, KubedrError, NotFoundError,
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as actions
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import RunLog, _logfmt, rfc3339, utc_now
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import (
+    ArchiveError,
+    ClusterError,
+    InvalidOptionError,
+    KubedrError,
+    NotFoundError,
 )
-from ansible_collections.kubedr.backup.plugins.module_utils.fs_backup import VolumeRestore
-from ansible_collections.kubedr.backup.plugins.module_utils.kube import (
-    ApiException, ApiResource, KubeClient, api_path, describe_api_error,
-)
-from ansible_collections.kubedr.backup.plugins.module_utils.modifiers import ModifierError, validate_modifiers
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import VolumeRestore
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiException, ApiResource, KubeClient, api_path, describe_api_error
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import ModifierError, validate_modifiers
 
 SCHEDULE_LABEL = "velero.io/schedule-name"
 RESTORABLE_PHASES = (results.COMPLETED, results.PARTIALLY_FAILED)

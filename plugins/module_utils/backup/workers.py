@@ -36,8 +36,8 @@ import struct
 import tempfile
 import threading
 
-from ansible_collections.kubedr.backup.plugins.module_utils import archive
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
 
 MAX_WORKERS = 4
 PAGES_IN_FLIGHT = 2  # per worker: one being processed, one waiting in the pipe

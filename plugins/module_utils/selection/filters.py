@@ -22,7 +22,7 @@ __metaclass__ = type
 import fnmatch
 import re
 
-from ansible_collections.kubedr.backup.plugins.module_utils.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 # Never backed up (Velero does the same).
