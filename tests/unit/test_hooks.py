@@ -179,7 +179,7 @@ def test_pods_without_hooks_never_build_the_exec_client():
     """The exec client may import the kubernetes package (tenths of a second, tens of MiB): a
     backup of pods without hooks must not pay for it; a pod with a hook does, and records the failure."""
     from ansible_collections.kubedr.backup.plugins.module_utils.archive import results as results_mod
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import RunLog
+    from ansible_collections.kubedr.backup.plugins.module_utils.archive.runlog import RunLog
     from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
 
     kube = ExecRefused()

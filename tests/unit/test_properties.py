@@ -22,7 +22,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarba
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import run as restore
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan as restore_plan
-from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import labels as labels_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError, InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
 
@@ -217,7 +217,7 @@ def test_selector_parser_gives_a_selector_or_a_clear_error(text, labels):
     tried("label selector parser")
     with Timed():
         try:
-            parsed = selection.parse_label_selector(text)
+            parsed = labels_mod.parse_label_selector(text)
         except InvalidOptionError as error:
             assert "label selector" in str(error)
             return
@@ -251,7 +251,7 @@ def _render(requirements):
 @given(REQUIREMENTS, LABELS)
 def test_selector_parser_agrees_with_its_meaning(requirements, labels):
     tried("label selector meaning")
-    parsed = selection.parse_label_selector(_render(requirements))
+    parsed = labels_mod.parse_label_selector(_render(requirements))
     expected = True
     for key, op, values in requirements:
         if op == "=":

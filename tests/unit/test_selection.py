@@ -7,11 +7,11 @@ from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters im
     BackupSelection,
     IncludesExcludes,
     backup_resources,
-    parse_label_selector,
     resolve_resource_patterns,
     validate_filters,
     validate_object_name,
 )
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import parse_label_selector, to_label_selector
 
 VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 
@@ -277,7 +277,6 @@ def test_crds_come_with_custom_resources_unless_explicitly_filtered():
 
 
 def test_selectors_are_stored_as_velero_label_selectors():
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import to_label_selector
     assert to_label_selector(parse_label_selector("app=web,tier in (a,b),env!=dev,!legacy,owner")) == {
         "matchLabels": {"app": "web"},
         "matchExpressions": [
@@ -295,7 +294,7 @@ def test_selectors_are_stored_as_velero_label_selectors():
     ("24h0m0s", 86400, "24h0m0s"), ("1.5h", 5400, "1h30m0s"),
 ])
 def test_ttl_durations_like_go(text, seconds, stored):
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import format_duration, parse_duration
+    from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import format_duration, parse_duration
     assert parse_duration(text) == seconds
     assert format_duration(seconds) == stored
 

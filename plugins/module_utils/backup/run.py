@@ -18,8 +18,6 @@ Items pulled in by actions are resolved afterwards with LISTs, round by round.
 import datetime
 import gc
 import queue
-import re
-import shutil
 import tempfile
 import threading
 import time
@@ -27,6 +25,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.runlog import RunLog
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import DEFAULT_STORAGE_LOCATION, VELERO_NAMESPACE
+from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import format_duration, parse_duration, rfc3339, utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import item_actions as backup_actions
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import workers as backup_workers
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
@@ -34,6 +36,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import parse_label_selector, to_label_selector
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
@@ -41,8 +44,6 @@ from ansible_collections.kubedr.backup.plugins.module_utils.storage import store
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiException, KubeClient, describe_api_error
 
-VELERO_NAMESPACE = "velero"
-STORAGE_LOCATION_NAME = "default"
 LIST_WORKERS = 4
 QUEUED_PAGES = 4  # pages in flight between the listing threads and the writer
 PROGRESS_INTERVAL = 5.0  # seconds between progress object updates
@@ -51,73 +52,6 @@ DEFAULT_TTL_SECONDS = 720 * 3600
 PER_NAMESPACE_LIST_LIMIT = 10  # up to this many selected namespaces, list namespaced types per namespace
 # Listing failures that mean "this type cannot be listed here" rather than a failed backup.
 NOT_LISTABLE = frozenset([404, 405])
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
-
-
-# ---------------------------------------------------------------- pure helpers
-
-def parse_duration(text):
-    """Seconds in a Go duration string (``720h``, ``1h30m``, ``90s``); raises InvalidOptionError."""
-    value = str(text).strip()
-    if value in ("0", ""):
-        return 0
-    position, total = 0, 0.0
-    for match in _DURATION_PART.finditer(value):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    if position != len(value):
-        raise InvalidOptionError("ttl %r is not a duration such as 720h, 24h0m0s or 90m" % text)
-    return int(total)
-
-
-def format_duration(seconds):
-    """Go's Duration.String() for whole seconds: ``720h0m0s``."""
-    seconds = int(seconds)
-    if seconds == 0:
-        return "0s"
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return "%dh%dm%ds" % (hours, minutes, secs)
-    if minutes:
-        return "%dm%ds" % (minutes, secs)
-    return "%ds" % secs
-
-
-def rfc3339(moment):
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def utc_now():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def to_label_selector(parsed):
-    """A parsed selector as Velero's metav1.LabelSelector (matchLabels + matchExpressions)."""
-    match_labels, expressions = {}, []
-    operators = {"in": "In", "notin": "NotIn", "!=": "NotIn", "exists": "Exists", "!exists": "DoesNotExist"}
-    for key, op, values in parsed.requirements:
-        if op == "=":
-            match_labels[key] = values[0]
-        elif op in operators:
-            expression = {"key": key, "operator": operators[op]}
-            if values:
-                expression["values"] = list(values)
-            expressions.append(expression)
-        else:
-            raise InvalidOptionError("label selector %r: operator %r cannot be stored in a Velero backup "
-                                     "(use =, !=, in, notin, exists or !key)" % (parsed.text, op))
-    selector = {}
-    if match_labels:
-        selector["matchLabels"] = match_labels
-    if expressions:
-        selector["matchExpressions"] = expressions
-    return selector
 
 
 def backup_spec(options):
@@ -130,7 +64,7 @@ def backup_spec(options):
         "excludedResources": options.get("excluded_resources") or [],
         # Velero: a zero TTL means the default one.
         "ttl": format_duration(parse_duration(options.get("ttl") or "0") or DEFAULT_TTL_SECONDS),
-        "storageLocation": STORAGE_LOCATION_NAME,
+        "storageLocation": DEFAULT_STORAGE_LOCATION,
         "volumeSnapshotLocations": [],
         "defaultVolumesToFsBackup": bool(options.get("default_volumes_to_fs_backup")),
         "hooks": velero_hooks(options.get("hooks")),
@@ -150,9 +84,9 @@ def backup_spec(options):
     if options.get("include_cluster_resources") is not None:
         spec["includeClusterResources"] = bool(options["include_cluster_resources"])
     if options.get("label_selector"):
-        spec["labelSelector"] = to_label_selector(selection.parse_label_selector(options["label_selector"]))
+        spec["labelSelector"] = to_label_selector(parse_label_selector(options["label_selector"]))
     if options.get("or_label_selectors"):
-        spec["orLabelSelectors"] = [to_label_selector(selection.parse_label_selector(s))
+        spec["orLabelSelectors"] = [to_label_selector(parse_label_selector(s))
                                     for s in options["or_label_selectors"]]
     ordered = selection.parse_ordered_resources(options.get("ordered_resources"))
     if ordered:
@@ -167,7 +101,7 @@ def _camel(key):
 
 def _velero_selector(selector):
     if isinstance(selector, str):
-        return to_label_selector(selection.parse_label_selector(selector))
+        return to_label_selector(parse_label_selector(selector))
     return dict((_camel(k), v) for k, v in (selector or {}).items())
 
 
@@ -192,7 +126,7 @@ def velero_hooks(option):
 def backup_object(name, spec, status, labels=None, annotations=None, uid=None, created=None):
     """The velero.io/v1 Backup stored as velero-backup.json."""
     metadata_labels = dict(labels or {})
-    metadata_labels["velero.io/storage-location"] = STORAGE_LOCATION_NAME
+    metadata_labels["velero.io/storage-location"] = DEFAULT_STORAGE_LOCATION
     metadata = {
         "name": name,
         "namespace": VELERO_NAMESPACE,
@@ -210,68 +144,8 @@ def validate_options(options):
     selection.validate_object_name(options.get("name"), "backup name")
     selection.validate_filters(options)
     for key, value in (options.get("labels") or {}).items():
-        selection.parse_label_selector("%s=%s" % (key, value))
+        parse_label_selector("%s=%s" % (key, value))
     return backup_spec(options)
-
-
-class RunLog(object):
-    """The run's log, logrus-style text lines in a temporary file (memory flat)."""
-
-    def __init__(self, backup_name):
-        self.backup_name = backup_name
-        self._file = tempfile.TemporaryFile()
-        self._lock = threading.Lock()
-        self._stamp_second = None
-        self._stamp = None
-
-    def _timestamp(self):
-        second = int(time.time())
-        if second != self._stamp_second:  # formatting a time per line costs more than the rest of it
-            self._stamp_second, self._stamp = second, rfc3339(utc_now())
-        return self._stamp
-
-    def log(self, level, msg, **fields):
-        stamp = self._timestamp()
-        extra = "".join(" %s=%s" % (k, _logfmt(v)) for k, v in sorted(fields.items()) if v not in (None, ""))
-        line = 'time="%s" level=%s msg=%s backup=%s/%s%s\n' % (
-            stamp, level, _logfmt(msg), VELERO_NAMESPACE, self.backup_name, extra)
-        with self._lock:
-            self._file.write(line.encode("utf-8"))
-
-    def item(self, resource, namespace, name, additional):
-        """The per-item line, formatted directly: it is written once per item."""
-        line = 'time="%s" level=info msg="Backed up item" backup=%s/%s resource=%s%s name=%s%s\n' % (
-            self._timestamp(), VELERO_NAMESPACE, self.backup_name, resource,
-            " namespace=" + namespace if namespace else "", name, " additional=true" if additional else "")
-        with self._lock:
-            self._file.write(line.encode("utf-8"))
-
-    def info(self, msg, **fields):
-        self.log("info", msg, **fields)
-
-    def warning(self, msg, **fields):
-        self.log("warning", msg, **fields)
-
-    def error(self, msg, **fields):
-        self.log("error", msg, **fields)
-
-    def upload(self, store, key):
-        """Gzip the log into a temporary file and upload it: the log grows with the item count,
-        so it never goes through memory whole."""
-        with self._lock:
-            self._file.seek(0)
-            storage_mod.upload_gzipped(store, key, lambda out: shutil.copyfileobj(self._file, out, 1024 * 1024))
-            self._file.seek(0, 2)
-
-    def close(self):
-        self._file.close()
-
-
-def _logfmt(value):
-    text = str(value)
-    if re.match(r"^[A-Za-z0-9_./:@-]+$", text):
-        return text
-    return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class CountingSink(object):
@@ -393,7 +267,7 @@ class BackupRun(object):
         self.keys = storage_mod.backup_keys(self.name)
         self.results = results.Results()
         self.index = results.ItemIndex()
-        self.log = RunLog(self.name)
+        self.log = RunLog(self.name, runlog.BACKUP)
         self.pending = set()
         self.spec = None
         self.selection = None
@@ -467,7 +341,7 @@ class BackupRun(object):
             self.results.error("pod volumes were selected for file-system backup but repository_password "
                                "was not given: their data is not in this backup")
             return None
-        return self.pod_work.back_up_volumes(STORAGE_LOCATION_NAME)
+        return self.pod_work.back_up_volumes(DEFAULT_STORAGE_LOCATION)
 
     def _post_hooks(self):
         """The post hooks of every pod whose pre hooks ran, after its volumes, and whatever happened
@@ -749,7 +623,7 @@ class BackupRun(object):
         # marker waits for all of them.
         uploads = [
             lambda: self.store.upload_file(self.keys["tarball"], tarball),
-            lambda: self.log.upload(self.store, self.keys["logs"]),
+            lambda: storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to),
             lambda: self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list()),
             lambda: self.store.put_json_gz(self.keys["results"], self.results.to_dict()),
             lambda: self.store.put_json_gz(self.keys["pod_volume_backups"], self.pod_volume_backups),
@@ -815,7 +689,7 @@ class BackupRun(object):
         if not self.check_mode:
             # Best effort, for diagnosis; the commit marker is never written for a failed run.
             try:
-                self.log.upload(self.store, self.keys["logs"])
+                storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to)
                 self.store.put_json_gz(self.keys["results"], self.results.to_dict())
                 self._progress(results.FAILED, force=True)
             except StorageError:

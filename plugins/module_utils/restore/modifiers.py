@@ -45,7 +45,9 @@ from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, KubedrError
-from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import LabelSelector, glob_match, parse_label_selector
+from ansible_collections.kubedr.backup.plugins.module_utils.common.fields import as_list, nonempty_string, option_fields
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import glob_match
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import LabelSelector, parse_selector_option
 
 try:
     import jmespath
@@ -329,35 +331,7 @@ class ModifierRule:
 
 
 def _fields(value, where, allowed, required=()):
-    """`value` as a dict with snake_case keys; unknown or missing keys are errors."""
-    if not isinstance(value, dict):
-        raise InvalidOptionError("%s: must be a dict, got %s" % (where, type(value).__name__))
-    fields = {}
-    for key, item in value.items():
-        name = _KEY_ALIASES.get(key, key)
-        if name not in allowed:
-            raise InvalidOptionError("%s: unknown field %r (expected %s)" % (where, key, ", ".join(allowed)))
-        if name in fields:
-            raise InvalidOptionError("%s: field %r is given twice" % (where, name))
-        fields[name] = item
-    for name in required:
-        if fields.get(name) in (None, "", [], {}):
-            raise InvalidOptionError("%s.%s: is required" % (where, name))
-    return fields
-
-
-def _list(value, where):
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise InvalidOptionError("%s: must be a list, got %s" % (where, type(value).__name__))
-    return value
-
-
-def _string(value, where):
-    if not isinstance(value, str) or not value:
-        raise InvalidOptionError("%s: must be a non-empty string, got %r" % (where, value))
-    return value
+    return option_fields(value, where, allowed, required, aliases=_KEY_ALIASES)
 
 
 def _value(value, where):
@@ -375,40 +349,6 @@ def _pointer(value, where):
     return value
 
 
-# matchExpressions operators -> selection.LabelSelector's requirement operators.
-_SELECTOR_OPERATORS = {"In": "in", "NotIn": "notin", "Exists": "exists", "DoesNotExist": "!exists"}
-
-
-def parse_selector_option(value, where):
-    """A selection.LabelSelector from kubectl's string syntax or Velero's dict form."""
-    if isinstance(value, str):
-        try:
-            return parse_label_selector(value)
-        except InvalidOptionError as error:
-            raise InvalidOptionError("%s: %s" % (where, error))
-    fields = _fields(value, where, ("match_labels", "match_expressions"))
-    match_labels = fields.get("match_labels") or {}
-    if not isinstance(match_labels, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in match_labels.items()):
-        raise InvalidOptionError("%s.match_labels: must map label names to string values" % where)
-    requirements = [(key, "=", (label,)) for key, label in sorted(match_labels.items())]
-    for i, expression in enumerate(_list(fields.get("match_expressions"), where + ".match_expressions")):
-        at = "%s.match_expressions[%d]" % (where, i)
-        expression = _fields(expression, at, ("key", "operator", "values"), required=("key", "operator"))
-        operator = expression["operator"]
-        values = _list(expression.get("values"), at + ".values")
-        if operator not in _SELECTOR_OPERATORS:
-            raise InvalidOptionError("%s.operator: %r is not one of In, NotIn, Exists, DoesNotExist"
-                                     % (at, operator))
-        if operator in ("In", "NotIn") and not values:
-            raise InvalidOptionError("%s.values: operator %s needs at least one value" % (at, operator))
-        if operator in ("Exists", "DoesNotExist") and values:
-            raise InvalidOptionError("%s.values: operator %s takes no values" % (at, operator))
-        requirements.append((_string(expression["key"], at + ".key"), _SELECTOR_OPERATORS[operator],
-                             tuple(str(v) for v in values)))
-    return LabelSelector(json.dumps(value, sort_keys=True), requirements)
-
-
 def _validate_matches(value, where):
     """(list form as (pointer, value) pairs, compiled JMESPath expression or None)."""
     if isinstance(value, str):
@@ -421,7 +361,7 @@ def _validate_matches(value, where):
         except jmespath.exceptions.JMESPathError as error:
             raise InvalidOptionError("%s: %r is not a valid JMESPath expression: %s" % (where, value, error))
     tests = []
-    for i, match in enumerate(_list(value, where)):
+    for i, match in enumerate(as_list(value, where)):
         at = "%s[%d]" % (where, i)
         match = _fields(match, at, ("path", "value"), required=("path",))
         tests.append((_pointer(match["path"], at + ".path"), _value(match.get("value", ""), at + ".value")))
@@ -431,7 +371,7 @@ def _validate_matches(value, where):
 def _validate_conditions(value, where):
     fields = _fields(value, where, ("group_resource", "resource_name_regex", "namespaces",
                                     "label_selector", "matches"), required=("group_resource",))
-    group_resource = _string(fields["group_resource"], where + ".group_resource")
+    group_resource = nonempty_string(fields["group_resource"], where + ".group_resource")
     try:
         pattern = glob_to_regex(group_resource)
     except (ValueError, re.error) as error:
@@ -440,12 +380,12 @@ def _validate_conditions(value, where):
     if fields.get("resource_name_regex"):
         at = where + ".resource_name_regex"
         try:
-            name_regex = re.compile(_string(fields["resource_name_regex"], at))
+            name_regex = re.compile(nonempty_string(fields["resource_name_regex"], at))
         except re.error as error:
             raise InvalidOptionError("%s: %r is not a valid regular expression: %s"
                                      % (at, fields["resource_name_regex"], error))
-    namespaces = tuple(_string(ns, "%s.namespaces[%d]" % (where, i))
-                       for i, ns in enumerate(_list(fields.get("namespaces"), where + ".namespaces")))
+    namespaces = tuple(nonempty_string(ns, "%s.namespaces[%d]" % (where, i))
+                       for i, ns in enumerate(as_list(fields.get("namespaces"), where + ".namespaces")))
     selector = None
     if fields.get("label_selector") is not None:
         selector = parse_selector_option(fields["label_selector"], where + ".label_selector")
@@ -506,9 +446,9 @@ def _validate_rule(value, index):
                                  "use patches (JSON patch) or merge_patches (JSON merge patch)" % where)
     conditions = _validate_conditions(fields["conditions"], where + ".conditions")
     patches = tuple(_validate_patch(p, "%s.patches[%d]" % (where, i))
-                    for i, p in enumerate(_list(fields.get("patches"), where + ".patches")))
+                    for i, p in enumerate(as_list(fields.get("patches"), where + ".patches")))
     merges = tuple(_validate_merge_patch(p, "%s.merge_patches[%d]" % (where, i))
-                   for i, p in enumerate(_list(fields.get("merge_patches"), where + ".merge_patches")))
+                   for i, p in enumerate(as_list(fields.get("merge_patches"), where + ".merge_patches")))
     if bool(patches) == bool(merges):
         raise InvalidOptionError("%s: give either patches or merge_patches (one kind per rule)" % where)
     return ModifierRule(index=index, patches=patches, merge_patches=merges, **conditions)
@@ -532,7 +472,7 @@ def validate_modifiers(rules):
         if not isinstance(version, str) or version.lower() != SUPPORTED_VERSION:
             raise InvalidOptionError("%s.version: only %r is supported, got %r" % (OPTION, SUPPORTED_VERSION, version))
         rules = document["resource_modifier_rules"]
-    return tuple(_validate_rule(rule, index) for index, rule in enumerate(_list(rules, OPTION)))
+    return tuple(_validate_rule(rule, index) for index, rule in enumerate(as_list(rules, OPTION)))
 
 
 # ---------------------------------------------------------------- applying

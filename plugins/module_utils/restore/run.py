@@ -55,7 +55,9 @@ from ansible_collections.kubedr.backup.plugins.module_utils.selection import fil
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as actions
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import RunLog, _logfmt, rfc3339, utc_now
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.runlog import RunLog
+from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import (
     ArchiveError,
     ClusterError,
@@ -420,17 +422,6 @@ class Outcomes(object):
         return any(c[CREATED] or c[UPDATED] for c in self._counts.values())
 
 
-class RestoreLog(RunLog):
-    """The run's log, logrus-style as Velero writes it (``restore=velero/<name>``)."""
-
-    def log(self, level, msg, **fields):
-        extra = "".join(" %s=%s" % (k, _logfmt(v)) for k, v in sorted(fields.items()) if v not in (None, ""))
-        line = 'time="%s" level=%s msg=%s restore=velero/%s%s\n' % (
-            self._timestamp(), level, _logfmt(msg), self.backup_name, extra)
-        with self._lock:
-            self._file.write(line.encode("utf-8"))
-
-
 class PodVolumeRestorer(object):
     """The interface for volume data (file-system restore); fs_backup.NodeAgentVolumeRestorer
     implements it with restic in the node agents.
@@ -510,7 +501,7 @@ class RestoreRun(object):
         self.policy = options["existing_resource_policy"]
         self.results = results.Results()
         self.outcomes = Outcomes()
-        self.log = RestoreLog(self.name)
+        self.log = RunLog(self.name, runlog.RESTORE)
         self.plan = []
         self.diffs = []
         self._plan_lock = threading.Lock()
@@ -1132,7 +1123,7 @@ class RestoreRun(object):
     def _upload(self):
         if not self._writes_storage():
             return
-        self.log.upload(self.store, self.keys["logs"])
+        storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to)
         self.store.put_json_gz(self.keys["results"], self.results.to_dict())
         storage_mod.upload_gzipped(self.store, self.keys["resource_list"], self.outcomes.write_resource_list)
 

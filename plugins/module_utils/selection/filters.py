@@ -23,6 +23,7 @@ import fnmatch
 import re
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import DNS_SUBDOMAIN, parse_label_selector
 
 EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 # Never backed up (Velero does the same).
@@ -40,8 +41,6 @@ NEW_STYLE_OPTIONS = (
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 def is_glob(pattern):
@@ -54,7 +53,7 @@ def glob_match(pattern, value):
 
 def validate_object_name(name, what="name"):
     """A Kubernetes object name (DNS subdomain: lowercase, digits, '-', '.', at most 253 chars)."""
-    if not isinstance(name, str) or not name or len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+    if not isinstance(name, str) or not name or len(name) > 253 or not DNS_SUBDOMAIN.match(name):
         raise InvalidOptionError(
             "%s %r is not a valid object name: use at most 253 lowercase letters, digits, '-' or '.', "
             "starting and ending with a letter or digit" % (what, name))
@@ -175,143 +174,6 @@ def backup_resources(api_resources):
         if current is None or (r.preferred and not current.preferred):
             chosen[r.group_resource] = r
     return [chosen[k] for k in sorted(chosen)]
-
-
-# ---------------------------------------------------------------- label selectors
-
-_SELECTOR_TOKEN = re.compile(r"\s*(\(|\)|,|!=|==|=|!|>|<|[^\s(),!=<>]+)")
-
-
-class LabelSelector(object):
-    """A parsed kubectl label selector; ``matches(labels)`` applies it to a labels dict."""
-
-    def __init__(self, text, requirements):
-        self.text = text
-        self.requirements = requirements  # list of (key, operator, values)
-
-    def matches(self, labels):
-        labels = labels or {}
-        return all(_requirement_matches(req, labels) for req in self.requirements)
-
-    def __repr__(self):
-        return "LabelSelector(%r)" % self.text
-
-
-def _requirement_matches(requirement, labels):
-    key, op, values = requirement
-    present = key in labels
-    value = labels.get(key)
-    if op == "exists":
-        return present
-    if op == "!exists":
-        return not present
-    if op in ("=", "in"):
-        return present and value in values
-    if op in ("!=", "notin"):
-        return not present or value not in values
-    if op in (">", "<"):
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            return False
-        return number > values[0] if op == ">" else number < values[0]
-    raise AssertionError(op)
-
-
-def _validate_label_key(key, text):
-    prefix, name = key.rpartition("/")[::2]
-    if (not name or len(name) > 63 or not _LABEL_NAME.match(name)
-            or ("/" in key and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)))):
-        raise InvalidOptionError("label selector %r: %r is not a valid label key" % (text, key))
-
-
-def _validate_label_value(value, text):
-    if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-        raise InvalidOptionError("label selector %r: %r is not a valid label value" % (text, value))
-
-
-def parse_label_selector(text):
-    """Parse kubectl label selector syntax; raise InvalidOptionError naming the problem."""
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise InvalidOptionError("label selector must be a string, got %r" % (text,))
-    tokens = []
-    position = 0
-    stripped = text.strip()
-    while position < len(stripped):
-        match = _SELECTOR_TOKEN.match(stripped, position)
-        if not match or match.end() == position:
-            raise InvalidOptionError("label selector %r: unexpected character at %d" % (text, position))
-        tokens.append(match.group(1))
-        position = match.end()
-        while position < len(stripped) and stripped[position].isspace():
-            position += 1
-    requirements = []
-    index = 0
-
-    def expect(condition, what):
-        if not condition:
-            raise InvalidOptionError("label selector %r: %s" % (text, what))
-
-    while index < len(tokens):
-        token = tokens[index]
-        if token == "!":
-            expect(index + 1 < len(tokens), "'!' must be followed by a label key")
-            key = tokens[index + 1]
-            _validate_label_key(key, text)
-            requirements.append((key, "!exists", ()))
-            index += 2
-        else:
-            key = token
-            expect(key not in ("(", ")", ",", "=", "==", "!=", ">", "<"), "expected a label key, found %r" % key)
-            _validate_label_key(key, text)
-            nxt = tokens[index + 1] if index + 1 < len(tokens) else ","
-            if nxt == ",":
-                requirements.append((key, "exists", ()))
-                index += 1
-            elif nxt in ("=", "==", "!="):
-                value = tokens[index + 2] if index + 2 < len(tokens) else ","
-                if value == ",":  # `a=` selects an empty value
-                    value = ""
-                    index += 2
-                else:
-                    expect(value not in ("(", ")", "=", "==", "!=", "!", ">", "<"),
-                           "expected a value after %r" % nxt)
-                    index += 3
-                _validate_label_value(value, text)
-                requirements.append((key, "!=" if nxt == "!=" else "=", (value,)))
-            elif nxt in (">", "<"):
-                expect(index + 2 < len(tokens) and re.match(r"^-?\d+$", tokens[index + 2]),
-                       "%r needs an integer" % nxt)
-                requirements.append((key, nxt, (int(tokens[index + 2]),)))
-                index += 3
-            elif nxt in ("in", "notin"):
-                expect(index + 2 < len(tokens) and tokens[index + 2] == "(", "expected '(' after %r" % nxt)
-                index += 3
-                values = []
-                while True:
-                    expect(index < len(tokens), "missing ')'")
-                    if tokens[index] == ")":
-                        index += 1
-                        break
-                    if tokens[index] == ",":
-                        index += 1
-                        continue
-                    expect(tokens[index] not in ("(", "=", "==", "!=", "!", ">", "<"),
-                           "unexpected %r in a value list" % tokens[index])
-                    _validate_label_value(tokens[index], text)
-                    values.append(tokens[index])
-                    index += 1
-                expect(values, "%r needs at least one value" % nxt)
-                requirements.append((key, nxt, tuple(values)))
-            else:
-                raise InvalidOptionError("label selector %r: unexpected %r after key %r" % (text, nxt, key))
-        if index < len(tokens):
-            expect(tokens[index] == ",", "expected ',' before %r" % tokens[index])
-            index += 1
-            expect(index < len(tokens), "trailing ','")
-    return LabelSelector(text, requirements)
 
 
 # ---------------------------------------------------------------- the whole selection

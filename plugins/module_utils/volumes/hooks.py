@@ -20,7 +20,7 @@ import re
 from collections import namedtuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, KubedrError
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import parse_selector_option
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import parse_selector_option
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import IncludesExcludes
 
 PRE, POST = "pre", "post"
