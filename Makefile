@@ -44,8 +44,11 @@ lint: deps
 	@$(TOOLS) && python -c 'import sys; sys.path.insert(0, "tests"); import testbed; testbed.ensure_collection_path()' && \
 	  ANSIBLE_COLLECTIONS_PATH=$(TB)/collections ansible-lint --profile production --offline $$(ls -d roles playbooks 2>/dev/null)
 
+# Property tests are seeded (override with PROPERTY_SEED=...; pytest prints the seed in its header).
+PROPERTY_SEED ?= 20261202
+
 units: deps
-	@$(TOOLS) && python -m pytest -q tests/unit $(PYTEST_ARGS)
+	@$(TOOLS) && python -m pytest -q tests/unit --hypothesis-seed=$(PROPERTY_SEED) $(PYTEST_ARGS)
 
 AIT_DIR := $(TB)/ansible-test/ansible_collections/kubedr/backup
 

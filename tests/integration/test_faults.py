@@ -8,6 +8,7 @@ the reason, that nothing half-written shows up as a backup, and that a rerun suc
 visibly started (its progress object exists, or restored items appear), the fault is injected,
 and the module is resumed with SIGCONT. Only processes this file started, or the faults test
 bed's own MinIO and kube-apiserver (by their recorded pids), are ever signalled."""
+import datetime
 import json
 import os
 import signal
@@ -98,6 +99,7 @@ class FaultBed(object):
     # kube-apiserver ---------------------------------------------------------------------
 
     COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok-controller")
+    LEADER_ELECTED = ("kube-controller-manager", "kube-scheduler")
 
     def pidfile(self, component):
         return os.path.join(self.cluster_dir, "pids", component + ".pid")
@@ -125,10 +127,25 @@ class FaultBed(object):
         controller manager and the scheduler exit when they lose their leases)."""
         self._start("kube-apiserver", snapshots["kube-apiserver"])
         self.wait_ready()
-        time.sleep(2)
+        back = datetime.datetime.now(datetime.timezone.utc)
+        # Each leader-elected component either renews its lease with the new API server or
+        # exits once its renew deadline passes: wait until every one has done one or the other.
+        wait_for(lambda: all(not _alive(snapshots[c][0]) or self.lease_renewed_since(c, back)
+                             for c in self.LEADER_ELECTED), timeout=60, interval=0.2,
+                 what="the controller manager and the scheduler to renew their leases or exit")
         for component in self.COMPONENTS[1:]:
             if not _alive(snapshots[component][0]):
                 self._start(component, snapshots[component])
+
+    def lease_renewed_since(self, component, moment):
+        kubectl = os.path.join(self.bin_dir, "kubectl")
+        out = subprocess.run([kubectl, "--kubeconfig", self.kubeconfig, "-n", "kube-system", "get", "lease",
+                              component, "-o", "jsonpath={.spec.renewTime}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False, timeout=10)
+        if out.returncode != 0 or not out.stdout.strip():
+            return False
+        renewed = datetime.datetime.strptime(out.stdout.strip()[:19], "%Y-%m-%dT%H:%M:%S")
+        return renewed.replace(tzinfo=datetime.timezone.utc) >= moment.replace(microsecond=0)
 
     def _start(self, component, snapshot):
         _pid, argv, cwd, env = snapshot

@@ -1,11 +1,11 @@
 """The collection's playbooks (ansible-playbook kubedr.backup.<name>) against the test bed: backup with
 progress and the schedule label, gc deleting only expired backups (and their restic snapshots), restore with
 namespace mapping, migrate between two clusters, clear errors for missing variables."""
+import datetime
 import json
 import os
 import re
 import subprocess
-import time
 
 import pytest
 
@@ -74,6 +74,11 @@ def snapshot_tags(bed, location, volume_namespace):
                   for tag in snapshot.get("tags") or [] if tag.startswith("backup="))
 
 
+def expired(stamp):
+    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc) < datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
 def test_gc_deletes_only_expired_backups_and_their_snapshots(bed, core_v1, namespace, location, tmp_path):
     configmaps(core_v1, namespace, 1)
     make_backup(bed, location, "s1-short", namespace, ttl="1s", labels={"velero.io/schedule-name": "s1"})
@@ -86,7 +91,10 @@ def test_gc_deletes_only_expired_backups_and_their_snapshots(bed, core_v1, names
     restic(bed, location, namespace, "init")
     for backup in ("s1-short", "s1-long"):
         restic(bed, location, namespace, "backup", "--host", "kubedr", "--tag", "backup=" + backup, str(tmp_path / "vol"))
-    time.sleep(2)
+    # gc compares expirations (whole seconds) with its clock: wait until the short ones have passed.
+    short = [b["expiration"] for name, b in backups(bed, location).items() if name.endswith("-short")]
+    testbed.wait_for(lambda: all(expired(stamp) for stamp in short), timeout=10, interval=0.2,
+                     what="the 1s TTLs to pass")
     gc_vars = {"kubedr_storage_location": location, "kubedr_schedule_name": "s1", "kubedr_restic_password": "gc-test-password"}
 
     preview = playbook(bed, "kubedr.backup.gc", gc_vars, env=s3_env(bed), check=True).stdout

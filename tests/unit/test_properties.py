@@ -17,6 +17,7 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
@@ -27,7 +28,12 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
 
 EXAMPLES = 10000
-PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+# Replayable: `make units` passes --hypothesis-seed (PROPERTY_SEED, printed in pytest's header), and a
+# failing example is kept in a database outside the repository and tried first on the next run;
+# print_blob prints the @reproduce_failure line that replays it exactly.
+EXAMPLE_DATABASE = DirectoryBasedExampleDatabase(os.path.join(
+    os.environ.get("KUBEDR_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "kubedr"), "hypothesis"))
+PROPERTY = settings(max_examples=EXAMPLES, deadline=None, database=EXAMPLE_DATABASE, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
 # Properties that check a meaning beyond "clear error or result" run fewer inputs, to keep the unit
