@@ -8,7 +8,7 @@ TOOLS = source $(TB)/tools.env && export PATH=$$KUBEDR_VENV/bin:$$KUBEDR_BIN_DIR
 PYTEST_ARGS ?=
 SANITY_DIR := $(TB)/sanity/ansible_collections/kubedr/backup
 
-.PHONY: help deps cluster-up cluster-down sanity lint units integration pytest-integration ansible-integration bench demo test
+.PHONY: help deps cluster-up cluster-down sanity lint units integration pytest-integration ansible-integration bench demo ee test
 
 help:
 	@echo "make demo          on a fresh machine: test bed, seed scenario, backup, disaster, restore, summary"
@@ -18,6 +18,7 @@ help:
 	@echo "make cluster-down  stop them"
 	@echo "make sanity | lint | units | integration"
 	@echo "make bench         backup/restore throughput vs raw LIST/CREATE, peak RSS (writes bench-results.json)"
+	@echo "make ee            the execution environment's build context (collection tarball + ansible-builder create) in EE_DIR"
 
 deps:
 	@bash hack/testbed/install-deps.sh
@@ -73,5 +74,32 @@ demo: cluster-up
 # Throughput against the API server's own limits and peak RSS, in one run (BENCH_N=..., see tests/bench/bench.py).
 bench: deps
 	@$(TOOLS) && trap 'bash hack/testbed/cluster-down.sh bench' EXIT && python tests/bench/bench.py
+
+# The execution environment image (schedule_image, AWX/AAP): its ansible-builder v3 build context, built from a clean
+# copy of the collection. No container engine is needed here; build and push the image from the context with
+#   podman build -t <registry>/kubedr-backup-ee:<version> $(EE_DIR)/context   (docs/operations.md)
+# ansible-builder lives in a virtualenv of its own, cached under ~/.cache/kubedr (made once).
+EE_DIR ?= $(TB)/ee
+ANSIBLE_BUILDER_VERSION := 3.1.1
+ANSIBLE_BUILDER_VENV := $(HOME)/.cache/kubedr/ansible-builder-$(ANSIBLE_BUILDER_VERSION)
+
+ee: deps
+	@rm -rf $(EE_DIR)/src && mkdir -p $(EE_DIR)/src && \
+	  git ls-files -co --exclude-standard | grep -v '^\.testbed/' | grep -vxF -f <(git ls-files -d) \
+	  | tar -cf - -T - | tar -xf - -C $(EE_DIR)/src
+	@$(TOOLS) && set -e && \
+	  if [ ! -e $(ANSIBLE_BUILDER_VENV)/.installed ]; then \
+	    rm -rf $(ANSIBLE_BUILDER_VENV) && python -m venv $(ANSIBLE_BUILDER_VENV) && \
+	    $(ANSIBLE_BUILDER_VENV)/bin/pip install -q ansible-builder==$(ANSIBLE_BUILDER_VERSION) && \
+	    touch $(ANSIBLE_BUILDER_VENV)/.installed; \
+	  fi && \
+	  rm -rf $(EE_DIR)/dist $(EE_DIR)/context && \
+	  ansible-galaxy collection build --force --output-path $(EE_DIR)/dist $(EE_DIR)/src >/dev/null && \
+	  cp $(EE_DIR)/dist/kubedr-backup-*.tar.gz $(EE_DIR)/kubedr-backup.tar.gz && \
+	  cp execution-environment.yml requirements.txt bindep.txt $(EE_DIR)/ && \
+	  $(ANSIBLE_BUILDER_VENV)/bin/ansible-builder create -f $(EE_DIR)/execution-environment.yml \
+	    --context $(EE_DIR)/context --output-filename Containerfile && \
+	  echo "collection: $$(ls $(EE_DIR)/dist)" && \
+	  echo "build context: $(EE_DIR)/context (podman build -t <registry>/kubedr-backup-ee:<version> $(EE_DIR)/context)"
 
 test: deps sanity lint units integration

@@ -7,6 +7,15 @@
 5. `ansible-playbook kubedr.backup.restore`;
 6. a summary: what was backed up, what came back, the files compared, durations.
 
+The demo can be run again and again on the same test bed. Its restic repository password is made on the first
+run and kept in .testbed/demo/repository-password (mode 0600); later runs reuse it, as a user keeps the password of
+their repositories, so each run's pod volume backup goes into the repository the first run created (restic
+deduplicates it) and the restore reads it back. A new password per run would meet the repository of the previous
+run and fail ("wrong password or no key found"). If that file is gone while the bucket still holds the demo's
+repositories (made by a run whose password is lost, or by an older demo), those repositories cannot be opened: the
+demo says so and removes its own prefix (`demo/`) first. The password reaches the playbooks as
+KUBEDR_REPOSITORY_PASSWORD in their environment (never on a command line).
+
 kwok plays the nodes' kubelets but mounts nothing, so tests/integration/kubelet_sim.py
 creates the pods' volume directories and provisions the claims (a real cluster's kubelet
 and storage provisioner do that).
@@ -33,18 +42,20 @@ from kubernetes import client, config  # noqa: E402
 NAMESPACE = "test-ns-b"
 AGENT_NAMESPACE = "kubedr-node-agent"
 FILES = {"1.txt": "the first file of the seed scenario\n", "2.txt": "and the second one\n"}
+PREFIX = "demo"
+PASSWORD_FILE = os.path.join(testbed.TESTBED_DIR, "demo", "repository-password")
 
 
 def say(text):
     print("\n\033[1m== %s\033[0m" % text, flush=True)
 
 
-def playbook(name, extra, check=True):
+def playbook(name, extra, check=True, env=None):
     """Run a playbook with its output shown as it goes; returns its duration."""
     cmd = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
            name, "-e", json.dumps(dict(extra, ansible_python_interpreter=sys.executable))]
     started = time.time()
-    proc = subprocess.run(cmd, env=testbed.module_env({"ANSIBLE_FORCE_COLOR": "1"}), check=False)
+    proc = subprocess.run(cmd, env=testbed.module_env(dict(env or {}, ANSIBLE_FORCE_COLOR="1")), check=False)
     if check and proc.returncode != 0:
         raise SystemExit("demo: %s failed (exit %d)" % (name, proc.returncode))
     return time.time() - started
@@ -58,8 +69,7 @@ def main():
     api = client.ApiClient(cfg)
     core, apps, storage = client.CoreV1Api(api), client.AppsV1Api(api), client.StorageV1Api(api)
     host_pods = env["KUBEDR_HOST_PODS_DIR"]
-    password = uuid.uuid4().hex  # the restic repository password of this demo run
-    location = {"provider": "s3", "bucket": env["KUBEDR_S3_BUCKET"], "prefix": "demo",
+    location = {"provider": "s3", "bucket": env["KUBEDR_S3_BUCKET"], "prefix": PREFIX,
                 "endpoint_url": env["KUBEDR_S3_ENDPOINT"], "region": "us-east-1",
                 "access_key": env["KUBEDR_S3_ACCESS_KEY"], "secret_key": env["KUBEDR_S3_SECRET_KEY"],
                 "s3_addressing_style": "path"}
@@ -67,6 +77,7 @@ def main():
     run_id = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     backup_name, restore_name = "demo-" + run_id, "demo-restore-" + run_id
     timings = {}
+    password = repository_password(env, location)
 
     say("1. The application: namespace %s, Deployment busybox, a PVC holding 1.txt and 2.txt" % NAMESPACE)
     if NAMESPACE in [n.metadata.name for n in core.list_namespace().items]:
@@ -100,10 +111,11 @@ def main():
 
         say("3. Back up (ansible-playbook kubedr.backup.backup, file-system backup of pod volumes)")
         common = dict(kubedr_kubeconfig=env["KUBECONFIG"], kubedr_storage_location=location,
-                      kubedr_repository_password=password, kubedr_node_agent=node_agent, kubedr_poll_interval=1)
+                      kubedr_node_agent=node_agent, kubedr_poll_interval=1)
+        password_env = {"KUBEDR_REPOSITORY_PASSWORD": password}
         timings["backup"] = playbook("kubedr.backup.backup", dict(
             common, kubedr_backup_name=backup_name, kubedr_included_namespaces=[NAMESPACE],
-            kubedr_default_volumes_to_fs_backup=True))
+            kubedr_default_volumes_to_fs_backup=True, kubedr_fail_on_partial=True), env=password_env)
         backed_up = _stored_json(env, location, "backups/%s/%s-resource-list.json.gz" % (backup_name, backup_name))
         volumes = _stored_json(env, location, "backups/%s/%s-podvolumebackups.json.gz" % (backup_name, backup_name))
 
@@ -117,7 +129,8 @@ def main():
 
         say("5. Restore (ansible-playbook kubedr.backup.restore)")
         timings["restore"] = playbook("kubedr.backup.restore", dict(
-            common, kubedr_backup_name=backup_name, kubedr_restore_name=restore_name))
+            common, kubedr_backup_name=backup_name, kubedr_restore_name=restore_name, kubedr_fail_on_partial=True),
+            env=password_env)
         restored = wait_for(lambda: _running_pod(core), what="the restored pod")
         (new_dir,) = wait_for(lambda: [d for d in volume_dirs(core, restored, host_pods) if os.path.isdir(d)],
                               what="the restored volume directory")
@@ -146,6 +159,43 @@ def main():
     print("\nDisaster recovered.")
 
 
+def repository_password(env, location):
+    """The demo's repository password: kept in PASSWORD_FILE (0600) from the first run on. Made anew only when the
+    file is missing, after removing the demo's prefix, whose repositories no known password opens."""
+    if os.path.exists(PASSWORD_FILE):
+        with open(PASSWORD_FILE) as f:
+            password = f.read().strip()
+        if password:
+            print("repository password: the one of the first demo run (%s)" % os.path.relpath(PASSWORD_FILE, REPO))
+            return password
+    s3 = _s3(env)
+    stale = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=location["bucket"], Prefix=PREFIX + "/"):
+        keys = [{"Key": entry["Key"]} for entry in page.get("Contents") or []]
+        if keys:
+            s3.delete_objects(Bucket=location["bucket"], Delete={"Objects": keys})
+            stale += len(keys)
+    if stale:
+        print("no demo password kept: removed the %d objects under %s/ left by earlier runs "
+              "(their restic repositories need a password that is lost)" % (stale, PREFIX))
+    os.makedirs(os.path.dirname(PASSWORD_FILE), mode=0o700, exist_ok=True)
+    password = uuid.uuid4().hex
+    descriptor = os.open(PASSWORD_FILE + ".new", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as f:
+        f.write(password + "\n")
+    os.replace(PASSWORD_FILE + ".new", PASSWORD_FILE)
+    print("repository password: new, kept in %s (mode 0600) for the next runs" % os.path.relpath(PASSWORD_FILE, REPO))
+    return password
+
+
+def _s3(env):
+    import boto3
+    import botocore.config
+    return boto3.client("s3", endpoint_url=env["KUBEDR_S3_ENDPOINT"], region_name="us-east-1",
+                        aws_access_key_id=env["KUBEDR_S3_ACCESS_KEY"], aws_secret_access_key=env["KUBEDR_S3_SECRET_KEY"],
+                        config=botocore.config.Config(s3={"addressing_style": "path"}))
+
+
 def _running_pod(core):
     for pod in core.list_namespaced_pod(NAMESPACE, label_selector="app=busybox").items:
         if pod.status.phase == "Running" and pod.metadata.deletion_timestamp is None:
@@ -154,12 +204,7 @@ def _running_pod(core):
 
 
 def _stored_json(env, location, key):
-    import boto3
-    import botocore.config
-    s3 = boto3.client("s3", endpoint_url=env["KUBEDR_S3_ENDPOINT"], region_name="us-east-1",
-                      aws_access_key_id=env["KUBEDR_S3_ACCESS_KEY"], aws_secret_access_key=env["KUBEDR_S3_SECRET_KEY"],
-                      config=botocore.config.Config(s3={"addressing_style": "path"}))
-    body = s3.get_object(Bucket=location["bucket"], Key="%s/%s" % (location["prefix"], key))["Body"].read()
+    body = _s3(env).get_object(Bucket=location["bucket"], Key="%s/%s" % (location["prefix"], key))["Body"].read()
     return json.loads(gzip.decompress(body))
 
 

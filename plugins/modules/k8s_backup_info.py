@@ -3,6 +3,9 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
+"""The k8s_backup_info module: its documentation and argument spec; the listing and the
+description of backups are module_utils/info."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+"""The k8s_restore module: its documentation and argument spec; the restore itself is
+module_utils/restore."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -322,6 +325,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import 
     common_argument_spec,
     storage_options,
 )
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.options import DEFAULT_MAX_ARCHIVE_SIZE, DEFAULT_WORKERS
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.run import run
 
 
@@ -341,8 +345,8 @@ RESTORE_ARG_SPEC = dict(
                                                   excluded_resources=_string_list())),
     resource_modifiers=dict(type="raw"),
     priorities=dict(type="raw"),
-    workers=dict(type="int", default=16),
-    max_archive_size=dict(type="str", default="8Gi"),
+    workers=dict(type="int", default=DEFAULT_WORKERS),
+    max_archive_size=dict(type="str", default=DEFAULT_MAX_ARCHIVE_SIZE),
     hooks=dict(type="dict"),
     restore_helper_image=dict(type="str", default="docker.io/library/busybox:1.36"),
     volume_restore_timeout=dict(type="int", default=600),

@@ -3,6 +3,9 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+"""The restic_repo module: its documentation and argument spec; the repository work itself is
+module_utils/volumes/maintenance."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
@@ -360,23 +363,12 @@ stats:
   sample: {total_size: 200017, total_file_count: 4, snapshots_count: 2}
 """
 
-import os
-import shutil
-
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
-from ansible_collections.kubedr.backup.plugins.module_utils.adapter.runner import run
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import STORAGE_LOCATION_OPTIONS
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
-
-try:
-    import boto3
-    import botocore.config
-    import botocore.exceptions
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.runner import run
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.maintenance import manage_repository
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.restic import STATS_MODES
 
 ARGUMENT_SPEC = dict(
     state=dict(type="str", choices=["present", "absent"]),
@@ -408,214 +400,8 @@ ARGUMENT_SPEC = dict(
     prune=dict(type="bool", default=False),
     max_unused=dict(type="str"),
     remove_all=dict(type="bool", default=False),
-    stats_mode=dict(type="str", choices=list(restic.STATS_MODES)),
+    stats_mode=dict(type="str", choices=list(STATS_MODES)),
 )
-
-WRITING_ACTIONS = ("forget", "prune", "unlock")
-
-
-def build_repository(params):
-    loc = dict(params.get("storage_location") or {})
-    if params.get("repository") and params.get("volume_namespace"):
-        raise InvalidOptionError("give either repository or volume_namespace (with storage_location), not both")
-    if not params.get("repository"):
-        if not loc:
-            raise InvalidOptionError("either repository, or storage_location with volume_namespace, is required")
-        if not params.get("volume_namespace"):
-            raise InvalidOptionError("volume_namespace is required to name the repository in storage_location")
-    return restic.Repository.from_storage_location(
-        loc, volume_namespace=params.get("volume_namespace"), repository=params.get("repository"),
-        password=params.get("password") or None,
-        password_file=None if params.get("password") else (params.get("password_file") or None),
-        cache_dir=params.get("cache_dir"), restic_binary=params.get("restic_path"),
-    )
-
-
-class RepoManager(object):
-    def __init__(self, params, check_mode):
-        self.params = params
-        self.check_mode = check_mode
-        self.repo = build_repository(params)
-        self.last_command = None
-        self.loc = params.get("storage_location") or {}
-
-    def run(self, argv, operation, check=True, ok_codes=(0,)):
-        self.last_command = argv
-        return restic.run_local(self.repo, argv, operation, timeout=self.params["timeout"], check=check,
-                                ok_codes=ok_codes)
-
-    def runner(self, repo, argv, operation):
-        return self.run(argv, operation)
-
-    def result(self, changed, **extra):
-        out = dict(changed=changed, repository=self.repo.identifier)
-        if self.last_command:
-            out["command"] = list(self.last_command)
-        out.update(extra)
-        return out
-
-    def need_password(self):
-        if not self.repo.password and not self.repo.password_file:
-            raise InvalidOptionError("the repository password is required (password, password_file, "
-                                     "or the RESTIC_PASSWORD environment variable)")
-
-    def need_writable(self, what):
-        if self.loc.get("access_mode") == "ReadOnly":
-            raise InvalidOptionError("storage_location is ReadOnly: refusing to %s" % what)
-
-    # ----------------------------------------------------------------- state
-
-    def present(self):
-        self.need_password()
-        self.need_writable("initialise a repository")
-        if self.check_mode:
-            exists = restic.repository_exists(self.repo, self.runner)
-            return self.result(not exists, initialized=not exists)
-        created = restic.ensure_repository(self.repo, self.runner)
-        return self.result(created, initialized=created)
-
-    def absent(self):
-        self.need_writable("delete a repository")
-        where = restic.parse_identifier(self.repo.identifier)
-        if where["kind"] == "local":
-            count = delete_directory(where["path"], self.check_mode)
-        else:
-            count = delete_s3_prefix(self.loc, where, self.check_mode)
-        return self.result(count > 0, deleted_objects=count)
-
-    # ----------------------------------------------------------------- actions
-
-    def check(self):
-        argv = restic.check_command(self.repo, read_data=self.params["read_data"],
-                                    read_data_subset=self.params.get("read_data_subset"))
-        res = self.run(argv, "check")
-        output = (res.stdout + res.stderr).strip()
-        return self.result(False, check=dict(errors_found=False, output=output))
-
-    def filters(self):
-        return dict(tags=self.params.get("tags"), hosts=self.params.get("hosts"), paths=self.params.get("paths"))
-
-    def snapshots(self):
-        res = self.run(restic.snapshots_command(self.repo, latest=self.params.get("latest"), **self.filters()),
-                       "snapshots")
-        return self.result(False, snapshots=restic.parse_snapshots(res.stdout))
-
-    def forget(self):
-        self.need_writable("forget snapshots")
-        keep = dict((name, self.params.get(name)) for name in restic.KEEP_OPTIONS if name in self.params)
-        ids = self.params.get("snapshot_ids")
-        if ids:
-            if any(v is not None for v in keep.values()) or self.params.get("keep_tags"):
-                raise InvalidOptionError("forget takes either snapshot_ids or a keep policy, not both")
-            report = self.forget_ids(ids)
-        else:
-            argv = restic.forget_command(self.repo, keep=keep, keep_tags=self.params.get("keep_tags"),
-                                         group_by=self.params.get("group_by"), dry_run=self.check_mode,
-                                         **self.filters())
-            report = restic.parse_forget(self.run(argv, "forget").stdout)
-        report["pruned"] = False
-        extra = {}
-        if self.params["prune"] and not self.check_mode and report["removed"]:
-            prune_res = self.run(restic.prune_command(self.repo, max_unused=self.params.get("max_unused")), "prune")
-            extra["prune"] = restic.parse_prune(prune_res.stdout)
-            report["pruned"] = True
-        return self.result(bool(report["removed"]), forget=report, **extra)
-
-    def listed_ids(self):
-        return [s["id"] for s in restic.parse_snapshots(self.run(restic.snapshots_command(self.repo), "snapshots").stdout)]
-
-    def forget_ids(self, ids):
-        """restic prints nothing when forgetting by ID: compare the snapshot lists."""
-        ids = [restic.validate_snapshot_id(sid) for sid in ids]
-        before = self.listed_ids()
-        matching = [sid for sid in before if any(sid.startswith(want) for want in ids)]
-        if matching and not self.check_mode:
-            self.run(restic.forget_command(self.repo, snapshot_ids=ids), "forget")
-            after = set(self.listed_ids())
-            matching = [sid for sid in matching if sid not in after]
-        return dict(groups=[], kept=[sid for sid in before if sid not in matching], removed=matching)
-
-    def prune(self):
-        self.need_writable("prune")
-        res = self.run(restic.prune_command(self.repo, dry_run=self.check_mode,
-                                            max_unused=self.params.get("max_unused")), "prune")
-        report = restic.parse_prune(res.stdout)
-        return self.result(report["removed_anything"], prune=report)
-
-    def unlock(self):
-        self.need_writable("unlock")
-        before = restic.parse_locks(self.run(restic.list_locks_command(self.repo), "list locks").stdout)
-        if self.check_mode or not before:
-            return self.result(False, locks=before, locks_removed=[])
-        self.run(restic.unlock_command(self.repo, remove_all=self.params["remove_all"]), "unlock")
-        after = set(restic.parse_locks(self.run(restic.list_locks_command(self.repo), "list locks").stdout))
-        removed = [lock for lock in before if lock not in after]
-        return self.result(bool(removed), locks=before, locks_removed=removed)
-
-    def stats(self):
-        res = self.run(restic.stats_command(self.repo, mode=self.params.get("stats_mode"),
-                                            snapshot_ids=self.params.get("snapshot_ids"), **self.filters()), "stats")
-        return self.result(False, stats=restic.parse_stats(res.stdout))
-
-    def execute(self):
-        if self.params.get("state") == "absent":
-            return self.absent()
-        self.need_password()
-        if self.params.get("state") == "present":
-            return self.present()
-        return getattr(self, self.params["action"])()
-
-
-def delete_directory(path, check_mode):
-    if not os.path.isdir(path):
-        return 0
-    count = sum(len(files) for unused_root, unused_dirs, files in os.walk(path))
-    if not check_mode:
-        shutil.rmtree(path)
-    return count
-
-
-def s3_client(loc, where):
-    if not HAS_BOTO3:
-        raise StorageError("boto3 is required to delete a repository in S3")
-    verify = loc.get("aws_ca_bundle") or loc.get("validate_certs", True)
-    style = loc.get("s3_addressing_style") or "auto"
-    config = botocore.config.Config(s3={"addressing_style": style}, retries={"max_attempts": 5, "mode": "standard"})
-    session = boto3.session.Session(profile_name=loc.get("profile")) if loc.get("profile") else boto3.session.Session()
-    return session.client(
-        "s3", endpoint_url=loc.get("endpoint_url") or where.get("endpoint_url"),
-        region_name=loc.get("region") or "us-east-1", verify=verify, config=config,
-        aws_access_key_id=loc.get("access_key"), aws_secret_access_key=loc.get("secret_key"),
-        aws_session_token=loc.get("session_token"),
-    )
-
-
-def delete_s3_prefix(loc, where, check_mode):
-    prefix = where["key_prefix"].strip("/")
-    if not prefix:
-        raise InvalidOptionError("refusing to delete a whole bucket: the repository has no path inside %s"
-                                 % where["bucket"])
-    client = s3_client(loc, where)
-    bucket = where["bucket"]
-    count = 0
-    try:
-        paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/"):
-            keys = [dict(Key=obj["Key"]) for obj in page.get("Contents") or []]
-            count += len(keys)
-            if keys and not check_mode:
-                response = client.delete_objects(Bucket=bucket, Delete=dict(Objects=keys, Quiet=True))
-                failed = response.get("Errors") or []
-                if failed:
-                    raise StorageError("could not delete %d objects under s3://%s/%s/ (first: %s %s)" % (
-                        len(failed), bucket, prefix, failed[0].get("Key"), failed[0].get("Code")))
-    except botocore.exceptions.BotoCoreError as e:
-        raise StorageError("cannot delete s3://%s/%s/: %s" % (bucket, prefix, type(e).__name__))
-    except botocore.exceptions.ClientError as e:
-        error = e.response.get("Error") or {}
-        raise StorageError("cannot delete s3://%s/%s/: %s %s" % (bucket, prefix, error.get("Code"),
-                                                                 error.get("Message") or ""))
-    return count
 
 
 def main():
@@ -625,7 +411,7 @@ def main():
         mutually_exclusive=[("state", "action")],
         required_one_of=[("state", "action")],
     )
-    run(module, lambda: RepoManager(module.params, module.check_mode).execute())
+    run(module, lambda: manage_repository(module.params, module.check_mode))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import time
 import uuid
 
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, runner
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
 
 from testbed import wait_for
@@ -71,27 +71,27 @@ def run(env, location, mib, log):
     figures = {"volume_mib": mib}
     try:
         for mode in ("plain", "node_agent"):
-            repo = restic.Repository.from_storage_location(location, "bench-%s-%s" % (mode, uuid.uuid4().hex[:4]),
-                                                           password=password)
+            repo = repository.Repository.from_storage_location(location, "bench-%s-%s" % (mode, uuid.uuid4().hex[:4]),
+                                                               password=password)
             target = os.path.join(work, "restore-" + mode)
             os.makedirs(target)
             if mode == "plain":
-                restic.ensure_repository(repo)
+                runner.ensure_repository(repo)
                 started = time.time()
-                summary = restic.backup_directory(repo, source, ["bench=volume"])
+                summary = runner.backup_directory(repo, source, ["bench=volume"])
                 backup_secs = time.time() - started
                 started = time.time()
-                restic.restore_directory(repo, summary["snapshot_id"], target)
+                runner.restore_directory(repo, summary["snapshot_id"], target)
                 restore_secs = time.time() - started
             else:
                 stdin_env = fs_backup.secret_env_names(repo)
-                restic.ensure_repository_in_pod(kube.exec_client, agent_ns, agent, repo, stdin_env=stdin_env)
+                runner.ensure_repository_in_pod(kube.exec_client, agent_ns, agent, repo, stdin_env=stdin_env)
                 started = time.time()
-                summary = restic.volume_backup_in_pod(kube.exec_client, agent_ns, agent, repo, source,
+                summary = runner.volume_backup_in_pod(kube.exec_client, agent_ns, agent, repo, source,
                                                       ["bench=volume"], stdin_env=stdin_env)
                 backup_secs = time.time() - started
                 started = time.time()
-                restic.volume_restore_in_pod(kube.exec_client, agent_ns, agent, repo, summary["snapshot_id"], target,
+                runner.volume_restore_in_pod(kube.exec_client, agent_ns, agent, repo, summary["snapshot_id"], target,
                                              stdin_env=stdin_env)
                 restore_secs = time.time() - started
             if not same_tree(source, target):

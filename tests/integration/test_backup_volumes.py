@@ -12,7 +12,7 @@ from test_backup_support import assert_ok, delete_prefix, get_object, gz_json, l
 from test_fs_backup_engine import node_agent  # noqa: F401 pylint: disable=unused-import
 from test_testbed import wait_for
 
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner
 
 PASSWORD = "backup-volumes-" + uuid.uuid4().hex
 
@@ -85,8 +85,8 @@ def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, location, node
     assert record["status"]["snapshotID"] == volume["snapshot_id"]
 
     # The snapshot is in the namespace's restic repository, under restic/ of the same location.
-    repo = restic.Repository.from_storage_location(location, namespace, password=PASSWORD)
-    snapshots = restic.parse_snapshots(restic.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
+    repo = repository.Repository.from_storage_location(location, namespace, password=PASSWORD)
+    snapshots = restic.parse_snapshots(runner.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
     assert [s["tag_map"]["backup"] for s in snapshots] == ["vol"]
     assert any(key.startswith("restic/%s/" % namespace) for key in list_keys(s3, location))
     assert PASSWORD not in json.dumps(result)
@@ -98,7 +98,7 @@ def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, location, node
     gone = assert_ok(run_backup(bed, location, "vol", state="absent", repository_password=PASSWORD))
     assert gone["forgotten_snapshots"] == {record["spec"]["repoIdentifier"]: [volume["snapshot_id"]]}
     assert not any(key.startswith("backups/") for key in list_keys(s3, location))
-    snapshots = restic.parse_snapshots(restic.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
+    snapshots = restic.parse_snapshots(runner.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
     assert snapshots == []
 
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
 from testbed import wait_for
@@ -89,7 +89,7 @@ def test_volumes_on_two_nodes_back_up_and_restore_through_node_agents(bed, api_c
     assert [v.volume for v in selected] == ["data", "data"]  # the hostPath volume is never backed up
 
     def repository_for(ns):
-        return restic.Repository.from_storage_location(location, ns, password=PASSWORD)
+        return repository.Repository.from_storage_location(location, ns, password=PASSWORD)
 
     outcomes = fs_backup.back_up_pod_volumes(api_client, kube, selected, node_agent, repository_for, "engine-b1",
                                              backup_uid)
@@ -100,7 +100,7 @@ def test_volumes_on_two_nodes_back_up_and_restore_through_node_agents(bed, api_c
 
     # The snapshots are really in the namespace's repository, tagged as Velero tags them.
     repo = repository_for(namespace)
-    listed = restic.parse_snapshots(restic.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
+    listed = restic.parse_snapshots(runner.run_local(repo, restic.snapshots_command(repo), "snapshots").stdout)
     assert len(listed) == 2
     assert all(s["tag_map"]["backup"] == "engine-b1" and s["tag_map"]["ns"] == namespace
                for s in listed)
@@ -114,7 +114,7 @@ def test_volumes_on_two_nodes_back_up_and_restore_through_node_agents(bed, api_c
     work = [fs_backup.VolumeRestore(namespace, r["spec"]["pod"]["name"], "data", r["status"]["snapshotID"],
                                     r["spec"]["repoIdentifier"], namespace) for r in records]
     restored = fs_backup.restore_pod_volumes(api_client, kube, work, node_agent,
-                                             lambda entry: restic.Repository.from_storage_location(
+                                             lambda entry: repository.Repository.from_storage_location(
                                                  location, repository=entry.repo_identifier, password=PASSWORD),
                                              restore_uid, timeout=60)
     assert [outcome[1] for outcome in restored] == [None, None]
@@ -141,7 +141,7 @@ def test_missing_node_agent_and_missing_directory_fail_only_their_volume(bed, ap
                 orphan]
     outcomes = fs_backup.back_up_pod_volumes(
         api_client, kube, selected, node_agent,
-        lambda ns: restic.Repository.from_storage_location(location, ns, password=PASSWORD), "engine-b2", "u2")
+        lambda ns: repository.Repository.from_storage_location(location, ns, password=PASSWORD), "engine-b2", "u2")
     by_pod = dict((r["spec"]["pod"]["name"], (r, e)) for r, e in outcomes)
     assert by_pod["good"][1] is None and by_pod["good"][0]["status"]["phase"] == "Completed"
     assert by_pod["good"][0]["status"]["snapshotID"]

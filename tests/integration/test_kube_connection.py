@@ -11,7 +11,8 @@ import yaml
 
 from test_backup_support import assert_ok, delete_prefix, run_backup, s3_location
 
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiException, KubeClient
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
 
 SELF_REVIEW = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 

@@ -14,7 +14,7 @@ import pytest
 import testbed
 
 testbed.ensure_collection_path()
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 
 PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "playbooks", "node_agent.yml")
@@ -159,34 +159,34 @@ def test_volume_backup_and_restore_through_node_agent(agent, bed, core_v1, api_c
         with open(path, "wb") as f:
             f.write(content if isinstance(content, bytes) else content.encode())
     loc = dict(storage_location, prefix=scratch["prefix"])
-    repo = restic.Repository.from_storage_location(loc, "app", password=PASSWORD,
-                                                   cache_dir=os.path.join(pods_dir, ".restic-cache-it"))
+    repo = repository.Repository.from_storage_location(loc, "app", password=PASSWORD,
+                                                       cache_dir=os.path.join(pods_dir, ".restic-cache-it"))
     stdin_env = ("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
     pod = agent_pods(core_v1)[0].metadata.name
 
-    command = restic.pod_command(restic.backup_command(repo, tags={"backup": "b1"}), cwd=src, stdin_env=stdin_env,
+    command = runner.pod_command(restic.backup_command(repo, tags={"backup": "b1"}), cwd=src, stdin_env=stdin_env,
                                  repo=repo)
     assert all(secret not in " ".join(command) for secret in (PASSWORD, loc["secret_key"], loc["access_key"]))
 
-    assert restic.ensure_repository_in_pod(api_client, NAMESPACE, pod, repo, stdin_env=stdin_env) is True
-    assert restic.ensure_repository_in_pod(api_client, NAMESPACE, pod, repo, stdin_env=stdin_env) is False
+    assert runner.ensure_repository_in_pod(api_client, NAMESPACE, pod, repo, stdin_env=stdin_env) is True
+    assert runner.ensure_repository_in_pod(api_client, NAMESPACE, pod, repo, stdin_env=stdin_env) is False
     tags = restic.volume_tags("b1", "uid-1", "web-0", src_uid, "app", "data")
-    summary = restic.volume_backup_in_pod(api_client, NAMESPACE, pod, repo, src, tags, stdin_env=stdin_env)
+    summary = runner.volume_backup_in_pod(api_client, NAMESPACE, pod, repo, src, tags, stdin_env=stdin_env)
     assert summary["files_new"] == 3 and not summary["incomplete"] and summary["snapshot_id"]
 
-    snaps = restic.parse_snapshots(restic.run_local(repo, restic.snapshots_command(repo, tags=["backup=b1"]),
+    snaps = restic.parse_snapshots(runner.run_local(repo, restic.snapshots_command(repo, tags=["backup=b1"]),
                                                     "snapshots").stdout)
     snap = restic.find_snapshot(snaps, summary["snapshot_id"])
     assert snap["tag_map"]["pod-uid"] == src_uid and snap["hostname"] == "velero" and snap["paths"] == [src]
 
-    restic.volume_restore_in_pod(api_client, NAMESPACE, pod, repo, snap["id"], dst, stdin_env=stdin_env)
+    runner.volume_restore_in_pod(api_client, NAMESPACE, pod, repo, snap["id"], dst, stdin_env=stdin_env)
     comparison = filecmp.dircmp(src, dst)
     assert sorted(comparison.same_files) == ["1.txt", "2.txt"] and not comparison.diff_files
     assert filecmp.cmp(os.path.join(src, "sub/3.bin"), os.path.join(dst, "sub/3.bin"), shallow=False)
 
-    wrong = restic.Repository.from_storage_location(loc, "app", password="wrong-password-42")
+    wrong = repository.Repository.from_storage_location(loc, "app", password="wrong-password-42")
     with pytest.raises(restic.ResticError) as err:
-        restic.volume_backup_in_pod(api_client, NAMESPACE, pod, wrong, src, tags, stdin_env=stdin_env)
+        runner.volume_backup_in_pod(api_client, NAMESPACE, pod, wrong, src, tags, stdin_env=stdin_env)
     assert err.value.kind == "wrong_password" and "wrong-password-42" not in str(err.value)
 
 

@@ -11,7 +11,7 @@ import pytest
 import testbed
 
 testbed.ensure_collection_path()
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner
 
 PASSWORD = "it-" + uuid.uuid4().hex
 
@@ -50,14 +50,14 @@ def repo_objects(s3, env):
 
 
 def handle(env):
-    return restic.Repository.from_storage_location(env["loc"], "app", password=PASSWORD,
-                                                   cache_dir=str(env["work"] / "cache"))
+    return repository.Repository.from_storage_location(env["loc"], "app", password=PASSWORD,
+                                                       cache_dir=str(env["work"] / "cache"))
 
 
 def backup(env, name):
     (env["data"] / "file.txt").write_text("content of %s\n" % name)
     tags = restic.volume_tags(name, "uid-" + name, "pod-1", "pod-uid-1", "app", "data")
-    return restic.backup_directory(handle(env), str(env["data"]), tags)
+    return runner.backup_directory(handle(env), str(env["data"]), tags)
 
 
 def test_identifier_is_velero_naming(repo_env, bed):
@@ -159,7 +159,7 @@ def test_unlock_removes_stale_lock(repo_env):
         locks = []
         while time.time() < deadline and not locks:
             time.sleep(0.5)
-            locks = restic.parse_locks(restic.run_local(repo, restic.list_locks_command(repo), "list locks").stdout)
+            locks = restic.parse_locks(runner.run_local(repo, restic.list_locks_command(repo), "list locks").stdout)
         assert locks, "restic backup --stdin did not lock the repository"
         locked = module(repo_env, action="prune")
         assert locked.failed and "locked" in locked["msg"]

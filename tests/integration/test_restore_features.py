@@ -349,9 +349,10 @@ def test_check_mode_changes_nothing(bed, api_client, fixture):
 
 def test_volume_restorer_hook_gets_the_pods_volume_work(bed, api_client, fixture):
     """The hook the file-system restore plugs into: restore-wait init container, then the work."""
+    from ansible_collections.kubedr.backup.plugins.module_utils.restore import pods
     from ansible_collections.kubedr.backup.plugins.module_utils.restore import run as restore
 
-    class Recorder(restore.PodVolumeRestorer):
+    class Recorder(pods.PodVolumeRestorer):
         init_image = "busybox"
 
         def __init__(self):

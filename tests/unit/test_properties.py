@@ -21,11 +21,11 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
-from ansible_collections.kubedr.backup.plugins.module_utils.restore import run as restore
-from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan as restore_plan
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import index as restore_index
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import mapping as restore_mapping
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import labels as labels_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError, InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 
 EXAMPLES = 10000
 # Replayable: `make units` passes --hypothesis-seed (PROPERTY_SEED, printed in pytest's header), and a
@@ -153,7 +153,7 @@ def test_archive_reader_never_crashes_or_escapes(sandbox, data, max_size):
     try:
         with Timed():
             try:
-                extracted = restore.extract_backup(io.BytesIO(data), target, max_size)
+                extracted = restore_index.extract_backup(io.BytesIO(data), target, max_size)
             except ArchiveError:
                 extracted = None
         if extracted is not None:
@@ -194,7 +194,7 @@ def test_item_parser_gives_an_item_or_a_clear_error(path, data):
             return
         assert parsed.name and parsed.group_resource is not None
         try:
-            item = restore._check_item(path, data)
+            item = restore_index._check_item(path, data)
         except ArchiveError:
             return
         assert isinstance(item, dict) and item["metadata"]["name"]
@@ -290,18 +290,18 @@ def test_namespace_mapping_never_merges_two_namespaces(mapping, restored):
     tried("namespace mapping")
     with Timed():
         try:
-            checked = restore_plan.validate_namespace_mapping(mapping, restored)
+            checked = restore_mapping.validate_namespace_mapping(mapping, restored)
         except InvalidOptionError as error:
             assert "namespace_mapping" in str(error)
             return
     assert isinstance(checked, dict)
     sources = set(restored or []) | set(checked)
-    targets = [restore_plan.map_namespace(ns, checked) for ns in sorted(sources)]
+    targets = [restore_mapping.map_namespace(ns, checked) for ns in sorted(sources)]
     if restored is not None:
         assert len(set(targets)) == len(targets)  # no two source namespaces land in one
     else:
         assert len(set(checked.values())) == len(checked)
-    assert restore_plan.map_namespace("", checked) == ""
+    assert restore_mapping.map_namespace("", checked) == ""
 
 
 # ---------------------------------------------------------------- the encryption envelope

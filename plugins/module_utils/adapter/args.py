@@ -2,10 +2,6 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Argument specs shared by the modules.
 
 Kubernetes connection options use kubernetes.core's names, aliases and K8S_AUTH_*
@@ -13,6 +9,10 @@ environment variables; the storage location is one dict option whose keys use
 amazon.aws's names, aliases and AWS_* variables, so the two sets cannot clash.
 The matching documentation lives in plugins/doc_fragments (k8s_auth, storage_location).
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 from ansible.module_utils.basic import env_fallback
 

@@ -2,13 +2,12 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+"""The one place where the engine meets AnsibleModule: run an engine function and
+turn its result or its error into exit_json / fail_json."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-
-"""The one place where the engine meets AnsibleModule: run an engine function and
-turn its result or its error into exit_json / fail_json."""
 
 import traceback
 

@@ -1,16 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Warnings and errors by scope, item counts, the resource list and the phase (pure).
 
 Velero's results shape: ``{"warnings": R, "errors": R}`` with
 ``R = {"velero": [...], "cluster": [...], "namespaces": {"<ns>": [...]}}``.
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 import threading
 

@@ -1,11 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Velero's backup tarball (``<name>.tar.gz``): naming, a streaming writer and a safe reader.
 
 Layout (gzip over tar, regular files only, no directory entries)::
@@ -21,6 +16,10 @@ The writer streams: memory does not grow with the number of items. The reader ne
 writes outside the directory it is given and refuses absolute paths, ``..``, links,
 devices and archives whose content exceeds a size cap.
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 import functools
 import gzip

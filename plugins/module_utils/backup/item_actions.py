@@ -1,11 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Backup item actions (pure): which other items an item pulls into the backup.
 
 - Pod -> its PersistentVolumeClaims and its PriorityClass
@@ -17,16 +12,14 @@ An action returns references; the pipeline resolves them with LISTs (never a GET
 item) and backs each referenced item up once.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 from collections import namedtuple
 
-PODS = "pods"
-PVCS = "persistentvolumeclaims"
-PVS = "persistentvolumes"
-SERVICE_ACCOUNTS = "serviceaccounts"
-PRIORITY_CLASSES = "priorityclasses.scheduling.k8s.io"
-CLUSTER_ROLE_BINDINGS = "clusterrolebindings.rbac.authorization.k8s.io"
-CLUSTER_ROLES = "clusterroles.rbac.authorization.k8s.io"
-CRDS = "customresourcedefinitions.apiextensions.k8s.io"
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import (
+    CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES, CRDS, PODS, PRIORITY_CLASSES, PVCS, PVS, SERVICE_ACCOUNTS)
 
 ItemRef = namedtuple("ItemRef", "group_resource namespace name")
 ItemRef.__doc__ = "A reference to an item: namespace is None for cluster-scoped items."

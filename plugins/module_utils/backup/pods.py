@@ -1,32 +1,28 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The pod-level work of a backup beyond saving the objects: exec hooks and file-system
+backup of pod volumes.
+
+Order, per pod, as in Velero: pre hooks, then the pod's volumes, then post hooks. A pod's
+pre hooks run just before the pod is saved; the volumes are backed up after every item is
+collected, then the post hooks run; a pod whose pre hook with on_error Fail failed gets no
+volume backup (an error), and its post hooks still run so an application frozen by an
+earlier hook is thawed. In check mode nothing runs: the volumes are planned.
+"""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-"""The pod-level work of a backup beyond saving the objects: exec hooks and file-system
-backup of pod volumes.
-
-Order, per pod, as in Velero: pre hooks, then the pod's volumes, then post hooks. The
-pipeline runs every selected pod's pre hooks before it lists items, backs the volumes
-up after the items are collected, then runs the post hooks; a pod whose pre hook with
-on_error Fail failed gets no volume backup (an error), and its post hooks still run
-so an application frozen by an earlier hook is thawed.
-"""
-
 import threading
 
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import DEFAULT_STORAGE_LOCATION, PODS, PVCS, PVS
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
-
-PODS = "pods"
-PVCS = "persistentvolumeclaims"
-PVS = "persistentvolumes"
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import Repository
 
 
 class PodWork(object):
@@ -35,9 +31,9 @@ class PodWork(object):
     options: the module's backup options (default_volumes_to_fs_backup, hooks, node_agent,
     repository_password); results/log: the run's Results and RunLog."""
 
-    OBSERVED = frozenset([PODS, PVCS, PVS])  # the types whose items ``observe`` must see
+    OBSERVED = frozenset([PODS, PVCS, PVS])  # the types whose items ``take`` must see
 
-    def __init__(self, kube, storage_location, options, backup_name, backup_uid, results, log):
+    def __init__(self, kube, storage_location, options, backup_name, backup_uid, results, log, check_mode=False):
         self.kube = kube
         self.storage_location = storage_location
         self.default_fs_backup = bool(options.get("default_volumes_to_fs_backup"))
@@ -48,6 +44,8 @@ class PodWork(object):
         self.backup_uid = backup_uid
         self.results = results
         self.log = log
+        self.check_mode = check_mode
+        self.planned_volumes = []   # check mode: the pod volumes that would be backed up
         self._lock = threading.Lock()
         self._pod_volumes = []      # volumes.PodVolume of every backed-up pod's selected volumes
         self._claims = {}           # (namespace, claim) -> bound PV name
@@ -57,18 +55,13 @@ class PodWork(object):
 
     # ---------------------------------------------------------------- while items stream
 
-    def observe(self, group_resource, item):
-        """Called for every item the backup takes; remembers what the volume work needs."""
+    def take(self, group_resource, item):
+        """Called for every item the backup takes, before it is saved: a pod's pre hooks run
+        (as in Velero), and what the volume work needs is remembered."""
         if group_resource == PODS:
-            selected, skipped = volumes.volumes_to_back_up(item, self.default_fs_backup)
-            meta = item.get("metadata") or {}
-            for name, reason in sorted(skipped.items()):
-                self.results.warn("pod %s: volume %s not backed up: %s" % (meta.get("name"), name, reason),
-                                  namespace=meta.get("namespace"))
-            if selected:
-                pod = _pod_summary(item)
-                with self._lock:
-                    self._pod_volumes.extend((pod, name) for name in selected)
+            if not self.check_mode:
+                self.run_hooks([item], hooks.PRE)
+            self._observe_pod(item)
         elif group_resource == PVCS:
             meta = item.get("metadata") or {}
             bound = (item.get("spec") or {}).get("volumeName")
@@ -79,8 +72,19 @@ class PodWork(object):
             with self._lock:
                 self._csi_pvs.add(item["metadata"]["name"])
 
-    def needs_volumes(self):
-        return bool(self._pod_volumes)
+    def _observe_pod(self, item):
+        selected, skipped = volumes.volumes_to_back_up(item, self.default_fs_backup)
+        meta = item.get("metadata") or {}
+        if self.check_mode:
+            self.planned_volumes.extend({"namespace": meta.get("namespace"), "pod": meta.get("name"),
+                                         "volume": name} for name in selected)
+        for name, reason in sorted(skipped.items()):
+            self.results.warn("pod %s: volume %s not backed up: %s" % (meta.get("name"), name, reason),
+                              namespace=meta.get("namespace"))
+        if selected:
+            pod = _pod_summary(item)
+            with self._lock:
+                self._pod_volumes.extend((pod, name) for name in selected)
 
     # ---------------------------------------------------------------- hooks
 
@@ -100,22 +104,32 @@ class PodWork(object):
             if failed and phase == hooks.PRE:
                 self._blocked.add(key)
 
-    def hooked_pods(self):
-        return list(self._hooked_pods.values())
+    def run_post_hooks(self):
+        """The post hooks of every pod whose pre hooks ran, after its volumes, and whatever happened
+        to the run, so an application a pre hook froze is thawed."""
+        if self.check_mode or not self._hooked_pods:
+            return
+        try:
+            self.run_hooks(list(self._hooked_pods.values()), hooks.POST)
+        except KubedrError as error:  # reported, never masking the run's own outcome
+            self.results.error("post hooks: %s" % error)
 
     # ---------------------------------------------------------------- volumes
 
     def repository_for(self, namespace):
-        return restic.Repository.from_storage_location(self.storage_location, namespace, password=self.password)
+        return Repository.from_storage_location(self.storage_location, namespace, password=self.password)
 
-    def back_up_volumes(self, location_name="default"):
-        """Back up the collected pod volumes; returns the PodVolumeBackup records (None when
-        there were no volumes, as Velero writes `null`)."""
-        if not self._pod_volumes:
+    def back_up_volumes(self, location_name=DEFAULT_STORAGE_LOCATION):
+        """After every item: back the collected pod volumes up; returns the PodVolumeBackup records
+        (None when nothing was backed up, as Velero writes `null`)."""
+        if self.check_mode or not self._pod_volumes:
             return None
         if not self.password:
-            raise InvalidOptionError("repository_password is required to back up pod volumes "
-                                     "(default_volumes_to_fs_backup or the backup.velero.io/backup-volumes annotation)")
+            # The pods asked (annotations) but the caller gave no password: the objects are still
+            # worth committing, so this is an error of the run, not a failed backup.
+            self.results.error("pod volumes were selected for file-system backup but repository_password "
+                               "was not given: their data is not in this backup")
+            return None
         work = []
         for pod, name in self._pod_volumes:
             meta = pod["metadata"]

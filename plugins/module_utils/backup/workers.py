@@ -1,11 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Worker processes for the backup's main pass: raw LIST pages in, tar entries out.
 
 Decoding LIST pages, encoding items and compressing them is CPU work that one Python
@@ -26,6 +21,10 @@ page; a negative index asks the worker to close its fragment and exit. Worker to
 JSON array per line, ``["page", task, names, refs]``, ``["closed", size, entries]`` or
 ``["failed", message]``.
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 import gc
 import json

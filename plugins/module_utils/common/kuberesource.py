@@ -21,11 +21,16 @@ SERVICE_ACCOUNTS = "serviceaccounts"
 SECRETS = "secrets"
 CONFIG_MAPS = "configmaps"
 EVENTS = "events"
+EVENTS_K8S_IO_EVENTS = "events.events.k8s.io"  # the same events, served by the events.k8s.io group
 NODES = "nodes"
 CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 CLUSTER_ROLE_BINDINGS = "clusterrolebindings.rbac.authorization.k8s.io"
 CLUSTER_ROLES = "clusterroles.rbac.authorization.k8s.io"
 PRIORITY_CLASSES = "priorityclasses.scheduling.k8s.io"
+SERVICES = "services"
+JOBS = "jobs.batch"
+ROLE_BINDINGS = "rolebindings.rbac.authorization.k8s.io"
+ENDPOINT_SLICES = "endpointslices.discovery.k8s.io"
 
 # Labels Velero sets or reads.
 EXCLUDE_FROM_BACKUP_LABEL = "velero.io/exclude-from-backup"
@@ -40,6 +45,20 @@ BACKUP_VOLUMES_ANNOTATION = "backup.velero.io/backup-volumes"
 BACKUP_VOLUMES_EXCLUDES_ANNOTATION = "backup.velero.io/backup-volumes-excludes"
 PVC_NAME_ANNOTATION = "velero.io/pvc-name"
 
+# Pod exec hook annotations: prefixes of <prefix>container, command, on-error, timeout (and, on
+# restore, exec-timeout, wait-timeout; init hooks: container-image, container-name, command).
+PRE_BACKUP_HOOK_PREFIX = "pre.hook.backup.velero.io/"
+POST_BACKUP_HOOK_PREFIX = "post.hook.backup.velero.io/"
+INIT_RESTORE_HOOK_PREFIX = "init.hook.restore.velero.io/"
+POST_RESTORE_HOOK_PREFIX = "post.hook.restore.velero.io/"
+
+# Annotations of the stored Backup object.
+RESOURCE_TIMEOUT_ANNOTATION = "velero.io/resource-timeout"
+SOURCE_CLUSTER_K8S_ANNOTATION_PREFIX = "velero.io/source-cluster-k8s-"  # + gitversion, major-version, minor-version
+
 # Velero's namespace and storage location names, as they appear in stored documents and logs.
 VELERO_NAMESPACE = "velero"
 DEFAULT_STORAGE_LOCATION = "default"
+
+# The API version of Velero's own objects (Backup, PodVolumeBackup, ...).
+VELERO_API_VERSION = "velero.io/v1"

@@ -2,17 +2,18 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
+"""Read-only views of the backups in a storage location (k8s_backup_info)."""
+
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-"""Read-only views of the backups in a storage location (k8s_backup_info)."""
 
 import gzip
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import NotFoundError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import validate_object_name
@@ -60,8 +61,8 @@ def describe_backup(store, name, with_logs=False, with_results=False, with_resou
     document = store.backup_metadata(name)
     if document is None:
         raise NotFoundError("backup %s not found in the storage location (no committed %s under %s)"
-                            % (name, storage_mod.BACKUP_METADATA, store.url(storage_mod.backup_dir(name))))
-    keys = storage_mod.backup_keys(name)
+                            % (name, layout.BACKUP_METADATA, store.url(layout.backup_dir(name))))
+    keys = layout.backup_keys(name)
     stored_results = store.get_json_gz(keys["results"]) or {}
     resource_list = store.get_json_gz(keys["resource_list"]) or {}
     empty = results.empty_result()

@@ -2,10 +2,6 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Where the cluster is and how to authenticate: kubernetes.core-style options, a kubeconfig or
 the in-cluster service account, resolved into ``ConnectionSettings``.
 
@@ -14,6 +10,10 @@ here directly: importing the ``kubernetes`` package costs about 0.2 s of model c
 a whole 20,000-object backup. Users that need a credential plugin (``exec``, ``auth-provider``)
 are handed to the ``kubernetes`` package's own loader, which runs and refreshes them.
 """
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 import base64
 import os

@@ -2,10 +2,6 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Run a command in a pod's container through the API server's exec endpoint and return its
 exit status and output.
 
@@ -21,9 +17,12 @@ bed's kubelet) reports it as a plain Failure whose message ends in `exit status 
 forms are read here, so a non-zero exit is never mistaken for a transport error.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
 import re
-import time
 
 try:
     from urllib.parse import quote, urlencode
@@ -31,6 +30,7 @@ except ImportError:  # Python 2 is not supported; the import only keeps sanity's
     from urllib import quote, urlencode
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import Deadline
 
 STDIN_CHANNEL, STDOUT_CHANNEL, STDERR_CHANNEL = 0, 1, 2
 ERROR_CHANNEL = 3  # the exec protocol's status channel (kubernetes.stream.ws_client.ERROR_CHANNEL)
@@ -134,13 +134,13 @@ class WebSocketExec(object):
         except (websocket.WebSocketException, OSError) as error:
             raise ClusterError("cannot exec into pod %s: %s" % (where, str(error)[:300]))
         received = {STDOUT_CHANNEL: [], STDERR_CHANNEL: [], ERROR_CHANNEL: []}
-        deadline = time.time() + timeout
+        deadline = Deadline(timeout)
         try:
             if stdin is not None:
                 ws.send_binary(bytes(bytearray([STDIN_CHANNEL])) + (stdin.encode("utf-8") if not isinstance(
                     stdin, bytes) else stdin))
             while True:
-                remaining = deadline - time.time()
+                remaining = deadline.remaining()
                 if remaining <= 0:
                     raise websocket.WebSocketTimeoutException()
                 ws.settimeout(remaining)
@@ -211,7 +211,7 @@ def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None,
     except Exception as e:
         raise ClusterError("cannot exec into pod %s/%s: %s" % (namespace, pod, _reason(e)))
     out, err = [], []
-    deadline = time.time() + timeout
+    deadline = Deadline(timeout)
     try:
         if stdin is not None:
             ws.write_stdin(stdin)
@@ -221,7 +221,7 @@ def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None,
                 out.append(ws.read_stdout())
             if ws.peek_stderr():
                 err.append(ws.read_stderr())
-            if time.time() > deadline:
+            if deadline.expired():
                 raise ClusterError("command in pod %s/%s did not finish within %ss" % (namespace, pod, timeout))
         out.append(ws.read_stdout() or "")
         err.append(ws.read_stderr() or "")

@@ -1,11 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """What happens to one item from the backup before it is created: skip rules,
 the restore item action of its kind, metadata reset, resource modifiers and
 namespace mapping; plus the comparison with a live object that already exists.
@@ -18,7 +13,7 @@ this item" and `messages` say why (prepare_for_restore turns them into the skip
 reason).
 
 prepare_for_restore runs, in this order:
-1. skip rules (restore_plan.skip_reason): completed pods, finished jobs, mirror pods;
+1. skip rules (skips.skip_reason): completed pods, finished jobs, mirror pods;
 2. the item action of the item's group-resource (it still sees managedFields and
    status, which the Service and PV decisions need);
 3. reset_metadata (server-populated metadata and status go, restore labels come);
@@ -27,19 +22,23 @@ prepare_for_restore runs, in this order:
 5. namespace mapping of metadata.namespace (and of the name of Namespace items).
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, FrozenSet, List, Mapping, NamedTuple, Optional, Tuple
 
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import apply_modifiers, json_equal
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import map_namespace, skip_reason
+from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.mapping import map_namespace
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import apply_modifiers
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.patches import json_equal
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import skip_reason
 
-BACKUP_NAME_LABEL = "velero.io/backup-name"
-RESTORE_NAME_LABEL = "velero.io/restore-name"
-RESTORE_LABELS = (BACKUP_NAME_LABEL, RESTORE_NAME_LABEL)
+RESTORE_LABELS = (kr.BACKUP_NAME_LABEL, kr.RESTORE_NAME_LABEL)
 
 # Set by the API server; creating an object with them fails or binds it to the old one.
 # Velero's resetMetadata list, plus managedFields: the server records the restore as
@@ -66,8 +65,6 @@ SERVICE_ACCOUNT_TOKEN_TYPE = "kubernetes.io/service-account-token"
 SA_NAME_ANNOTATION = "kubernetes.io/service-account.name"
 SA_UID_ANNOTATION = "kubernetes.io/service-account.uid"
 PROJECTED_TOKEN_VOLUME_PREFIX = "kube-api-access-"
-RESTORE_WAIT_CONTAINER = "restore-wait"
-RESTORE_WAIT_MOUNT_ROOT = "/restores"
 
 
 def velero_label_value(name):
@@ -97,8 +94,8 @@ def reset_metadata(item, backup_name, restore_name, restore_status=False):
     if not restore_status:
         item.pop("status", None)
     labels = metadata.get("labels") or {}
-    labels[BACKUP_NAME_LABEL] = velero_label_value(backup_name)
-    labels[RESTORE_NAME_LABEL] = velero_label_value(restore_name)
+    labels[kr.BACKUP_NAME_LABEL] = velero_label_value(backup_name)
+    labels[kr.RESTORE_NAME_LABEL] = velero_label_value(restore_name)
     metadata["labels"] = labels
     return item
 
@@ -155,35 +152,14 @@ def pvs_to_reprovision(pvs, fs_backed_pvcs=frozenset()):
     return frozenset(pv["metadata"]["name"] for pv in pvs if pv_reprovision_reason(pv, fs_backed_pvcs))
 
 
-PVC_NAME_ANNOTATION = "velero.io/pvc-name"
-
-
 def fs_backed_pvcs(pod_volume_backups):
     """(namespace, claim) of every PVC with a file-system backup, from the backup's
     PodVolumeBackup objects (annotation velero.io/pvc-name; spec.pod.namespace)."""
     return frozenset(
         (((pvb.get("spec") or {}).get("pod") or {}).get("namespace"),
-         ((pvb.get("metadata") or {}).get("annotations") or {})[PVC_NAME_ANNOTATION])
+         ((pvb.get("metadata") or {}).get("annotations") or {})[kr.PVC_NAME_ANNOTATION])
         for pvb in pod_volume_backups or ()
-        if ((pvb.get("metadata") or {}).get("annotations") or {}).get(PVC_NAME_ANNOTATION))
-
-
-def pod_volume_snapshots(pod_volume_backups, pod):
-    """{volume name: restic snapshot id} to restore into `pod` (the item from the backup,
-    with its namespace in the backup). As Velero: the PodVolumeBackups of that pod name
-    and namespace with a snapshot id (none means an empty or failed volume), for volumes
-    the pod still has."""
-    metadata = pod.get("metadata") or {}
-    volumes = set(v.get("name") for v in (pod.get("spec") or {}).get("volumes") or ())
-    snapshots = {}
-    for pvb in pod_volume_backups or ():
-        spec = pvb.get("spec") or {}
-        owner = spec.get("pod") or {}
-        snapshot = (pvb.get("status") or {}).get("snapshotID")
-        if (owner.get("name"), owner.get("namespace")) == (metadata.get("name"), metadata.get("namespace")) \
-                and snapshot and spec.get("volume") in volumes:
-            snapshots[spec["volume"]] = snapshot
-    return snapshots
+        if ((pvb.get("metadata") or {}).get("annotations") or {}).get(kr.PVC_NAME_ANNOTATION))
 
 
 def persistent_volume_action(pv, ctx):
@@ -362,15 +338,15 @@ def role_binding_action(binding, ctx):
 
 
 ITEM_ACTIONS = {
-    "pods": pod_action,
-    "services": service_action,
-    "jobs.batch": job_action,
-    "persistentvolumeclaims": persistent_volume_claim_action,
-    "persistentvolumes": persistent_volume_action,
-    "serviceaccounts": service_account_action,
-    "secrets": secret_action,
-    "rolebindings.rbac.authorization.k8s.io": role_binding_action,
-    "clusterrolebindings.rbac.authorization.k8s.io": role_binding_action,
+    kr.PODS: pod_action,
+    kr.SERVICES: service_action,
+    kr.JOBS: job_action,
+    kr.PVCS: persistent_volume_claim_action,
+    kr.PVS: persistent_volume_action,
+    kr.SERVICE_ACCOUNTS: service_account_action,
+    kr.SECRETS: secret_action,
+    kr.ROLE_BINDINGS: role_binding_action,
+    kr.CLUSTER_ROLE_BINDINGS: role_binding_action,
 }
 
 
@@ -380,56 +356,6 @@ def run_item_action(item, group_resource, ctx):
     if action is None:
         return item, []
     return action(item, ctx)
-
-
-# ---------------------------------------------------------------- volume data
-
-RESTORE_WAIT_SCRIPT = (
-    'uid="$1"; shift\n'
-    'while :; do\n'
-    '  missing=0\n'
-    '  for volume in "$@"; do\n'
-    '    [ -e "%(root)s/$volume/.velero/$uid" ] || missing=1\n'
-    '  done\n'
-    '  [ "$missing" = 0 ] && break\n'
-    '  sleep 1\n'
-    'done\n'
-    'for volume in "$@"; do rm -rf "%(root)s/$volume/.velero"; done\n'
-) % {"root": RESTORE_WAIT_MOUNT_ROOT}
-
-
-def add_restore_wait_init_container(pod, volumes, restore_uid, image, security_context=None, resources=None):
-    """A copy of `pod` whose first init container waits for its volume data.
-
-    The container `restore-wait` mounts each volume at /restores/<volume> and waits
-    until /restores/<volume>/.velero/<restore_uid> exists for all of them (the marker
-    the restore writes once restic has restored the data; the same one Velero's helper
-    waits for), then removes the .velero directories. Names are passed as arguments,
-    never spliced into the script. An existing restore-wait container is replaced.
-    """
-    volumes = list(volumes)
-    pod = copy.deepcopy(pod)
-    spec = pod.setdefault("spec", {})
-    known = set(v.get("name") for v in spec.get("volumes") or ())
-    unknown = [v for v in volumes if v not in known]
-    if unknown:
-        raise InvalidOptionError("pod %s has no volume named %s" % (
-            pod.get("metadata", {}).get("name"), ", ".join(sorted(unknown))))
-    if not volumes:
-        return pod
-    container = {
-        "name": RESTORE_WAIT_CONTAINER,
-        "image": image,
-        "command": ["/bin/sh", "-c", RESTORE_WAIT_SCRIPT, RESTORE_WAIT_CONTAINER, restore_uid] + volumes,
-        "volumeMounts": [{"name": v, "mountPath": "%s/%s" % (RESTORE_WAIT_MOUNT_ROOT, v)} for v in volumes],
-    }
-    if security_context:
-        container["securityContext"] = copy.deepcopy(security_context)
-    if resources:
-        container["resources"] = copy.deepcopy(resources)
-    others = [c for c in spec.get("initContainers") or () if c.get("name") != RESTORE_WAIT_CONTAINER]
-    spec["initContainers"] = [container] + others
-    return pod
 
 
 # ---------------------------------------------------------------- existing objects
@@ -506,7 +432,7 @@ def diff_against_live(desired, live, group_resource=None):
     from the desired one (node, token volumes the cluster injected afresh), so those
     do not count as differences.
     """
-    if group_resource == "pods":
+    if group_resource == kr.PODS:
         live = pod_action(live, None)[0]
     before = _comparable(live)
     after = _overlay(before, _comparable(desired))
@@ -543,6 +469,6 @@ def prepare_for_restore(item, group_resource, ctx):
     metadata = prepared.setdefault("metadata", {})
     if metadata.get("namespace"):
         metadata["namespace"] = map_namespace(metadata["namespace"], ctx.namespace_mapping)
-    if group_resource == "namespaces" and metadata.get("name"):
+    if group_resource == kr.NAMESPACES and metadata.get("name"):
         metadata["name"] = map_namespace(metadata["name"], ctx.namespace_mapping)
     return PreparedItem(prepared, None, messages, applied)

@@ -2,10 +2,6 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """What a backup (or a restore) selects: Velero's include/exclude rules, pure.
 
 - Namespace filters are globs (``*``, ``?``, ``[abc]``); ``*`` or an empty include list means all.
@@ -19,17 +15,25 @@ __metaclass__ = type
 - Label selectors use kubectl's syntax (``a=b,c!=d,e in (x,y),!f,g``).
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import fnmatch
 import re
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import (
+    CRDS,
+    EVENTS,
+    EVENTS_K8S_IO_EVENTS,
+    EXCLUDE_FROM_BACKUP_LABEL,
+    NAMESPACES,
+)
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import DNS_SUBDOMAIN, parse_label_selector
 
-EXCLUDE_LABEL = "velero.io/exclude-from-backup"
 # Never backed up (Velero does the same).
-NEVER_BACKED_UP = frozenset(["events", "events.events.k8s.io"])
-NAMESPACES = "namespaces"
-CRDS = "customresourcedefinitions.apiextensions.k8s.io"
+NEVER_BACKED_UP = frozenset([EVENTS, EVENTS_K8S_IO_EVENTS])
 # Velero only backs up resources it can also restore and delete.
 REQUIRED_VERBS = frozenset(["list", "get", "create", "delete"])
 
@@ -278,8 +282,8 @@ class BackupSelection(object):
         metadata = item.get("metadata") or {}
         labels = metadata.get("labels") or {}
         namespace = metadata.get("namespace") or ""
-        if labels.get(EXCLUDE_LABEL) == "true":
-            return "labelled %s=true" % EXCLUDE_LABEL
+        if labels.get(EXCLUDE_FROM_BACKUP_LABEL) == "true":
+            return "labelled %s=true" % EXCLUDE_FROM_BACKUP_LABEL
         if metadata.get("deletionTimestamp"):
             return "being deleted"
         if api_resource.namespaced and not self.namespace_included(namespace):

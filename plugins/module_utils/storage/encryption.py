@@ -2,10 +2,6 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Optional client-side encryption of a backup's resource archive and side files.
 
 Key material: a passphrase (stretched with scrypt, a random salt per backup) or a raw 32-byte
@@ -30,6 +26,10 @@ data of every chunk. So reordering, dropping or appending chunks, cutting the ob
 editing its header all fail authentication. Memory stays flat: one chunk at a time.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import base64
 import binascii
 import hashlib
@@ -40,7 +40,7 @@ import os
 import struct
 import tempfile
 
-from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, KubedrError
 
 try:
@@ -317,7 +317,7 @@ def encrypted_key(key):
     ``backups/<name>/`` but ``velero-backup.json`` (listing works without the key) and the
     progress object (counts only)."""
     parts = key.split("/")
-    return (len(parts) == 3 and parts[0] == "backups" and parts[2] != storage_mod.BACKUP_METADATA
+    return (len(parts) == 3 and parts[0] == "backups" and parts[2] != layout.BACKUP_METADATA
             and not parts[2].endswith("-progress.json"))
 
 
@@ -345,10 +345,10 @@ class EncryptedStore(object):
         return self.cipher.decrypt_bytes(data, self._store.url(key))
 
     def put_json_gz(self, key, document):
-        self.put_bytes(key, storage_mod.gzip_json(document))
+        self.put_bytes(key, layout.gzip_json(document))
 
     def get_json_gz(self, key):
-        return storage_mod.gunzip_json(self.get_bytes(key))
+        return layout.gunzip_json(self.get_bytes(key))
 
     def upload_file(self, key, fileobj):
         if not encrypted_key(key):

@@ -2,10 +2,6 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Backup exec hooks, as Velero defines them: from pod annotations
 (``pre.hook.backup.velero.io/{container,command,on-error,timeout}`` and ``post.``) or
 from the ``hooks`` option shaped like Velero's ``spec.hooks`` (``resources`` with
@@ -15,33 +11,37 @@ A pod's annotations, when present, replace the option's hooks for that pod (Vele
 Parsing and selection are pure; run_hooks() execs them through the API server.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
-import re
 from collections import namedtuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, KubedrError
-from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import parse_selector_option
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import (
+    INIT_RESTORE_HOOK_PREFIX, PODS, POST_BACKUP_HOOK_PREFIX, POST_RESTORE_HOOK_PREFIX, PRE_BACKUP_HOOK_PREFIX,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import parse_duration
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import IncludesExcludes
+from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import parse_selector_option
 
 PRE, POST = "pre", "post"
 ON_ERROR = ("Continue", "Fail")
 DEFAULT_TIMEOUT = 30  # seconds, Velero's default exec hook timeout
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_BACKUP_HOOK_PREFIX = {PRE: PRE_BACKUP_HOOK_PREFIX, POST: POST_BACKUP_HOOK_PREFIX}
+POD_RESOURCE_NAMES = (PODS, "pod", "po")  # how hooks.resources may name pods
 
 ExecHook = namedtuple("ExecHook", "name container command on_error timeout")
 
 
 def parse_timeout(value, where):
-    """Seconds in a hook timeout: an int, or a Go duration of h/m/s (``30s``, ``1m30s``)."""
+    """Seconds in a hook timeout: an int, or a Go duration (``30s``, ``1m30s``); Velero's
+    default when unset."""
     if value is None or value == "":
         return DEFAULT_TIMEOUT
-    if isinstance(value, int):
-        return value
-    match = _DURATION.match(str(value).strip())
-    if not match or not any(match.groups()):
-        raise InvalidOptionError("%s: timeout %r is not a duration such as 30s or 2m" % (where, value))
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds
+    return parse_duration(value, option="%s: timeout" % where, example="30s or 2m")
 
 
 def parse_command(value, where):
@@ -73,7 +73,7 @@ def _hook(name, spec, where):
 def annotation_hooks(pod, phase):
     """The pod's hook of this phase from its annotations, as a list of 0 or 1 ExecHook."""
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    prefix = "%s.hook.backup.velero.io/" % phase
+    prefix = _BACKUP_HOOK_PREFIX[phase]
     command = annotations.get(prefix + "command")
     if not command:
         return []
@@ -98,9 +98,9 @@ class ResourceHookSpec(object):
         self.namespaces = IncludesExcludes(spec.get("included_namespaces") or ["*"],
                                            spec.get("excluded_namespaces") or [])
         resources = [r.lower() for r in spec.get("included_resources") or []]
-        self.resources_allow_pods = not resources or any(r in ("*", "pods", "pod", "po") for r in resources)
+        self.resources_allow_pods = not resources or any(r == "*" or r in POD_RESOURCE_NAMES for r in resources)
         excluded = [r.lower() for r in spec.get("excluded_resources") or []]
-        if any(r in ("pods", "pod", "po") for r in excluded):
+        if any(r in POD_RESOURCE_NAMES for r in excluded):
             self.resources_allow_pods = False
         selector = spec.get("label_selector")
         self.selector = parse_selector_option(selector, where + ".label_selector") if selector else None
@@ -154,11 +154,9 @@ def default_container(pod):
 HookOutcome = namedtuple("HookOutcome", "hook ok message")
 
 
-def run_hooks(api_client, pod, hooks, exec_fn=None):
+def run_hooks(api_client, pod, hooks, exec_fn=exec_in_pod):
     """Run the hooks in order in the pod. Stops at the first failing hook whose on_error is
     Fail. Returns (outcomes, failed): failed is True when a Fail hook failed."""
-    if exec_fn is None:
-        from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod as exec_fn
     meta = pod.get("metadata") or {}
     outcomes = []
     for hook in hooks:
@@ -193,7 +191,6 @@ def record_outcomes(outcomes, label, results, log, namespace=None):
 
 # --------------------------------------------------------------------------- restore hooks
 
-RESTORE_ANNOTATION = "%s.hook.restore.velero.io/"
 DEFAULT_WAIT_TIMEOUT = 0  # Velero: no wait timeout means wait as long as the restore allows
 
 # An exec hook of a restored pod, and how long to wait for its container to run first.
@@ -204,7 +201,7 @@ def restore_init_containers(pod):
     """The init containers Velero's restore annotations ask for (init.hook.restore.velero.io/
     container-image, container-name, command), as a list of 0 or 1 container dicts."""
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    prefix = RESTORE_ANNOTATION % "init"
+    prefix = INIT_RESTORE_HOOK_PREFIX
     image = annotations.get(prefix + "container-image")
     if not image:
         return []
@@ -219,7 +216,7 @@ def restore_init_containers(pod):
 def restore_annotation_exec_hooks(pod):
     """The post-restore exec hook of the pod's annotations (post.hook.restore.velero.io/...)."""
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    prefix = RESTORE_ANNOTATION % "post"
+    prefix = POST_RESTORE_HOOK_PREFIX
     command = annotations.get(prefix + "command")
     if not command:
         return []

@@ -2,10 +2,6 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """File-system backup and restore of pod volumes through the node agent.
 
 For each volume, the module execs restic in the node-agent pod running on the volume's
@@ -15,15 +11,22 @@ volumes one after another (they share that node's disk). Secrets reach restic on
 exec's standard input, never its command line.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import threading
-import time
 from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import DEFAULT_STORAGE_LOCATION
+from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
+from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import poll
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic, runner
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import SECRET_ENV, Repository
 
 NODE_AGENT_DEFAULTS = dict(
     namespace="kubedr-node-agent",
@@ -31,9 +34,10 @@ NODE_AGENT_DEFAULTS = dict(
     host_pods_path="/host_pods",
     container=None,
 )
-MARKER_DIR = ".velero"
+MARKER_DIR = ".velero"  # the restore marker directory Velero's restore helper waits for
 DEFAULT_RESTORE_HELPER_IMAGE = "docker.io/library/busybox:1.36"  # restore-wait only needs /bin/sh
-EMPTY_VOLUME_MESSAGE = "volume was empty so no snapshot was taken"  # Velero's wording  # the restore marker directory Velero's restore helper waits for
+EMPTY_VOLUME_MESSAGE = "volume was empty so no snapshot was taken"  # Velero's wording
+POLL_INTERVAL = 1  # seconds between looks at a pod, a claim or a volume directory while waiting
 
 # Where and how to reach the node agents, and the repository secrets.
 NodeAgentSettings = namedtuple("NodeAgentSettings", "namespace label_selector host_pods_path container")
@@ -62,20 +66,16 @@ def node_agent_pods(kube, settings):
 def secret_env_names(repo):
     """The variables restic needs that travel on stdin: the password and, for S3, the keys
     (the node agent's own environment may lack them, e.g. under kwok)."""
-    names = ["RESTIC_PASSWORD"]
     env = repo.env({})
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        if env.get(name):
-            names.append(name)
-    return tuple(names)
+    return tuple(name for name in SECRET_ENV if name == "RESTIC_PASSWORD" or env.get(name))
 
 
 def resolve_volume_dir(api_client, settings, agent_pod, pod_uid, vol_dir):
     """(directory, is_empty) for the one directory matching <host_pods>/<uid>/volumes/*/<vol_dir>
     in the agent, or (None, None)."""
     # Quote every part but the plugin wildcard: the mount path is user-configurable.
-    pattern = "%s*%s" % (restic.shell_quote("%s/%s/volumes/" % (settings.host_pods_path.rstrip("/"), pod_uid)),
-                         restic.shell_quote("/" + vol_dir))
+    pattern = "%s*%s" % (runner.shell_quote("%s/%s/volumes/" % (settings.host_pods_path.rstrip("/"), pod_uid)),
+                         runner.shell_quote("/" + vol_dir))
     script = ('for d in %s; do [ -d "$d" ] || continue; '
               'if [ -z "$(ls -A "$d")" ]; then echo "E $d"; else echo "F $d"; fi; done; true' % pattern)
     res = exec_in_pod(api_client, settings.namespace, agent_pod, ["/bin/sh", "-c", script],
@@ -97,13 +97,13 @@ class _RepositoryGate(object):
         with self._lock:
             if repo.identifier in self._ready:
                 return
-            restic.ensure_repository_in_pod(api_client, settings.namespace, agent_pod, repo,
+            runner.ensure_repository_in_pod(api_client, settings.namespace, agent_pod, repo,
                                             container=settings.container, stdin_env=secret_env_names(repo))
             self._ready.add(repo.identifier)
 
 
 def _now():
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return rfc3339(utc_now())
 
 
 def _by_node(work, node_of):
@@ -123,8 +123,8 @@ def _run_per_node(groups, handle):
 
 
 def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for, backup_name, backup_uid,
-                        location_name="default", log=None):
-    """Back up every PodVolume. repository_for(namespace) returns the restic.Repository of
+                        location_name=DEFAULT_STORAGE_LOCATION, log=None):
+    """Back up every PodVolume. repository_for(namespace) returns the repository.Repository of
     that volume namespace (with its password).
 
     Returns a list of (record, error message or None), record being PodVolumeBackup-shaped."""
@@ -151,7 +151,7 @@ def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for,
             gate.ensure(api_client, settings, agent, repo)
             tags = restic.volume_tags(backup_name, backup_uid, volume.pod, volume.pod_uid, volume.namespace,
                                       volume.volume)
-            summary = restic.volume_backup_in_pod(api_client, settings.namespace, agent, repo, directory, tags,
+            summary = runner.volume_backup_in_pod(api_client, settings.namespace, agent, repo, directory, tags,
                                                   container=settings.container, stdin_env=secret_env_names(repo))
             outcome.update(phase="Completed", snapshot_id=summary.get("snapshot_id"), path=directory,
                            total_bytes=summary.get("total_bytes_processed"),
@@ -186,20 +186,20 @@ VolumeRestore = namedtuple("VolumeRestore", "namespace pod volume snapshot_id re
 
 def wait_for_scheduled_pod(kube, namespace, name, timeout):
     """The pod once it has a node and a uid; raises ClusterError after timeout seconds."""
-    deadline = time.time() + timeout
-    while True:
+    def scheduled():
         pod = kube.get("/api/v1/namespaces/%s/pods/%s" % (namespace, name))
-        if (pod.get("spec") or {}).get("nodeName"):
-            return pod
-        if time.time() > deadline:
-            raise ClusterError("pod %s/%s was not scheduled within %ss" % (namespace, name, timeout))
-        time.sleep(1)
+        return pod if (pod.get("spec") or {}).get("nodeName") else None
+
+    pod = poll(scheduled, timeout, interval=POLL_INTERVAL)
+    if not pod:
+        raise ClusterError("pod %s/%s was not scheduled within %ss" % (namespace, name, timeout))
+    return pod
 
 
 def restore_pod_volumes(api_client, kube, work, settings, repository_for, restore_uid, timeout=600, log=None):
     """Restore every VolumeRestore into its restored pod, then write the marker the pod's
     restore-wait init container waits for. repository_for(entry) returns the
-    restic.Repository holding the entry's snapshot. Returns [(VolumeRestore, error or None)]."""
+    repository.Repository holding the entry's snapshot. Returns [(VolumeRestore, error or None)]."""
     agents = node_agent_pods(kube, settings)
 
     def pod_work(entries):
@@ -238,15 +238,14 @@ def _claim_binding(kube, pod, volume_name, timeout):
     if not claim:
         return {}, frozenset()
     namespace = pod["metadata"]["namespace"]
-    deadline = time.time() + timeout
-    while True:
+
+    def bound_volume():
         pvc = kube.get("/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (namespace, claim))
-        pv_name = (pvc.get("spec") or {}).get("volumeName")
-        if pv_name:
-            break
-        if time.time() > deadline:
-            raise ClusterError("claim %s/%s was not bound within %ss" % (namespace, claim, timeout))
-        time.sleep(1)
+        return (pvc.get("spec") or {}).get("volumeName")
+
+    pv_name = poll(bound_volume, timeout, interval=POLL_INTERVAL)
+    if not pv_name:
+        raise ClusterError("claim %s/%s was not bound within %ss" % (namespace, claim, timeout))
     pv = kube.get("/api/v1/persistentvolumes/%s" % pv_name) or {}
     csi = frozenset([pv_name]) if (pv.get("spec") or {}).get("csi") else frozenset()
     return {(namespace, claim): pv_name}, csi
@@ -260,19 +259,14 @@ def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for,
             raise ClusterError("no running node agent on node %s" % node)
         pvc_to_pv, csi_pvs = _claim_binding(kube, pod, entry.volume, timeout)
         volume = volumes.pod_volume(pod, entry.volume, pvc_to_pv, csi_pvs=csi_pvs)
-        deadline = time.time() + timeout
-        directory = None
         # The kubelet creates the volume directory when it mounts the volume: wait for it.
-        while directory is None:
-            directory = resolve_volume_dir(api_client, settings, agent, volume.pod_uid, volume.vol_dir)[0]
-            if directory is None:
-                if time.time() > deadline:
-                    raise ClusterError("volume directory %s did not appear within %ss" % (
-                        volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir),
-                        timeout))
-                time.sleep(1)
+        directory = poll(lambda: resolve_volume_dir(api_client, settings, agent, volume.pod_uid, volume.vol_dir)[0],
+                         timeout, interval=POLL_INTERVAL)
+        if directory is None:
+            raise ClusterError("volume directory %s did not appear within %ss" % (
+                volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir), timeout))
         repo = repository_for(entry)
-        restic.volume_restore_in_pod(api_client, settings.namespace, agent, repo, entry.snapshot_id, directory,
+        runner.volume_restore_in_pod(api_client, settings.namespace, agent, repo, entry.snapshot_id, directory,
                                      container=settings.container, stdin_env=secret_env_names(repo))
         marker = "%s/%s/%s" % (directory, MARKER_DIR, restore_uid)
         res = exec_in_pod(api_client, settings.namespace, agent,
@@ -303,8 +297,8 @@ class NodeAgentVolumeRestorer(object):
 
     def repository_for(self, entry):
         """The repository recorded with the snapshot, else the backup namespace's (Velero's naming)."""
-        return restic.Repository.from_storage_location(self.storage_location, entry.source_namespace,
-                                                       repository=entry.repo_identifier, password=self.password)
+        return Repository.from_storage_location(self.storage_location, entry.source_namespace,
+                                                repository=entry.repo_identifier, password=self.password)
 
     def restore_volumes(self, work, restore_uid):
         return restore_pod_volumes(self.kube.exec_client, self.kube, work, self.settings, self.repository_for,

@@ -2,43 +2,33 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
+"""restic command lines, its output parsers and its errors (pure).
 
-__metaclass__ = type
-
-"""restic: repository naming (Velero's), environment, command lines, output parsers,
-error mapping, and two ways to run it (a local process; a shell snippet for the node
-agent's pod, with secrets arriving on standard input).
-
-Everything except run_local() is pure. Secrets (repository password, S3 keys) are
-only ever put in the environment (or named by RESTIC_PASSWORD_FILE); the command
-line builders never take them, and error messages are scrubbed of them.
+The command line builders take a ``repository.Repository`` and never a secret: secrets
+(repository password, S3 keys) only ever reach restic through its environment (or are
+named by RESTIC_PASSWORD_FILE), and error messages are scrubbed of them. ``runner`` runs
+the command lines.
 
 Written against restic 0.14 (Debian's), whose JSON output exists for `backup`,
 `snapshots`, `forget` and `stats` but not for `init`, `check`, `prune`, `unlock`
 or `restore`; its backup summary carries the short snapshot ID.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import json
-import os
-import posixpath
 import re
-import subprocess
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
 
-RESTIC_DIR = "restic"
 DEFAULT_HOST = "velero"  # Velero's `restic backup --host=velero`: keeps parents across pod names
-DEFAULT_TIMEOUT = 3600
 REDACTED = "********"
 
-# The tag keys of a pod volume snapshot (DESIGN.md section 7, Velero's names).
-VOLUME_TAG_KEYS = ("backup", "backup-uid", "pod", "pod-uid", "ns", "volume")
+# The tag keys of a pod volume snapshot (DESIGN.md section 7, Velero's names), sorted as restic lists them.
+VOLUME_TAG_KEYS = ("backup", "backup-uid", "ns", "pod", "pod-uid", "volume")
 
-# Variable names that carry secrets into restic.
-SECRET_ENV = ("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-
-_ADDRESSING = {"path": "path", "virtual": "dns"}
 _PRUNE_LINE = re.compile(r"^(to repack|this removes|to delete|total prune|remaining|unused size after prune):\s*(.+)$")
 
 
@@ -119,146 +109,6 @@ def error_from_result(operation, repository, rc, stderr, secrets=()):
         msg += ". restic said: " + detail
     cls = ResticRepositoryNotFound if kind == "not_found" else ResticError
     return cls(msg, kind=kind, rc=rc)
-
-
-# --------------------------------------------------------------------------- naming
-
-def repo_prefix(storage_location):
-    """Everything of a repository identifier but the final "/<namespace>", as Velero's
-    getRepoPrefix: s3:<s3Url>/<bucket>/<prefix>/restic, s3:s3-<region>.amazonaws.com/...
-    (s3.amazonaws.com when no region is known), or <path>/restic for a filesystem location."""
-    loc = storage_location or {}
-    provider = loc.get("provider") or "s3"
-    prefix = (loc.get("prefix") or "").strip("/")
-    if provider == "filesystem":
-        path = loc.get("path")
-        if not path:
-            raise InvalidOptionError("storage_location.path is required for a filesystem location")
-        parts = [p for p in prefix.split("/") if p] + [RESTIC_DIR]
-        return posixpath.join(os.path.abspath(path), *parts)
-    if provider != "s3":
-        raise InvalidOptionError("storage_location.provider must be s3 or filesystem, not %r" % provider)
-    bucket = (loc.get("bucket") or "").strip("/")
-    if not bucket:
-        raise InvalidOptionError("storage_location.bucket is required for an s3 location")
-    endpoint = loc.get("endpoint_url")
-    if endpoint:
-        url = endpoint.rstrip("/")
-    elif loc.get("region"):
-        url = "s3-%s.amazonaws.com" % loc["region"]
-    else:
-        url = "s3.amazonaws.com"
-    return "s3:%s/%s" % (url, posixpath.normpath(posixpath.join(bucket, prefix, RESTIC_DIR)))
-
-
-def repository_identifier(storage_location, volume_namespace):
-    """Velero's GetRepoIdentifier: one repository per volume namespace."""
-    if not volume_namespace or "/" in volume_namespace:
-        raise InvalidOptionError("a volume namespace is required to name its restic repository (got %r)"
-                                 % (volume_namespace,))
-    return "%s/%s" % (repo_prefix(storage_location).rstrip("/"), volume_namespace)
-
-
-def parse_identifier(identifier):
-    """Where a repository lives: dict(kind='s3', endpoint_url, bucket, key_prefix) or
-    dict(kind='local', path). Used to delete a repository; raises for other backends."""
-    ident = identifier or ""
-    if ident.startswith("s3:"):
-        rest = ident[3:]
-        scheme = "https://"
-        for candidate in ("http://", "https://"):
-            if rest.startswith(candidate):
-                scheme, rest = candidate, rest[len(candidate):]
-        parts = rest.strip("/").split("/")
-        if len(parts) < 2:
-            raise InvalidOptionError("cannot read the bucket out of repository %r" % ident)
-        host, bucket, key = parts[0], parts[1], "/".join(parts[2:])
-        endpoint = scheme + host
-        if host in ("s3.amazonaws.com",) or (host.startswith("s3-") and host.endswith(".amazonaws.com")):
-            endpoint = None  # AWS itself: let the SDK pick the regional endpoint
-        return dict(kind="s3", endpoint_url=endpoint, host=host, bucket=bucket, key_prefix=key)
-    if ident.startswith("local:"):
-        return dict(kind="local", path=ident[len("local:"):])
-    if ident.startswith("/"):
-        return dict(kind="local", path=ident)
-    raise InvalidOptionError("only s3: and local repositories are supported here, not %r" % ident)
-
-
-# --------------------------------------------------------------------------- repository handle
-
-class Repository(object):
-    """A restic repository and how to reach it. Holds secrets; never printed whole."""
-
-    def __init__(self, identifier, password=None, password_file=None, access_key=None, secret_key=None,
-                 session_token=None, region=None, profile=None, cacert=None, validate_certs=True,
-                 addressing_style=None, cache_dir=None, restic_binary="restic"):
-        if not identifier:
-            raise InvalidOptionError("a restic repository is required")
-        self.identifier = identifier
-        self.password = password
-        self.password_file = password_file
-        self.access_key = access_key
-        self.secret_key = secret_key
-        self.session_token = session_token
-        self.region = region
-        self.profile = profile
-        self.cacert = cacert
-        self.validate_certs = validate_certs if validate_certs is not None else True
-        self.addressing_style = addressing_style
-        self.cache_dir = cache_dir
-        self.restic_binary = restic_binary or "restic"
-
-    def __repr__(self):
-        return "Repository(%r)" % self.identifier
-
-    @classmethod
-    def from_storage_location(cls, storage_location, volume_namespace=None, repository=None, **kwargs):
-        """The repository of a volume namespace in a storage location (or `repository`
-        verbatim), with the location's S3 credentials and TLS settings."""
-        loc = storage_location or {}
-        ident = repository or repository_identifier(loc, volume_namespace)
-        return cls(ident, access_key=loc.get("access_key"), secret_key=loc.get("secret_key"),
-                   session_token=loc.get("session_token"), region=loc.get("region"), profile=loc.get("profile"),
-                   cacert=loc.get("aws_ca_bundle"), validate_certs=loc.get("validate_certs", True),
-                   addressing_style=loc.get("s3_addressing_style"), **kwargs)
-
-    @property
-    def is_s3(self):
-        return self.identifier.startswith("s3:")
-
-    def secrets(self):
-        """The secret values, for scrubbing output."""
-        return [v for v in (self.password, self.access_key, self.secret_key, self.session_token) if v]
-
-    def env(self, base=None):
-        """The environment restic runs with: `base` (default: none) plus credentials,
-        password (RESTIC_PASSWORD, or RESTIC_PASSWORD_FILE) and cache directory."""
-        env = dict(base or {})
-        for name in ("RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", "RESTIC_REPOSITORY",
-                     "RESTIC_REPOSITORY_FILE"):
-            env.pop(name, None)
-        if self.password is not None:
-            env["RESTIC_PASSWORD"] = self.password
-        elif self.password_file:
-            env["RESTIC_PASSWORD_FILE"] = self.password_file
-        for name, value in (("AWS_ACCESS_KEY_ID", self.access_key), ("AWS_SECRET_ACCESS_KEY", self.secret_key),
-                            ("AWS_SESSION_TOKEN", self.session_token), ("AWS_DEFAULT_REGION", self.region),
-                            ("AWS_PROFILE", self.profile), ("RESTIC_CACHE_DIR", self.cache_dir)):
-            if value:
-                env[name] = value
-        return env
-
-    def global_args(self):
-        """`restic --repo ... [TLS options] [-o s3.bucket-lookup=...]`: no secrets."""
-        args = [self.restic_binary, "--repo=" + self.identifier]
-        if self.cacert:
-            args.append("--cacert=" + self.cacert)
-        if not self.validate_certs:
-            args.append("--insecure-tls")
-        lookup = _ADDRESSING.get(self.addressing_style or "auto")
-        if lookup and self.is_s3:
-            args += ["-o", "s3.bucket-lookup=" + lookup]
-        return args
 
 
 # --------------------------------------------------------------------------- command lines
@@ -393,9 +243,10 @@ def stats_command(repo, mode=None, tags=None, hosts=None, paths=None, snapshot_i
 
 
 def volume_tags(backup, backup_uid, pod, pod_uid, namespace, volume):
-    """The tags of a pod volume snapshot, as Velero sets them."""
-    values = (backup, backup_uid, pod, pod_uid, namespace, volume)
-    return dict(zip(VOLUME_TAG_KEYS, values))
+    """The tags of a pod volume snapshot, as Velero sets them: the one definition, used for
+    the snapshot (``backup_command``) and for the PodVolumeBackup record alike."""
+    values = (backup, backup_uid, namespace, pod, pod_uid, volume)
+    return dict(zip(VOLUME_TAG_KEYS, ("%s" % value for value in values)))
 
 
 def backup_command(repo, tags=None, host=DEFAULT_HOST, path=".", parent=None, excludes=None):
@@ -543,177 +394,3 @@ def parse_prune(text):
 def parse_locks(stdout):
     """`restic list locks` -> the lock IDs."""
     return [line.strip() for line in (stdout or "").splitlines() if re.match(r"^[0-9a-f]{64}$", line.strip())]
-
-
-# --------------------------------------------------------------------------- running
-
-class ResticResult(object):
-    def __init__(self, rc, stdout, stderr, argv=None):
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.argv = argv or []
-
-    def __repr__(self):
-        return "ResticResult(rc=%r)" % self.rc
-
-
-def run_local(repo, argv, operation, cwd=None, timeout=DEFAULT_TIMEOUT, base_env=None, check=True,
-              ok_codes=(0,)):
-    """Run a restic command line (from a builder above) as a local process with the
-    repository's environment. Raises ResticError (mapped, scrubbed) unless rc is in
-    ok_codes or check is False."""
-    env = repo.env(os.environ if base_env is None else base_env)
-    try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout, check=False)
-    except OSError as e:
-        raise ResticError("cannot run %s: %s" % (argv[0], e.strerror or e), kind="not_installed")
-    except subprocess.TimeoutExpired:
-        raise ResticError("restic %s on %s did not finish within %ss" % (operation, repo.identifier, timeout),
-                          kind="timeout")
-    stdout = proc.stdout.decode("utf-8", "replace")
-    stderr = proc.stderr.decode("utf-8", "replace")
-    result = ResticResult(proc.returncode, stdout, stderr, argv)
-    if check and proc.returncode not in ok_codes:
-        raise error_from_result(operation, repo.identifier, proc.returncode, stderr, repo.secrets())
-    return result
-
-
-def pod_script(argv, cwd=None, stdin_env=("RESTIC_PASSWORD",), repo=None):
-    """A `/bin/sh -c` script for the node-agent pod: read each variable of `stdin_env`
-    from one line of standard input (kwok and some runtimes close stdin only when the
-    stream ends, so the script never waits for end of file), export them, change to
-    `cwd`, and exec restic. Non-secret settings of `repo` (region, cache directory)
-    are exported inline; secrets never appear in the script."""
-    lines = ["set -e"]
-    for name in stdin_env or ():
-        if not re.match(r"^[A-Z_][A-Z0-9_]*$", name):
-            raise InvalidOptionError("bad environment variable name %r" % name)
-        lines.append("IFS= read -r %s || { echo 'kubedr: %s was not received on standard input' >&2; exit 2; }; "
-                     "export %s" % (name, name, name))
-    if repo is not None:
-        for name, value in (("AWS_DEFAULT_REGION", repo.region), ("RESTIC_CACHE_DIR", repo.cache_dir)):
-            if value:
-                lines.append("export %s=%s" % (name, shell_quote(value)))
-    if cwd:
-        lines.append("cd %s" % shell_quote(cwd))
-    lines.append("exec " + " ".join(shell_quote(a) for a in argv))
-    return "\n".join(lines) + "\n"
-
-
-def pod_command(argv, cwd=None, stdin_env=("RESTIC_PASSWORD",), repo=None):
-    """The exec command (argv list) for pod_exec.exec_in_pod."""
-    return ["/bin/sh", "-c", pod_script(argv, cwd=cwd, stdin_env=stdin_env, repo=repo)]
-
-
-def pod_stdin(repo, stdin_env=("RESTIC_PASSWORD",)):
-    """The standard input that goes with pod_command: one line per variable, values from
-    the repository's environment (a password file is read here)."""
-    env = repo.env({})
-    if "RESTIC_PASSWORD" in (stdin_env or ()) and "RESTIC_PASSWORD" not in env and repo.password_file:
-        try:
-            with open(repo.password_file) as f:
-                env["RESTIC_PASSWORD"] = f.readline().rstrip("\r\n")
-        except (IOError, OSError) as e:
-            raise InvalidOptionError("cannot read the password file: %s" % (e.strerror or e))
-    out = []
-    for name in stdin_env or ():
-        value = env.get(name)
-        if value is None:
-            raise InvalidOptionError("%s is needed by the command in the node-agent pod but is not set" % name)
-        if "\n" in value or "\r" in value:
-            raise InvalidOptionError("%s cannot contain a line break" % name)
-        out.append(value)
-    return "\n".join(out) + "\n"
-
-
-def run_in_pod(api_client, namespace, pod, repo, argv, operation, cwd=None, container=None,
-               stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, check=True, ok_codes=(0,)):
-    """Run a restic command line inside a node-agent pod (through the API server's exec),
-    secrets on stdin. Returns a ResticResult; raises ResticError like run_local."""
-    from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
-
-    res = exec_in_pod(api_client, namespace, pod, pod_command(argv, cwd=cwd, stdin_env=stdin_env, repo=repo),
-                      container=container, stdin=pod_stdin(repo, stdin_env), timeout=timeout)
-    result = ResticResult(res.rc, res.stdout, res.stderr, argv)
-    if check and res.rc not in ok_codes:
-        raise error_from_result(operation + " in pod %s/%s" % (namespace, pod), repo.identifier, res.rc,
-                                res.stderr, repo.secrets())
-    return result
-
-
-def shell_quote(value):
-    value = str(value)
-    if value and re.match(r"^[A-Za-z0-9_@%+=:,./-]+$", value):
-        return value
-    return "'" + value.replace("'", "'\"'\"'") + "'"
-
-
-# --------------------------------------------------------------------------- higher level helpers
-
-def repository_exists(repo, runner=run_local):
-    """True when the repository exists and opens with the password; False when it does not
-    exist; raises for anything else (wrong password, unreachable, ...)."""
-    try:
-        runner(repo, exists_command(repo), "cat config")
-    except ResticRepositoryNotFound:
-        return False
-    return True
-
-
-def ensure_repository(repo, runner=run_local):
-    """Initialise the repository unless it exists; True when it was initialised.
-    Safe against a concurrent init (another node's run winning the race)."""
-    if repository_exists(repo, runner):
-        return False
-    try:
-        runner(repo, init_command(repo), "init")
-    except ResticError as e:
-        if e.kind == "already_exists":
-            return False
-        raise
-    return True
-
-
-def backup_directory(repo, directory, tags, host=DEFAULT_HOST, parent=None, timeout=DEFAULT_TIMEOUT):
-    """Back up a local directory (restic runs in it, path '.'): the parsed summary.
-    Exit status 3 (some files unreadable, snapshot written) comes back with `errors`."""
-    res = run_local(repo, backup_command(repo, tags=tags, host=host, parent=parent), "backup", cwd=directory,
-                    timeout=timeout, ok_codes=(0, 3))
-    summary = parse_backup_output(res.stdout)
-    summary["incomplete"] = res.rc == 3
-    return summary
-
-
-def restore_directory(repo, snapshot_id, directory, timeout=DEFAULT_TIMEOUT):
-    """Restore a snapshot into a local directory (restic runs in it, --target .)."""
-    run_local(repo, restore_command(repo, snapshot_id, target="."), "restore", cwd=directory, timeout=timeout)
-
-
-def volume_backup_in_pod(api_client, namespace, pod, repo, volume_dir, tags, host=DEFAULT_HOST, parent=None,
-                         container=None, stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT):
-    """`restic backup` of a pod volume directory (as the node agent sees it) exec'd in the
-    node-agent pod: the parsed summary (snapshot_id, totals, errors, incomplete)."""
-    res = run_in_pod(api_client, namespace, pod, repo, backup_command(repo, tags=tags, host=host, parent=parent),
-                     "backup", cwd=volume_dir, container=container, stdin_env=stdin_env, timeout=timeout,
-                     ok_codes=(0, 3))
-    summary = parse_backup_output(res.stdout)
-    summary["incomplete"] = res.rc == 3
-    return summary
-
-
-def volume_restore_in_pod(api_client, namespace, pod, repo, snapshot_id, volume_dir, container=None,
-                          stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT):
-    """`restic restore <snapshot> --target .` exec'd in the node-agent pod inside the
-    restored pod's volume directory."""
-    run_in_pod(api_client, namespace, pod, repo, restore_command(repo, snapshot_id, target="."), "restore",
-               cwd=volume_dir, container=container, stdin_env=stdin_env, timeout=timeout)
-
-
-def ensure_repository_in_pod(api_client, namespace, pod, repo, container=None, stdin_env=("RESTIC_PASSWORD",)):
-    """ensure_repository, run inside the node-agent pod."""
-    def runner(r, argv, operation):
-        return run_in_pod(api_client, namespace, pod, r, argv, operation, container=container, stdin_env=stdin_env,
-                          timeout=600)
-    return ensure_repository(repo, runner)

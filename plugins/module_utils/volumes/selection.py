@@ -2,10 +2,6 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-from __future__ import absolute_import, division, print_function
-
-__metaclass__ = type
-
 """Pod volumes for file-system backup (pure): which volumes of a pod are backed up,
 where their data lives on the node, and the PodVolumeBackup records Velero keeps.
 
@@ -15,12 +11,19 @@ named in ``backup.velero.io/backup-volumes``. hostPath, secret, configMap, proje
 and downwardAPI volumes (and legacy service-account token volumes) are never backed up.
 """
 
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
 import re
 from collections import namedtuple
 
-BACKUP_VOLUMES_ANNOTATION = "backup.velero.io/backup-volumes"
-BACKUP_VOLUMES_EXCLUDES_ANNOTATION = "backup.velero.io/backup-volumes-excludes"
-PVC_NAME_ANNOTATION = "velero.io/pvc-name"
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import (
+    BACKUP_NAME_LABEL, BACKUP_UID_LABEL, BACKUP_VOLUMES_ANNOTATION, BACKUP_VOLUMES_EXCLUDES_ANNOTATION,
+    PVC_NAME_ANNOTATION, VELERO_API_VERSION, VELERO_NAMESPACE,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.restic import volume_tags
+
 NEVER_BACKED_UP_SOURCES = ("hostPath", "secret", "configMap", "projected", "downwardAPI")
 _LEGACY_TOKEN_VOLUME = re.compile(r"^default-token-[a-z0-9]{5}$")
 
@@ -116,31 +119,19 @@ def volume_dir_pattern(host_pods, pod_uid, vol_dir):
     return "%s/%s/volumes/*/%s" % (host_pods.rstrip("/"), pod_uid, vol_dir)
 
 
-def snapshot_tags(backup_name, backup_uid, volume):
-    """restic tags of a volume snapshot (the keys Velero uses)."""
-    return [
-        "backup=%s" % backup_name,
-        "backup-uid=%s" % backup_uid,
-        "ns=%s" % volume.namespace,
-        "pod=%s" % volume.pod,
-        "pod-uid=%s" % volume.pod_uid,
-        "volume=%s" % volume.volume,
-    ]
-
-
 def pod_volume_backup_record(backup_name, backup_uid, volume, location_name, repo_identifier, outcome):
     """A PodVolumeBackup-shaped object (velero.io/v1) for <name>-podvolumebackups.json.gz.
 
     outcome: dict with phase (Completed/Failed), snapshot_id, path, message, bytes_done,
     total_bytes, start and completion timestamps."""
-    labels = {"velero.io/backup-name": backup_name, "velero.io/backup-uid": backup_uid}
+    labels = {BACKUP_NAME_LABEL: backup_name, BACKUP_UID_LABEL: backup_uid}
     annotations = {PVC_NAME_ANNOTATION: volume.pvc} if volume.pvc else {}
     record = {
-        "apiVersion": "velero.io/v1",
+        "apiVersion": VELERO_API_VERSION,
         "kind": "PodVolumeBackup",
         "metadata": {
             "name": "%s-%s-%s" % (backup_name, volume.pod, volume.volume),
-            "namespace": "velero",
+            "namespace": VELERO_NAMESPACE,
             "labels": labels,
             "annotations": annotations,
         },
@@ -151,7 +142,8 @@ def pod_volume_backup_record(backup_name, backup_uid, volume, location_name, rep
             "backupStorageLocation": location_name,
             "repoIdentifier": repo_identifier,
             "uploaderType": "restic",
-            "tags": dict(tag.split("=", 1) for tag in snapshot_tags(backup_name, backup_uid, volume)),
+            # The tags the snapshot was taken with: the same function builds both.
+            "tags": volume_tags(backup_name, backup_uid, volume.pod, volume.pod_uid, volume.namespace, volume.volume),
         },
         "status": {
             "phase": outcome.get("phase"),

@@ -1,5 +1,5 @@
 """Warnings/errors by scope, phases, the resource list and counts."""
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 from ansible_collections.kubedr.backup.plugins.module_utils.archive.results import ItemIndex, Results, item_counts, phase_for
 
 PODS = ApiResource("", "v1", "pods", "Pod", True)

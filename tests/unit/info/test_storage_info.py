@@ -6,7 +6,8 @@ import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.info import describe as info
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import NotFoundError, StorageError
-from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import backup_keys, open_store
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import backup_keys
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store
 
 
 def commit(store, name, started, items):

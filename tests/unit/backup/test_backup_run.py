@@ -5,11 +5,14 @@ import json
 
 import pytest
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.velero import velero_hooks
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import run as backup
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.delete import snapshots_by_repository
 from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball import iter_archive
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource, Discovery
-from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import backup_keys, open_store
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource, Discovery
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import backup_keys
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store
 
 VERBS = ("create", "delete", "get", "list")
 NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, VERBS)
@@ -154,7 +157,7 @@ def test_cluster_unreachable_mid_run_commits_nothing_and_a_rerun_succeeds(store)
 
 
 def test_a_type_that_cannot_be_listed_makes_the_backup_partially_failed(store):
-    from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiException
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
     forbidden = FakeKube(ITEMS, fail={"pods": ApiException(status=403, reason="Forbidden")})
     result = run(store, forbidden)
     assert result["phase"] == "PartiallyFailed"
@@ -172,10 +175,10 @@ def test_check_mode_writes_nothing(store):
 def test_snapshots_to_forget_are_grouped_by_repository():
     def record(repository, snapshot):
         return {"spec": {"repoIdentifier": repository}, "status": {"snapshotID": snapshot}}
-    assert backup.snapshots_by_repository([record("s3:x/restic/a", "2"), record("s3:x/restic/a", "1"),
-                                           record("s3:x/restic/b", "3"), record("s3:x/restic/b", "")]) == {
+    assert snapshots_by_repository([record("s3:x/restic/a", "2"), record("s3:x/restic/a", "1"),
+                                    record("s3:x/restic/b", "3"), record("s3:x/restic/b", "")]) == {
         "s3:x/restic/a": ["1", "2"], "s3:x/restic/b": ["3"]}
-    assert backup.snapshots_by_repository(None) == {}
+    assert snapshots_by_repository(None) == {}
 
 
 def test_folders_velero_does_not_expect_are_a_warning(store):
@@ -190,11 +193,11 @@ def test_folders_velero_does_not_expect_are_a_warning(store):
 def test_hooks_option_is_stored_in_velero_field_names():
     option = {"resources": [{"included_namespaces": ["shop"], "label_selector": "app=db", "pre": [
         {"exec": {"container": "db", "command": ["fsfreeze", "-f", "/data"], "on_error": "Fail", "timeout": "30s"}}]}]}
-    assert backup.velero_hooks(option) == {"resources": [{
+    assert velero_hooks(option) == {"resources": [{
         "name": "hook-0", "includedNamespaces": ["shop"], "labelSelector": {"matchLabels": {"app": "db"}},
         "pre": [{"exec": {"container": "db", "command": ["fsfreeze", "-f", "/data"], "onError": "Fail",
                           "timeout": "30s"}}]}]}
-    assert backup.velero_hooks(None) == {}
+    assert velero_hooks(None) == {}
 
 
 def test_volumes_asked_for_without_a_password_are_an_error_not_a_failed_backup(store):

@@ -2,7 +2,7 @@
 import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import (
     BackupSelection,
     IncludesExcludes,
@@ -301,13 +301,13 @@ def test_ttl_durations_like_go(text, seconds, stored):
 
 @pytest.mark.parametrize("text", ["forever", "10d", "h", "5 h", "-1h"])
 def test_bad_ttl(text):
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import parse_duration
+    from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import parse_duration
     with pytest.raises(InvalidOptionError, match="ttl"):
         parse_duration(text)
 
 
 def test_zero_ttl_means_velero_s_default():
-    from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import backup_spec
+    from ansible_collections.kubedr.backup.plugins.module_utils.backup.spec import backup_spec
     assert backup_spec({"ttl": "0s"})["ttl"] == "720h0m0s"
     assert backup_spec({})["ttl"] == "720h0m0s"
     assert backup_spec({"ttl": "24h"})["ttl"] == "24h0m0s"

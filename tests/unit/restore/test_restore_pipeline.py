@@ -18,10 +18,15 @@ import tarfile
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils.restore import run as restore
-from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import index as restore_index
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import options as restore_options
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import pods as restore_pods
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import records as restore_records
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import report as restore_report
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import scope as restore_scope
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError, InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 
 
 def tarball(entries, compress=True):
@@ -51,23 +56,23 @@ def item(kind, name, namespace=None, api_version="v1"):
 @pytest.mark.parametrize("text,expected", [("1024", 1024), ("512Mi", 512 * 1024 ** 2), ("8Gi", 8 * 1024 ** 3),
                                            ("2G", 2 * 10 ** 9), (" 3 Ki ", 3072), (4096, 4096)])
 def test_parse_size(text, expected):
-    assert restore.parse_size(text) == expected
+    assert restore_options.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "lots", "0", "-1Mi", "1.5Gi", "3Pi"])
 def test_parse_size_refuses_nonsense(text):
     with pytest.raises(InvalidOptionError, match="is not a size"):
-        restore.parse_size(text)
+        restore_options.parse_size(text)
 
 
 def test_default_name_is_velero_cli_style():
     moment = datetime.datetime(2024, 1, 2, 3, 4, 5)
-    assert restore.default_restore_name("nightly", moment) == "nightly-20240102030405"
+    assert restore_options.default_restore_name("nightly", moment) == "nightly-20240102030405"
 
 
 def test_validate_options_normalises():
-    options = restore.validate_options({"backup_name": "b", "restore_status": None, "workers": None})
-    assert options["existing_resource_policy"] == "none" and options["workers"] == restore.DEFAULT_WORKERS
+    options = restore_options.validate_options({"backup_name": "b", "restore_status": None, "workers": None})
+    assert options["existing_resource_policy"] == "none" and options["workers"] == restore_options.DEFAULT_WORKERS
     assert options["max_archive_size"] == 8 * 1024 ** 3 and options["restore_pvs"] is True
     assert options["namespace_mapping"] == {} and options["resource_modifiers"] == ()
 
@@ -86,18 +91,18 @@ def test_validate_options_normalises():
 ])
 def test_validate_options_refuses(options, message):
     with pytest.raises(InvalidOptionError, match=message):
-        restore.validate_options(options)
+        restore_options.validate_options(options)
 
 
 def test_restore_status_resources():
     resources = [ApiResource("", "v1", "pods", "Pod", True), ApiResource("apps", "v1", "deployments", "Deployment", True),
                  ApiResource("example.com", "v1", "widgets", "Widget", True)]
     present = ["pods", "deployments.apps", "widgets.example.com"]
-    assert restore.restore_status_resources({}, present, resources) == frozenset()
-    assert restore.restore_status_resources({"included_resources": ["widget"]}, present, resources) == \
+    assert restore_scope.restore_status_resources({}, present, resources) == frozenset()
+    assert restore_scope.restore_status_resources({"included_resources": ["widget"]}, present, resources) == \
         frozenset(["widgets.example.com"])
-    assert restore.restore_status_resources({"included_resources": ["*"], "excluded_resources": ["deployment"]},
-                                            present, resources) == frozenset(["pods", "widgets.example.com"])
+    assert restore_scope.restore_status_resources({"included_resources": ["*"], "excluded_resources": ["deployment"]},
+                                                  present, resources) == frozenset(["pods", "widgets.example.com"])
 
 
 # ---------------------------------------------------------------- secrets in diffs
@@ -106,14 +111,14 @@ def test_secret_values_are_hidden_but_changes_show():
     before = {"kind": "Secret", "data": {"a": "MQ==", "b": "Mg=="}, "metadata": {"annotations": {
         "kubectl.kubernetes.io/last-applied-configuration": '{"data":{"a":"MQ=="}}', "x": "y"}}}
     after = {"kind": "Secret", "data": {"a": "MQ==", "b": "Mw==", "c": "NA=="}, "metadata": {}}
-    hidden_before, hidden_after = restore.secret_diff(before, after)
+    hidden_before, hidden_after = restore_report.secret_diff(before, after)
     assert hidden_before["data"] == {"a": "<hidden>", "b": "<hidden>"}
     assert hidden_after["data"] == {"a": "<hidden>", "b": "<hidden> (changed)", "c": "<hidden>"}
     assert hidden_before["metadata"]["annotations"] == {
         "kubectl.kubernetes.io/last-applied-configuration": "<hidden>", "x": "y"}
     assert before["data"]["a"] == "MQ=="  # inputs untouched
     config = {"kind": "ConfigMap", "data": {"a": "1"}}
-    assert restore.secret_diff(config, config) == (config, config)
+    assert restore_report.secret_diff(config, config) == (config, config)
 
 
 # ---------------------------------------------------------------- extraction
@@ -128,7 +133,7 @@ def test_extract_indexes_items_and_keeps_plain_copies(tmp_path):
          item("Widget", "w", "ns1", "example.com/v1")),
         ("README", b"not ours"),
     ])
-    extracted = restore.extract_backup(archive, str(tmp_path), 1024 * 1024)
+    extracted = restore_index.extract_backup(archive, str(tmp_path), 1024 * 1024)
     assert extracted.format_version == "1.1.0"
     assert sorted(extracted.groups) == ["configmaps", "namespaces", "widgets.example.com"]
     [(namespace, name, reference)] = list(extracted.group("configmaps").items())
@@ -143,7 +148,7 @@ def test_extract_indexes_items_and_keeps_plain_copies(tmp_path):
 
 
 def test_packed_records_give_back_what_was_appended_in_order():
-    records = restore.PackedRecords(3)
+    records = restore_records.PackedRecords(3)
     appended = [("ns", "name", "path/x.json"), (None, "cluster-thing", "p"), ("", "é\udcff", "")]
     for record in appended:
         records.append(*record)
@@ -177,31 +182,31 @@ def test_extract_refuses_hostile_entries(tmp_path, entry, message):
     root = tmp_path / "x"
     root.mkdir()
     with pytest.raises(ArchiveError, match=message):
-        restore.extract_backup(tarball([("metadata/version", b"1.1.0\n"), entry]), str(root), 1024 * 1024)
+        restore_index.extract_backup(tarball([("metadata/version", b"1.1.0\n"), entry]), str(root), 1024 * 1024)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
 
 
 def test_extract_caps_size_including_headers(tmp_path):
     many = [("resources/configmaps/namespaces/n/c%d.json" % i, item("ConfigMap", "c%d" % i, "n")) for i in range(50)]
     with pytest.raises(ArchiveError, match="expands beyond 20000 bytes"):
-        restore.extract_backup(tarball(many), str(tmp_path), 20000)
+        restore_index.extract_backup(tarball(many), str(tmp_path), 20000)
 
 
 def test_extract_refuses_empty_and_future_formats(tmp_path):
     with pytest.raises(ArchiveError, match="no resources/ entries"):
-        restore.extract_backup(tarball([("metadata/version", b"1.1.0\n")]), str(tmp_path), 1024)
+        restore_index.extract_backup(tarball([("metadata/version", b"1.1.0\n")]), str(tmp_path), 1024)
     with pytest.raises(ArchiveError, match="format 2.0.0 is not supported"):
-        restore.extract_backup(tarball([("metadata/version", b"2.0.0\n"),
-                                        ("resources/pods/namespaces/n/p.json", item("Pod", "p", "n"))]),
-                               str(tmp_path), 1024 * 1024)
+        restore_index.extract_backup(tarball([("metadata/version", b"2.0.0\n"),
+                                              ("resources/pods/namespaces/n/p.json", item("Pod", "p", "n"))]),
+                                     str(tmp_path), 1024 * 1024)
     with pytest.raises(ArchiveError, match="corrupt or not a gzipped tar"):
-        restore.extract_backup(io.BytesIO(b"plain text"), str(tmp_path), 1024)
+        restore_index.extract_backup(io.BytesIO(b"plain text"), str(tmp_path), 1024)
 
 
 # ---------------------------------------------------------------- outcomes and volume work
 
 def test_outcomes_give_velero_resource_list_and_counts():
-    outcomes = restore.Outcomes()
+    outcomes = restore_report.Outcomes()
     outcomes.record("v1/Pod", "ns", "b", "created")
     outcomes.record("v1/Pod", "ns", "a", "skipped")
     outcomes.record("v1/Namespace", None, "ns", "created")
@@ -211,20 +216,20 @@ def test_outcomes_give_velero_resource_list_and_counts():
     assert (counts["total"], counts["created"], counts["skipped"], counts["recreated"]) == (3, 2, 1, 1)
     assert counts["per_resource"]["v1/Pod"] == {"created": 1, "updated": 0, "skipped": 1, "failed": 0}
     assert outcomes.changed()
-    assert not restore.Outcomes().changed()
+    assert not restore_report.Outcomes().changed()
 
 
 def test_the_resource_list_is_written_as_gzip_json_encodes_it():
-    outcomes = restore.Outcomes()
+    outcomes = restore_report.Outcomes()
     for index in range(30):
         outcomes.record("v1/ConfigMap", "n\u00e9s", "c%02d" % (29 - index), "created")
     outcomes.record("apps/v1/Deployment", "ns", "web", "failed")
     written = io.BytesIO()
     outcomes.write_resource_list(written)
-    assert written.getvalue() == gzip.decompress(storage.gzip_json(outcomes.resource_list()))
+    assert written.getvalue() == gzip.decompress(layout.gzip_json(outcomes.resource_list()))
     empty = io.BytesIO()
-    restore.Outcomes().write_resource_list(empty)
-    assert empty.getvalue() == gzip.decompress(storage.gzip_json({}))
+    restore_report.Outcomes().write_resource_list(empty)
+    assert empty.getvalue() == gzip.decompress(layout.gzip_json({}))
 
 
 def test_volume_work_names_the_restored_pod_and_the_repository():
@@ -232,5 +237,5 @@ def test_volume_work_names_the_restored_pod_and_the_repository():
     created = {"metadata": {"name": "web", "namespace": "new", "uid": "u"}}
     pvbs = [{"spec": {"pod": {"name": "web", "namespace": "old"}, "volume": "data", "repoIdentifier": "s3:x/old"}},
             {"spec": {"pod": {"name": "other", "namespace": "old"}, "volume": "data", "repoIdentifier": "s3:y"}}]
-    work = restore.volume_work(source, created, {"data": "snap1"}, pvbs)
+    work = restore_pods.volume_work(source, created, {"data": "snap1"}, pvbs)
     assert [tuple(w) for w in work] == [("new", "web", "data", "snap1", "s3:x/old", "old")]

@@ -1,3 +1,4 @@
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 
 
@@ -85,5 +86,9 @@ def test_pod_volume_backup_record_has_velero_shape():
 
 def test_snapshot_tags_name_backup_pod_and_volume():
     v = volumes.pod_volume(pod(ALL_KINDS), "scratch")
-    assert volumes.snapshot_tags("b1", "u", v) == [
+    tags = restic.volume_tags("b1", "u", v.pod, v.pod_uid, v.namespace, v.volume)
+    assert restic.tag_list(tags) == [
         "backup=b1", "backup-uid=u", "ns=shop", "pod=web-0", "pod-uid=uid-1", "volume=scratch"]
+    # the record stores the very tags the snapshot is taken with
+    record = volumes.pod_volume_backup_record("b1", "u", v, "default", "/r/restic/shop", {"phase": "Completed"})
+    assert record["spec"]["tags"] == tags

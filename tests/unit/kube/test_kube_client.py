@@ -1,5 +1,6 @@
-"""Discovery documents (aggregated and legacy) into the ApiResources selection works on."""
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import (
+"""Discovery documents (aggregated and legacy) into the ApiResources selection works on; the client's
+retries, pagination and discovery over a scripted transport."""
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import (
     ApiResource,
     Discovery,
     api_path,
@@ -70,6 +71,7 @@ import json  # noqa: E402
 import pytest  # noqa: E402
 
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 
 
@@ -100,7 +102,7 @@ def no_sleep(monkeypatch):
 
 
 def api_error(status):
-    return kube.ApiException(status=status, reason="x")
+    return ApiException(status=status, reason="x")
 
 
 def test_retries_429_and_5xx_then_succeeds(no_sleep):
@@ -111,7 +113,7 @@ def test_retries_429_and_5xx_then_succeeds(no_sleep):
 
 def test_client_errors_are_not_retried(no_sleep):
     fake = FakeTransport([api_error(403)])
-    with pytest.raises(kube.ApiException):
+    with pytest.raises(ApiException):
         kube.KubeClient(transport=fake).get("/api/v1/secrets")
     assert len(fake.calls) == 1 and no_sleep == []
 

@@ -15,7 +15,8 @@ from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarba
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import run as backup
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import workers as backup_workers
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.workers import ArchiveWorkers, WorkerFailed
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource, list_page_metadata, raw_page_items
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.pages import list_page_metadata, raw_page_items
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 
 CONFIGMAPS = ApiResource("", "v1", "configmaps", "ConfigMap", True, ["list"], True)
 WIDGETS = ApiResource("example.com", "v1", "widgets", "Widget", True, ["list"], True)
@@ -272,7 +273,7 @@ def test_worker_count_follows_the_cpus():
 # ---------------------------------------------------------------- the pipeline both ways
 
 def test_a_backup_through_workers_holds_what_a_backup_without_them_holds(tmp_path, monkeypatch):
-    from test_storage_commit import FakeKube, obj
+    from test_backup_run import FakeKube, obj
     from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store
 
     items = {"namespaces": [obj("shop")],

@@ -20,7 +20,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball impo
     read_format_version,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 
 DEPLOYMENTS = ApiResource("apps", "v1", "deployments", "Deployment", True, ["list"], True)
 NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, ["list"], True)

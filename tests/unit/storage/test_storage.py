@@ -5,7 +5,8 @@ import os
 import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
-from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import backup_keys, gunzip_json, gzip_json, open_store, restore_keys
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import backup_keys, gunzip_json, gzip_json, restore_keys
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store
 
 
 def test_backup_object_names_are_velero_s():

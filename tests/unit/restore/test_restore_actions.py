@@ -14,8 +14,10 @@ import subprocess
 import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as ra
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import pods
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import ModifierError, validate_modifiers
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import validate_modifiers
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.patches import ModifierError
 
 CTX = ra.RestoreContext(backup_name="nightly", restore_name="nightly-restore", restore_uid="r-uid")
 
@@ -137,7 +139,7 @@ class TestPodAction:
 
 class TestRestoreWait:
     def test_inserted_first(self):
-        result = ra.add_restore_wait_init_container(pod(), ["data"], "r-uid", "busybox:1.36")
+        result = pods.add_restore_wait_init_container(pod(), ["data"], "r-uid", "busybox:1.36")
         init = result["spec"]["initContainers"]
         assert [c["name"] for c in init] == ["restore-wait", "init"]
         wait = init[0]
@@ -149,8 +151,8 @@ class TestRestoreWait:
     def test_replaces_existing_and_options(self):
         item = pod(volumes=[{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}],
                    initContainers=[{"name": "restore-wait", "image": "old"}])
-        result = ra.add_restore_wait_init_container(item, ["a", "b"], "u", "img", security_context={"runAsUser": 1000},
-                                                    resources={"limits": {"cpu": "100m"}})
+        result = pods.add_restore_wait_init_container(item, ["a", "b"], "u", "img", security_context={"runAsUser": 1000},
+                                                      resources={"limits": {"cpu": "100m"}})
         init = result["spec"]["initContainers"]
         assert len(init) == 1 and init[0]["image"] == "img"
         assert init[0]["securityContext"] == {"runAsUser": 1000} and init[0]["resources"]["limits"]["cpu"] == "100m"
@@ -158,13 +160,13 @@ class TestRestoreWait:
 
     def test_unknown_volume(self):
         with pytest.raises(InvalidOptionError, match="pod web-0 has no volume named nope"):
-            ra.add_restore_wait_init_container(pod(), ["data", "nope"], "u", "img")
+            pods.add_restore_wait_init_container(pod(), ["data", "nope"], "u", "img")
 
     def test_no_volumes_no_container(self):
-        assert ra.add_restore_wait_init_container(pod(), [], "u", "img")["spec"]["initContainers"][0]["name"] == "init"
+        assert pods.add_restore_wait_init_container(pod(), [], "u", "img")["spec"]["initContainers"][0]["name"] == "init"
 
     def test_script_waits_for_every_marker_then_cleans_up(self, tmp_path):
-        script = ra.RESTORE_WAIT_SCRIPT.replace(ra.RESTORE_WAIT_MOUNT_ROOT, str(tmp_path))
+        script = pods.RESTORE_WAIT_SCRIPT.replace(pods.RESTORE_WAIT_MOUNT_ROOT, str(tmp_path))
         for volume in ("a", "b b"):
             (tmp_path / volume / ".velero").mkdir(parents=True)
             (tmp_path / volume / "data.txt").write_text("kept")
@@ -353,8 +355,8 @@ class TestPersistentVolumes:
                 pvb("web-0", "data", "snap3", namespace="elsewhere"),
                 pvb("web-1", "data", "snap4"),
                 pvb("web-0", "kube-api-access-not-projected", "")]
-        assert ra.pod_volume_snapshots(pvbs, pod()) == {"data": "snap1"}
-        assert ra.pod_volume_snapshots([], pod()) == {}
+        assert pods.pod_volume_snapshots(pvbs, pod()) == {"data": "snap1"}
+        assert pods.pod_volume_snapshots([], pod()) == {}
 
     def test_pvc_annotations_stripped_volume_kept(self):
         result = ra.persistent_volume_claim_action(pvc(), CTX)[0]

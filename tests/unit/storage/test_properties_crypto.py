@@ -8,7 +8,8 @@ import os
 import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
-from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.filesystem import FilesystemStore
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
 
 KEY = {"key": base64.b64encode(b"K" * 32).decode()}
@@ -16,23 +17,23 @@ KEY = {"key": base64.b64encode(b"K" * 32).decode()}
 
 def committed(store, name, annotations):
     document = {"metadata": {"name": name, "annotations": annotations}, "status": {"phase": "Completed"}}
-    store.put_bytes(storage.backup_keys(name)["metadata"], json.dumps(document).encode())
+    store.put_bytes(layout.backup_keys(name)["metadata"], json.dumps(document).encode())
     return document
 
 
 def test_only_backup_objects_but_the_marker_and_progress_are_sealed(tmp_path):
-    plain = storage.FilesystemStore(str(tmp_path))
+    plain = FilesystemStore(str(tmp_path))
     sealed = crypto.open_backup(plain, KEY, None, "backup b", new=True)
-    keys = storage.backup_keys("b")
+    keys = layout.backup_keys("b")
     sealed.put_json_gz(keys["results"], {"errors": {}})
     sealed.upload_file(keys["tarball"], io.BytesIO(os.urandom(200000)))
     sealed.put_bytes(keys["progress"], b'{"phase":"InProgress"}\n')
-    sealed.put_bytes(storage.restore_keys("r")["logs"], b"restore log")
+    sealed.put_bytes(layout.restore_keys("r")["logs"], b"restore log")
     committed(sealed, "b", sealed.annotations)
     raw = dict((k, plain.get_bytes(k)) for k in plain.list_keys(""))
     assert raw[keys["results"]].startswith(crypto.MAGIC) and raw[keys["tarball"]].startswith(crypto.MAGIC)
     assert raw[keys["progress"]] == b'{"phase":"InProgress"}\n'
-    assert raw[storage.restore_keys("r")["logs"]] == b"restore log"
+    assert raw[layout.restore_keys("r")["logs"]] == b"restore log"
     assert json.loads(raw[keys["metadata"]])["metadata"]["annotations"][crypto.ANNOTATION]
     assert plain.list_backups() == ["b"]  # listing needs no key
 
@@ -44,10 +45,10 @@ def test_only_backup_objects_but_the_marker_and_progress_are_sealed(tmp_path):
 
 
 def test_errors_a_user_sees(tmp_path):
-    plain = storage.FilesystemStore(str(tmp_path))
+    plain = FilesystemStore(str(tmp_path))
     sealed = crypto.open_backup(plain, KEY, None, "backup b", new=True)
     document = committed(sealed, "b", sealed.annotations)
-    keys = storage.backup_keys("b")
+    keys = layout.backup_keys("b")
     sealed.put_json_gz(keys["results"], {"errors": {}})
     with pytest.raises(KubedrError, match="backup b is encrypted"):
         crypto.open_backup(plain, None, document, "backup b")
@@ -58,13 +59,13 @@ def test_errors_a_user_sees(tmp_path):
     with pytest.raises(KubedrError, match="encrypted with a raw key"):
         crypto.open_backup(plain, {"passphrase": "p"}, document, "backup b")
     reopened = crypto.open_backup(plain, KEY, document, "backup b")
-    plain.put_bytes(keys["results"], storage.gzip_json({"errors": {"velero": ["forged"]}}))
+    plain.put_bytes(keys["results"], layout.gzip_json({"errors": {"velero": ["forged"]}}))
     with pytest.raises(KubedrError, match="not encrypted by kubedr.backup"):
         reopened.get_json_gz(keys["results"])
     # An unencrypted backup is read as it is, with or without a key; a missing one stays missing.
     committed(plain, "old", {})
     assert crypto.open_backup(plain, KEY, plain.backup_metadata("old"), "backup old") is plain
-    assert reopened.get_bytes(storage.backup_keys("b")["logs"]) is None
+    assert reopened.get_bytes(layout.backup_keys("b")["logs"]) is None
 
 
 class _Zeros(object):

@@ -1,11 +1,11 @@
-"""restic.py: Velero's repository naming, environment, command lines (no secrets in argv),
-parsers of restic 0.14's real output (captured against the test bed's MinIO), error mapping,
-the node-agent shell snippet."""
+"""volumes/restic.py, repository.py, runner.py: Velero's repository naming, environment, command
+lines (no secrets in argv), parsers of restic 0.14's real output (captured against the test bed's
+MinIO), error mapping, the node-agent shell snippet."""
 import subprocess
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError
 
 PASSWORD = "pa55-w0rd-secret"
@@ -100,7 +100,7 @@ LOCKS_TEXT = "e5623f62295baf086c9f42c99827e813d04b0cb41e0fe09eed8388dfe482fcad\n
 
 
 def repo(**kwargs):
-    return restic.Repository.from_storage_location(MINIO, "app", password=PASSWORD, **kwargs)
+    return repository.Repository.from_storage_location(MINIO, "app", password=PASSWORD, **kwargs)
 
 
 # ---------------------------------------------------------------- naming (Velero's GetRepoIdentifier)
@@ -121,7 +121,7 @@ def repo(**kwargs):
     (dict(provider="filesystem", path="/srv/backups/", prefix="c1"), "app", "/srv/backups/c1/restic/app"),
 ])
 def test_repository_identifier(location, namespace, expected):
-    assert restic.repository_identifier(location, namespace) == expected
+    assert repository.repository_identifier(location, namespace) == expected
 
 
 @pytest.mark.parametrize("location, namespace, message", [
@@ -133,17 +133,17 @@ def test_repository_identifier(location, namespace, expected):
 ])
 def test_repository_identifier_errors(location, namespace, message):
     with pytest.raises(InvalidOptionError, match=message):
-        restic.repository_identifier(location, namespace)
+        repository.repository_identifier(location, namespace)
 
 
 def test_parse_identifier():
-    assert restic.parse_identifier("s3:http://minio:9000/velero/pre/restic/app") == dict(
+    assert repository.parse_identifier("s3:http://minio:9000/velero/pre/restic/app") == dict(
         kind="s3", endpoint_url="http://minio:9000", host="minio:9000", bucket="velero", key_prefix="pre/restic/app")
-    aws = restic.parse_identifier("s3:s3-eu-west-1.amazonaws.com/bucket/restic/app")
+    aws = repository.parse_identifier("s3:s3-eu-west-1.amazonaws.com/bucket/restic/app")
     assert aws["endpoint_url"] is None and aws["bucket"] == "bucket" and aws["key_prefix"] == "restic/app"
-    assert restic.parse_identifier("/srv/b/restic/app") == dict(kind="local", path="/srv/b/restic/app")
+    assert repository.parse_identifier("/srv/b/restic/app") == dict(kind="local", path="/srv/b/restic/app")
     with pytest.raises(InvalidOptionError):
-        restic.parse_identifier("azure:c:/restic/app")
+        repository.parse_identifier("azure:c:/restic/app")
 
 
 # ---------------------------------------------------------------- environment and argv
@@ -156,7 +156,7 @@ def test_env_carries_the_secrets():
 
 
 def test_password_file_env():
-    r = restic.Repository("/srv/r", password_file="/etc/pw")
+    r = repository.Repository("/srv/r", password_file="/etc/pw")
     assert r.env({}) == {"RESTIC_PASSWORD_FILE": "/etc/pw"}
 
 
@@ -184,15 +184,15 @@ def test_no_secret_in_any_argv():
 def test_global_args():
     assert repo().global_args() == ["restic", "--repo=s3:http://minio.velero.svc:9000/velero/restic/app",
                                     "-o", "s3.bucket-lookup=path"]
-    r = restic.Repository("s3:https://s3.example.com/b/restic/app", cacert="/ca.pem", validate_certs=False,
-                          addressing_style="virtual", restic_binary="/usr/bin/restic")
+    r = repository.Repository("s3:https://s3.example.com/b/restic/app", cacert="/ca.pem", validate_certs=False,
+                              addressing_style="virtual", restic_binary="/usr/bin/restic")
     assert r.global_args() == ["/usr/bin/restic", "--repo=s3:https://s3.example.com/b/restic/app", "--cacert=/ca.pem",
                                "--insecure-tls", "-o", "s3.bucket-lookup=dns"]
-    assert restic.Repository("/srv/r", addressing_style="path").global_args() == ["restic", "--repo=/srv/r"]
+    assert repository.Repository("/srv/r", addressing_style="path").global_args() == ["restic", "--repo=/srv/r"]
 
 
 def test_command_lines():
-    r = restic.Repository("/srv/r")
+    r = repository.Repository("/srv/r")
     base = ["restic", "--repo=/srv/r"]
     assert restic.init_command(r) == base + ["init"]
     assert restic.exists_command(r) == base + ["--no-lock", "cat", "config"]
@@ -218,7 +218,7 @@ def test_command_lines():
 
 def test_backup_tags_are_velero_s():
     tags = restic.volume_tags("nightly", "buid", "web-0", "puid", "app", "data")
-    argv = restic.backup_command(restic.Repository("/r"), tags=tags)
+    argv = restic.backup_command(repository.Repository("/r"), tags=tags)
     assert [a for a in argv if a.startswith("--tag=")] == [
         "--tag=backup=nightly", "--tag=backup-uid=buid", "--tag=ns=app", "--tag=pod=web-0", "--tag=pod-uid=puid",
         "--tag=volume=data"]
@@ -237,7 +237,7 @@ def test_backup_tags_are_velero_s():
 ])
 def test_bad_input_is_refused(call):
     with pytest.raises(InvalidOptionError):
-        call(restic.Repository("/r"))
+        call(repository.Repository("/r"))
 
 
 # ---------------------------------------------------------------- parsers
@@ -332,43 +332,43 @@ def test_run_local_env_and_errors(tmp_path):
     binary = fake_restic(tmp_path, 'echo "$RESTIC_PASSWORD|$AWS_SECRET_ACCESS_KEY|$*"\n'
                                    'echo "Fatal: wrong password or no key found" >&2\nexit 1\n')
     r = repo(restic_binary=binary)
-    res = restic.run_local(r, restic.init_command(r), "init", check=False, base_env={"PATH": "/usr/bin:/bin"})
+    res = runner.run_local(r, restic.init_command(r), "init", check=False, base_env={"PATH": "/usr/bin:/bin"})
     assert res.rc == 1
     pw, secret, argv = res.stdout.strip().split("|")
     assert pw == PASSWORD and secret == SECRET and PASSWORD not in argv
     with pytest.raises(restic.ResticError) as err:
-        restic.run_local(r, restic.init_command(r), "init", base_env={"PATH": "/usr/bin:/bin"})
+        runner.run_local(r, restic.init_command(r), "init", base_env={"PATH": "/usr/bin:/bin"})
     assert err.value.kind == "wrong_password"
 
 
 def test_run_local_missing_binary_and_timeout(tmp_path):
-    r = restic.Repository("/r", password="x", restic_binary=str(tmp_path / "nope"))
+    r = repository.Repository("/r", password="x", restic_binary=str(tmp_path / "nope"))
     with pytest.raises(restic.ResticError) as err:
-        restic.run_local(r, restic.init_command(r), "init")
+        runner.run_local(r, restic.init_command(r), "init")
     assert err.value.kind == "not_installed"
-    slow = restic.Repository("/r", password="x", restic_binary=fake_restic(tmp_path, "sleep 5\n"))
+    slow = repository.Repository("/r", password="x", restic_binary=fake_restic(tmp_path, "sleep 5\n"))
     with pytest.raises(restic.ResticError) as err:
-        restic.run_local(slow, restic.init_command(slow), "init", timeout=0.5)
+        runner.run_local(slow, restic.init_command(slow), "init", timeout=0.5)
     assert err.value.kind == "timeout"
 
 
 def test_ensure_repository_with_fake_runner():
     calls = []
 
-    def runner(r, argv, operation):
+    def run(r, argv, operation):
         calls.append(operation)
         if operation == "cat config":
             raise restic.error_from_result(operation, r.identifier, 1, STDERR_NO_REPO)
         if operation == "init":
             raise restic.error_from_result(operation, r.identifier, 1, STDERR_EXISTS)
     # lost the race against another node's init: not an error, not a change
-    assert restic.ensure_repository(repo(), runner) is False
+    assert runner.ensure_repository(repo(), run) is False
     assert calls == ["cat config", "init"]
 
     def wrong(r, argv, operation):
         raise restic.error_from_result(operation, r.identifier, 1, STDERR_WRONG_PASSWORD)
     with pytest.raises(restic.ResticError, match="wrong repository password"):
-        restic.ensure_repository(repo(), wrong)
+        runner.ensure_repository(repo(), wrong)
 
 
 # ---------------------------------------------------------------- node-agent snippet
@@ -381,12 +381,12 @@ def test_pod_script_reads_secrets_from_stdin(tmp_path):
     r.restic_binary = binary
     workdir = tmp_path / "vol dir's"
     workdir.mkdir()
-    command = restic.pod_command(restic.backup_command(r, tags={"backup": "b"}), cwd=str(workdir), stdin_env=names,
+    command = runner.pod_command(restic.backup_command(r, tags={"backup": "b"}), cwd=str(workdir), stdin_env=names,
                                  repo=r)
     assert command[:2] == ["/bin/sh", "-c"]
     for secret in (PASSWORD, ACCESS, SECRET, TOKEN):
         assert secret not in " ".join(command)
-    stdin = restic.pod_stdin(r, names)
+    stdin = runner.pod_stdin(r, names)
     assert stdin == "%s\n%s\n%s\n" % (PASSWORD, ACCESS, SECRET)
     # run the snippet the way the node agent would, with stdin left open after the last line
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={"PATH": "/bin"})
@@ -401,18 +401,18 @@ def test_pod_script_reads_secrets_from_stdin(tmp_path):
 
 
 def test_pod_script_without_stdin_fails_clearly():
-    command = restic.pod_command(["true"], stdin_env=("RESTIC_PASSWORD",))
+    command = runner.pod_command(["true"], stdin_env=("RESTIC_PASSWORD",))
     proc = subprocess.run(command, input="", capture_output=True, text=True, check=False, env={"PATH": "/bin"})
     assert proc.returncode == 2 and "RESTIC_PASSWORD was not received" in proc.stderr
 
 
 def test_pod_stdin_errors(tmp_path):
     with pytest.raises(InvalidOptionError, match="line break"):
-        restic.pod_stdin(restic.Repository("/r", password="a\nb"))
+        runner.pod_stdin(repository.Repository("/r", password="a\nb"))
     with pytest.raises(InvalidOptionError, match="AWS_ACCESS_KEY_ID"):
-        restic.pod_stdin(restic.Repository("/r", password="a"), ("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID"))
+        runner.pod_stdin(repository.Repository("/r", password="a"), ("RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID"))
     pw = tmp_path / "pw"
     pw.write_text("from-file\n")
-    assert restic.pod_stdin(restic.Repository("/r", password_file=str(pw))) == "from-file\n"
+    assert runner.pod_stdin(repository.Repository("/r", password_file=str(pw))) == "from-file\n"
     with pytest.raises(InvalidOptionError):
-        restic.pod_script(["restic"], stdin_env=["bad name"])
+        runner.pod_script(["restic"], stdin_env=["bad name"])

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import config as kube_config
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.transport import HttpTransport
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 
@@ -186,8 +187,6 @@ def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
-    from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
-
     received = []
 
     class Recorder(BaseHTTPRequestHandler):
@@ -210,7 +209,7 @@ def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
         settings = kube_config.resolve_connection({
             "host": "http://127.0.0.1:%d" % server.server_port, "api_key": "t",
             "impersonate_user": "jane", "impersonate_groups": ["developers", "ops,oncall"]})
-        transport = kube.HttpTransport(settings)
+        transport = HttpTransport(settings)
         assert transport.request("GET", "/api", headers={"Accept": "application/json"}) == b"{}"
         assert transport.request("GET", "/apis") == b"{}"  # the fixed headers are not consumed by a request
     finally:
@@ -223,15 +222,14 @@ def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
 def test_the_kubernetes_package_exec_is_refused_under_impersonation():
     """Credential-plugin users exec through the kubernetes package, whose websocket client sends the
     Authorization header and no other: a command would run as the connection's own user."""
-    from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
     from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 
     options = {"host": "https://api.example:6443", "api_key": "t"}
-    plain = kube.HttpTransport(kube_config.resolve_connection(options))
+    plain = HttpTransport(kube_config.resolve_connection(options))
     assert plain.kubernetes_api_client().configuration.host == "https://api.example:6443"
     for extra, named in (({"impersonate_user": "jane"}, "Impersonate-User header"),
                          ({"impersonate_groups": ["ops"]}, "Impersonate-Group header")):
-        transport = kube.HttpTransport(kube_config.resolve_connection(dict(options, **extra)))
+        transport = HttpTransport(kube_config.resolve_connection(dict(options, **extra)))
         refused = "cannot impersonate for a kubeconfig user with a credential plugin: .* no %s" % named
         with pytest.raises(ClusterError, match=refused):
             transport.kubernetes_api_client()
@@ -240,13 +238,12 @@ def test_the_kubernetes_package_exec_is_refused_under_impersonation():
 def test_pod_exec_websocket_carries_the_connection_headers_and_proxy():
     """Pod exec goes over a websocket of our own with the same token, impersonation lines and
     proxy as every other request; only credential-plugin users go through the kubernetes package."""
-    from ansible_collections.kubedr.backup.plugins.module_utils.kube import client as kube
     from ansible_collections.kubedr.backup.plugins.module_utils.kube import exec as pod_exec
 
     settings = kube_config.resolve_connection({
         "host": "https://api.example:6443", "api_key": "t0k", "impersonate_user": "jane",
         "impersonate_groups": ["dev", "ops"], "proxy": "http://bob:pw@proxy.example:3128"})
-    client = kube.HttpTransport(settings).exec_client()
+    client = HttpTransport(settings).exec_client()
     assert isinstance(client, pod_exec.WebSocketExec) and client.ssl_context is not None
     assert client.url("shop", "db-0", ["/bin/sh", "-c", "echo a&b"], container="main", stdin=True) == (
         "wss://api.example:6443/api/v1/namespaces/shop/pods/db-0/exec?command=%2Fbin%2Fsh&command=-c&"
@@ -257,7 +254,7 @@ def test_pod_exec_websocket_carries_the_connection_headers_and_proxy():
     assert options["subprotocols"] == ["v5.channel.k8s.io", "v4.channel.k8s.io"]
     assert (options["http_proxy_host"], options["http_proxy_port"], options["http_proxy_auth"]) == (
         "proxy.example", 3128, ("bob", "pw"))
-    direct = kube.HttpTransport(kube_config.resolve_connection({"host": "http://127.0.0.1:8080"})).exec_client()
+    direct = HttpTransport(kube_config.resolve_connection({"host": "http://127.0.0.1:8080"})).exec_client()
     assert direct.url("a", "b", ["true"]).startswith("ws://127.0.0.1:8080/api/v1/namespaces/a/pods/b/exec?")
     assert direct.ssl_context is None and direct.connect_options()["http_no_proxy"] == ["*"]
     assert "Authorization" not in " ".join(direct.headers())

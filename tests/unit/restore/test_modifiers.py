@@ -11,6 +11,7 @@ import copy
 import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import modifiers as mod
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import patches
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 
@@ -34,129 +35,129 @@ def deployment(image="nginx:1.14", namespace="web"):
 
 class TestJsonPatch:
     def test_add_object_member(self):
-        assert mod.json_patch({"foo": "bar"}, [{"op": "add", "path": "/baz", "value": "qux"}]) == \
+        assert patches.json_patch({"foo": "bar"}, [{"op": "add", "path": "/baz", "value": "qux"}]) == \
             {"foo": "bar", "baz": "qux"}
 
     def test_add_array_element(self):
         doc = {"foo": ["bar", "baz"]}
-        assert mod.json_patch(doc, [{"op": "add", "path": "/foo/1", "value": "qux"}]) == {"foo": ["bar", "qux", "baz"]}
+        assert patches.json_patch(doc, [{"op": "add", "path": "/foo/1", "value": "qux"}]) == {"foo": ["bar", "qux", "baz"]}
 
     def test_add_append_with_dash(self):
-        assert mod.json_patch({"foo": [1]}, [{"op": "add", "path": "/foo/-", "value": 2}]) == {"foo": [1, 2]}
+        assert patches.json_patch({"foo": [1]}, [{"op": "add", "path": "/foo/-", "value": 2}]) == {"foo": [1, 2]}
 
     def test_add_at_end_index(self):
-        assert mod.json_patch({"foo": [1]}, [{"op": "add", "path": "/foo/1", "value": 2}]) == {"foo": [1, 2]}
+        assert patches.json_patch({"foo": [1]}, [{"op": "add", "path": "/foo/1", "value": 2}]) == {"foo": [1, 2]}
 
     def test_add_replaces_existing_member(self):
-        assert mod.json_patch({"a": 1}, [{"op": "add", "path": "/a", "value": 2}]) == {"a": 2}
+        assert patches.json_patch({"a": 1}, [{"op": "add", "path": "/a", "value": 2}]) == {"a": 2}
 
     def test_add_whole_document(self):
-        assert mod.json_patch({"a": 1}, [{"op": "add", "path": "", "value": [1]}]) == [1]
+        assert patches.json_patch({"a": 1}, [{"op": "add", "path": "", "value": [1]}]) == [1]
 
     def test_add_to_missing_parent_fails(self):
-        with pytest.raises(mod.ModifierError, match="'missing' does not exist"):
-            mod.json_patch({}, [{"op": "add", "path": "/missing/x", "value": 1}])
+        with pytest.raises(patches.ModifierError, match="'missing' does not exist"):
+            patches.json_patch({}, [{"op": "add", "path": "/missing/x", "value": 1}])
 
     def test_remove(self):
         doc = {"baz": "qux", "foo": "bar"}
-        assert mod.json_patch(doc, [{"op": "remove", "path": "/baz"}]) == {"foo": "bar"}
-        assert mod.json_patch({"foo": [1, 2, 3]}, [{"op": "remove", "path": "/foo/1"}]) == {"foo": [1, 3]}
+        assert patches.json_patch(doc, [{"op": "remove", "path": "/baz"}]) == {"foo": "bar"}
+        assert patches.json_patch({"foo": [1, 2, 3]}, [{"op": "remove", "path": "/foo/1"}]) == {"foo": [1, 3]}
 
     def test_remove_missing_fails(self):
-        with pytest.raises(mod.ModifierError, match="does not exist"):
-            mod.json_patch({"a": 1}, [{"op": "remove", "path": "/b"}])
+        with pytest.raises(patches.ModifierError, match="does not exist"):
+            patches.json_patch({"a": 1}, [{"op": "remove", "path": "/b"}])
 
     def test_remove_dash_is_not_an_index(self):
-        with pytest.raises(mod.ModifierError, match="not an array index"):
-            mod.json_patch({"a": [1]}, [{"op": "remove", "path": "/a/-"}])
+        with pytest.raises(patches.ModifierError, match="not an array index"):
+            patches.json_patch({"a": [1]}, [{"op": "remove", "path": "/a/-"}])
 
     def test_replace(self):
-        assert mod.json_patch({"baz": "qux"}, [{"op": "replace", "path": "/baz", "value": "boo"}]) == {"baz": "boo"}
-        assert mod.json_patch({"a": [1, 2]}, [{"op": "replace", "path": "/a/0", "value": 9}]) == {"a": [9, 2]}
+        assert patches.json_patch({"baz": "qux"}, [{"op": "replace", "path": "/baz", "value": "boo"}]) == {"baz": "boo"}
+        assert patches.json_patch({"a": [1, 2]}, [{"op": "replace", "path": "/a/0", "value": 9}]) == {"a": [9, 2]}
 
     def test_replace_missing_fails(self):
-        with pytest.raises(mod.ModifierError):
-            mod.json_patch({}, [{"op": "replace", "path": "/a", "value": 1}])
+        with pytest.raises(patches.ModifierError):
+            patches.json_patch({}, [{"op": "replace", "path": "/a", "value": 1}])
 
     def test_move(self):
         doc = {"foo": {"bar": "baz", "waldo": "fred"}, "qux": {"corge": "grault"}}
-        assert mod.json_patch(doc, [{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}]) == \
+        assert patches.json_patch(doc, [{"op": "move", "from": "/foo/waldo", "path": "/qux/thud"}]) == \
             {"foo": {"bar": "baz"}, "qux": {"corge": "grault", "thud": "fred"}}
 
     def test_move_array_element(self):
         doc = {"foo": ["all", "grass", "cows", "eat"]}
-        assert mod.json_patch(doc, [{"op": "move", "from": "/foo/1", "path": "/foo/3"}]) == \
+        assert patches.json_patch(doc, [{"op": "move", "from": "/foo/1", "path": "/foo/3"}]) == \
             {"foo": ["all", "cows", "eat", "grass"]}
 
     def test_move_into_itself_fails(self):
-        with pytest.raises(mod.ModifierError, match="inside"):
-            mod.json_patch({"a": {"b": 1}}, [{"op": "move", "from": "/a", "path": "/a/b/c"}])
+        with pytest.raises(patches.ModifierError, match="inside"):
+            patches.json_patch({"a": {"b": 1}}, [{"op": "move", "from": "/a", "path": "/a/b/c"}])
 
     def test_move_to_same_place(self):
-        assert mod.json_patch({"a": 1}, [{"op": "move", "from": "/a", "path": "/a"}]) == {"a": 1}
+        assert patches.json_patch({"a": 1}, [{"op": "move", "from": "/a", "path": "/a"}]) == {"a": 1}
 
     def test_copy_is_deep(self):
-        result = mod.json_patch({"a": {"x": [1]}}, [{"op": "copy", "from": "/a", "path": "/b"},
-                                                    {"op": "add", "path": "/b/x/-", "value": 2}])
+        result = patches.json_patch({"a": {"x": [1]}}, [{"op": "copy", "from": "/a", "path": "/b"},
+                                                        {"op": "add", "path": "/b/x/-", "value": 2}])
         assert result == {"a": {"x": [1]}, "b": {"x": [1, 2]}}
 
     def test_test_passes(self):
         doc = {"baz": "qux", "foo": ["a", 2, "c"]}
-        assert mod.json_patch(doc, [{"op": "test", "path": "/baz", "value": "qux"},
-                                    {"op": "test", "path": "/foo/1", "value": 2}]) == doc
+        assert patches.json_patch(doc, [{"op": "test", "path": "/baz", "value": "qux"},
+                                        {"op": "test", "path": "/foo/1", "value": 2}]) == doc
 
     def test_test_fails(self):
-        with pytest.raises(mod.PatchTestFailed):
-            mod.json_patch({"baz": "qux"}, [{"op": "test", "path": "/baz", "value": "bar"}])
+        with pytest.raises(patches.PatchTestFailed):
+            patches.json_patch({"baz": "qux"}, [{"op": "test", "path": "/baz", "value": "bar"}])
 
     def test_test_distinguishes_bool_and_number(self):
-        with pytest.raises(mod.PatchTestFailed):
-            mod.json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": True}])
+        with pytest.raises(patches.PatchTestFailed):
+            patches.json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": True}])
 
     def test_test_number_equality(self):
-        assert mod.json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 1.0}]) == {"a": 1}
+        assert patches.json_patch({"a": 1}, [{"op": "test", "path": "/a", "value": 1.0}]) == {"a": 1}
 
     def test_pointer_escapes(self):
         doc = {"a/b": 1, "m~n": 2, "": 3}
-        assert mod.json_patch(doc, [{"op": "test", "path": "/a~1b", "value": 1},
-                                    {"op": "test", "path": "/m~0n", "value": 2},
-                                    {"op": "test", "path": "/", "value": 3},
-                                    {"op": "add", "path": "/~01", "value": 4}])["~1"] == 4
+        assert patches.json_patch(doc, [{"op": "test", "path": "/a~1b", "value": 1},
+                                        {"op": "test", "path": "/m~0n", "value": 2},
+                                        {"op": "test", "path": "/", "value": 3},
+                                        {"op": "add", "path": "/~01", "value": 4}])["~1"] == 4
 
     def test_annotation_key_with_slash(self):
         doc = {"metadata": {"annotations": {"example.com/x": "1"}}}
-        assert mod.json_patch(doc, [{"op": "remove", "path": "/metadata/annotations/example.com~1x"}]) == \
+        assert patches.json_patch(doc, [{"op": "remove", "path": "/metadata/annotations/example.com~1x"}]) == \
             {"metadata": {"annotations": {}}}
 
     @pytest.mark.parametrize("path", ["/a/01", "/a/5", "/a/-1", "/a/x"])
     def test_bad_indexes(self, path):
-        with pytest.raises(mod.ModifierError):
-            mod.json_patch({"a": [1, 2]}, [{"op": "replace", "path": path, "value": 0}])
+        with pytest.raises(patches.ModifierError):
+            patches.json_patch({"a": [1, 2]}, [{"op": "replace", "path": path, "value": 0}])
 
     def test_pointer_must_start_with_slash(self):
-        with pytest.raises(mod.ModifierError, match="not a JSON pointer"):
-            mod.json_patch({}, [{"op": "add", "path": "a", "value": 1}])
+        with pytest.raises(patches.ModifierError, match="not a JSON pointer"):
+            patches.json_patch({}, [{"op": "add", "path": "a", "value": 1}])
 
     def test_patch_is_atomic_and_input_untouched(self):
         doc = {"a": 1}
-        with pytest.raises(mod.ModifierError):
-            mod.json_patch(doc, [{"op": "add", "path": "/b", "value": 2}, {"op": "remove", "path": "/zzz"}])
+        with pytest.raises(patches.ModifierError):
+            patches.json_patch(doc, [{"op": "add", "path": "/b", "value": 2}, {"op": "remove", "path": "/zzz"}])
         assert doc == {"a": 1}
 
     def test_operation_key_is_accepted(self):
-        assert mod.json_patch({}, [{"operation": "add", "path": "/a", "value": 1}]) == {"a": 1}
+        assert patches.json_patch({}, [{"operation": "add", "path": "/a", "value": 1}]) == {"a": 1}
 
     def test_unknown_operation(self):
-        with pytest.raises(mod.ModifierError, match="unsupported patch operation"):
-            mod.json_patch({}, [{"op": "frobnicate", "path": "/a"}])
+        with pytest.raises(patches.ModifierError, match="unsupported patch operation"):
+            patches.json_patch({}, [{"op": "frobnicate", "path": "/a"}])
 
     def test_missing_value(self):
-        with pytest.raises(mod.ModifierError, match="needs 'value'"):
-            mod.json_patch({}, [{"op": "add", "path": "/a"}])
+        with pytest.raises(patches.ModifierError, match="needs 'value'"):
+            patches.json_patch({}, [{"op": "add", "path": "/a"}])
 
     def test_into_scalar_fails(self):
-        with pytest.raises(mod.ModifierError):
-            mod.json_patch({"a": 1}, [{"op": "add", "path": "/a/b", "value": 1}])
+        with pytest.raises(patches.ModifierError):
+            patches.json_patch({"a": 1}, [{"op": "add", "path": "/a/b", "value": 1}])
 
 
 # ---------------------------------------------------------------- RFC 7396
@@ -180,11 +181,11 @@ class TestMergePatch:
         ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
     ])
     def test_rfc_7396_examples(self, target, patch, expected):
-        assert mod.merge_patch(target, patch) == expected
+        assert patches.merge_patch(target, patch) == expected
 
     def test_input_untouched(self):
         target = {"a": {"b": 1}}
-        mod.merge_patch(target, {"a": {"b": 2}})
+        patches.merge_patch(target, {"a": {"b": 2}})
         assert target == {"a": {"b": 1}}
 
 
@@ -499,7 +500,7 @@ class TestApply:
     def test_patch_error_names_rule_and_item(self):
         rules = [rule(), {"conditions": {"group_resource": "persistentvolumeclaims"},
                           "patches": [{"operation": "remove", "path": "/spec/nothere"}]}]
-        with pytest.raises(mod.ModifierError, match=r"resource_modifiers\[1\] on persistentvolumeclaims bar/mysql-data"):
+        with pytest.raises(patches.ModifierError, match=r"resource_modifiers\[1\] on persistentvolumeclaims bar/mysql-data"):
             mod.apply_modifiers(pvc(), "persistentvolumeclaims", rules)
 
     def test_input_never_modified(self):

@@ -8,7 +8,10 @@ __metaclass__ = type
 
 import pytest
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import mapping as ns_mapping
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import skips
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 
 # What a typical Velero backup of a cluster with CAPI and some CRs holds.
@@ -38,7 +41,7 @@ class TestDefaults:
             "clusterresourcesets.addons.cluster.x-k8s.io")
 
     def test_never_restored_is_veleros_list(self):
-        assert plan.NEVER_RESTORED == {
+        assert skips.NEVER_RESTORED == {
             "nodes", "events", "events.events.k8s.io", "backups.velero.io", "restores.velero.io",
             "resticrepositories.velero.io", "csinodes.storage.k8s.io",
             "volumeattachments.storage.k8s.io", "backuprepositories.velero.io"}
@@ -46,16 +49,16 @@ class TestDefaults:
     @pytest.mark.parametrize("name", ["nodes", "csinodes", "volumeattachments", "events.events.k8s.io",
                                       "backuprepositories.velero.io"])
     def test_is_never_restored(self, name):
-        assert plan.is_never_restored(name)
+        assert skips.is_never_restored(name)
 
     @pytest.mark.parametrize("name", ["pods", "nodes.example.com", "storageclasses"])
     def test_is_restorable(self, name):
-        assert not plan.is_never_restored(name)
+        assert not skips.is_never_restored(name)
 
     def test_canonical_group_resource(self):
-        assert plan.canonical_group_resource("customresourcedefinitions") == plan.CRD_GROUP_RESOURCE
-        assert plan.canonical_group_resource("priorityclasses") == "priorityclasses.scheduling.k8s.io"
-        assert plan.canonical_group_resource("pods") == "pods"
+        assert skips.canonical_group_resource("customresourcedefinitions") == kr.CRDS
+        assert skips.canonical_group_resource("priorityclasses") == "priorityclasses.scheduling.k8s.io"
+        assert skips.canonical_group_resource("pods") == "pods"
 
 
 class TestTiers:
@@ -102,12 +105,12 @@ class TestTiers:
         assert plan.restore_tiers([]) == []
 
     def test_crds_first_even_when_override_omits_them(self):
-        tiers = plan.restore_tiers(["pods", "secrets", plan.CRD_GROUP_RESOURCE], ["pods"])
-        assert tiers == [[plan.CRD_GROUP_RESOURCE], ["pods"], ["secrets"]]
+        tiers = plan.restore_tiers(["pods", "secrets", kr.CRDS], ["pods"])
+        assert tiers == [[kr.CRDS], ["pods"], ["secrets"]]
 
     def test_crds_first_even_when_override_puts_them_last(self):
-        tiers = plan.restore_tiers(["pods", plan.CRD_GROUP_RESOURCE], ["pods", "-", "customresourcedefinitions"])
-        assert tiers == [[plan.CRD_GROUP_RESOURCE], ["pods"]]
+        tiers = plan.restore_tiers(["pods", kr.CRDS], ["pods", "-", "customresourcedefinitions"])
+        assert tiers == [[kr.CRDS], ["pods"]]
 
     def test_override_with_low_list(self):
         tiers = plan.restore_tiers(["a.x", "b.x", "c.x", "pods"], ["c.x", "-", "a.x"])
@@ -163,36 +166,36 @@ class TestParsePriorities:
 class TestIncludedResources:
     def test_non_restorable_included_is_an_error(self):
         with pytest.raises(InvalidOptionError, match="included_resources: csinodes, nodes cannot be restored"):
-            plan.check_included_resources_restorable(["pods", "nodes", "csinodes"])
+            skips.check_included_resources_restorable(["pods", "nodes", "csinodes"])
 
-    def test_fine(self):
-        plan.check_included_resources_restorable(["*", "pods"])
-        plan.check_included_resources_restorable(None)
+    @pytest.mark.parametrize("included", [["*", "pods"], None, [], ["deployments.apps", "customresourcedefinitions"]])
+    def test_restorable_resources_are_accepted(self, included):
+        assert skips.check_included_resources_restorable(included) is None
 
 
 class TestNamespaceMapping:
     def test_valid(self):
-        assert plan.validate_namespace_mapping({"a": "b", "c": "d"}) == {"a": "b", "c": "d"}
+        assert ns_mapping.validate_namespace_mapping({"a": "b", "c": "d"}) == {"a": "b", "c": "d"}
 
     def test_empty(self):
-        assert plan.validate_namespace_mapping(None) == {}
-        assert plan.validate_namespace_mapping({}) == {}
+        assert ns_mapping.validate_namespace_mapping(None) == {}
+        assert ns_mapping.validate_namespace_mapping({}) == {}
 
     def test_two_sources_one_target(self):
         with pytest.raises(InvalidOptionError) as raised:
-            plan.validate_namespace_mapping({"a": "t", "b": "t"})
+            ns_mapping.validate_namespace_mapping({"a": "t", "b": "t"})
         assert "namespaces 'a', 'b' would all be restored into namespace 't'" in str(raised.value)
 
     def test_target_is_a_restored_source_left_in_place(self):
         with pytest.raises(InvalidOptionError, match="'a', 'b' would all be restored into namespace 'b'"):
-            plan.validate_namespace_mapping({"a": "b"}, restored_namespaces=["a", "b"])
+            ns_mapping.validate_namespace_mapping({"a": "b"}, restored_namespaces=["a", "b"])
 
     def test_target_is_a_source_that_moves_away(self):
         mapping = {"a": "b", "b": "c"}
-        assert plan.validate_namespace_mapping(mapping, restored_namespaces=["a", "b"]) == mapping
+        assert ns_mapping.validate_namespace_mapping(mapping, restored_namespaces=["a", "b"]) == mapping
 
     def test_identity_mapping_is_fine(self):
-        assert plan.validate_namespace_mapping({"a": "a"}, restored_namespaces=["a"]) == {"a": "a"}
+        assert ns_mapping.validate_namespace_mapping({"a": "a"}, restored_namespaces=["a"]) == {"a": "a"}
 
     @pytest.mark.parametrize("mapping, word", [
         ({"a": "Bad_Name"}, "target namespace 'Bad_Name'"),
@@ -202,18 +205,18 @@ class TestNamespaceMapping:
     ])
     def test_invalid_names(self, mapping, word):
         with pytest.raises(InvalidOptionError, match=word):
-            plan.validate_namespace_mapping(mapping)
+            ns_mapping.validate_namespace_mapping(mapping)
 
     def test_not_a_dict(self):
         with pytest.raises(InvalidOptionError, match="must be a dict"):
-            plan.validate_namespace_mapping(["a:b"])
+            ns_mapping.validate_namespace_mapping(["a:b"])
 
     def test_map_namespace(self):
-        assert plan.map_namespace("a", {"a": "b"}) == "b"
-        assert plan.map_namespace("c", {"a": "b"}) == "c"
-        assert plan.map_namespace("", {"": "b"}) == ""
-        assert plan.map_namespace(None, {"a": "b"}) is None
-        assert plan.map_namespace("a", None) == "a"
+        assert ns_mapping.map_namespace("a", {"a": "b"}) == "b"
+        assert ns_mapping.map_namespace("c", {"a": "b"}) == "c"
+        assert ns_mapping.map_namespace("", {"": "b"}) == ""
+        assert ns_mapping.map_namespace(None, {"a": "b"}) is None
+        assert ns_mapping.map_namespace("a", None) == "a"
 
 
 def pod(phase=None, annotations=None):
@@ -228,28 +231,28 @@ def pod(phase=None, annotations=None):
 class TestSkipReason:
     @pytest.mark.parametrize("phase", ["Succeeded", "Failed"])
     def test_completed_pods(self, phase):
-        assert "completed" in plan.skip_reason(pod(phase), "pods")
+        assert "completed" in skips.skip_reason(pod(phase), "pods")
 
     @pytest.mark.parametrize("phase", ["Running", "Pending", "Unknown", None])
     def test_other_pods(self, phase):
-        assert plan.skip_reason(pod(phase), "pods") is None
+        assert skips.skip_reason(pod(phase), "pods") is None
 
     def test_mirror_pod(self):
-        assert "mirror pod" in plan.skip_reason(pod("Running", {plan.MIRROR_POD_ANNOTATION: "abc"}), "pods")
+        assert "mirror pod" in skips.skip_reason(pod("Running", {skips.MIRROR_POD_ANNOTATION: "abc"}), "pods")
 
     def test_controller_managed_endpoint_slice(self):
-        labels = {plan.ENDPOINT_SLICE_MANAGED_BY: plan.ENDPOINT_SLICE_CONTROLLER}
-        assert "control plane" in plan.skip_reason({"metadata": {"labels": labels}}, plan.ENDPOINT_SLICES)
-        mesh = {"metadata": {"labels": {plan.ENDPOINT_SLICE_MANAGED_BY: "mesh.example.com"}}}
-        assert plan.skip_reason(mesh, plan.ENDPOINT_SLICES) is None
-        assert plan.skip_reason({"metadata": {"labels": labels}}, "configmaps") is None
+        labels = {skips.ENDPOINT_SLICE_MANAGED_BY: skips.ENDPOINT_SLICE_CONTROLLER}
+        assert "control plane" in skips.skip_reason({"metadata": {"labels": labels}}, kr.ENDPOINT_SLICES)
+        mesh = {"metadata": {"labels": {skips.ENDPOINT_SLICE_MANAGED_BY: "mesh.example.com"}}}
+        assert skips.skip_reason(mesh, kr.ENDPOINT_SLICES) is None
+        assert skips.skip_reason({"metadata": {"labels": labels}}, "configmaps") is None
 
     def test_mirror_annotation_only_counts_for_pods(self):
-        item = pod(None, {plan.MIRROR_POD_ANNOTATION: "abc"})
-        assert plan.skip_reason(item, "configmaps") is None
+        item = pod(None, {skips.MIRROR_POD_ANNOTATION: "abc"})
+        assert skips.skip_reason(item, "configmaps") is None
 
     def test_phase_only_counts_for_pods(self):
-        assert plan.skip_reason(pod("Succeeded"), "widgets.example.com") is None
+        assert skips.skip_reason(pod("Succeeded"), "widgets.example.com") is None
 
     @pytest.mark.parametrize("status", [
         {"completionTime": "2024-01-01T00:00:00Z"},
@@ -257,7 +260,7 @@ class TestSkipReason:
         {"conditions": [{"type": "Suspended", "status": "True"}, {"type": "Failed", "status": "True"}]},
     ])
     def test_finished_jobs(self, status):
-        assert plan.skip_reason({"metadata": {}, "status": status}, "jobs.batch") == "job has finished"
+        assert skips.skip_reason({"metadata": {}, "status": status}, "jobs.batch") == "job has finished"
 
     @pytest.mark.parametrize("status", [
         None, {}, {"active": 1}, {"conditions": [{"type": "Failed", "status": "False"}]},
@@ -267,7 +270,7 @@ class TestSkipReason:
         item = {"metadata": {}}
         if status is not None:
             item["status"] = status
-        assert plan.skip_reason(item, "jobs.batch") is None
+        assert skips.skip_reason(item, "jobs.batch") is None
 
     def test_never_restored_resource(self):
-        assert plan.skip_reason({"metadata": {"name": "n"}}, "nodes") == "nodes are never restored"
+        assert skips.skip_reason({"metadata": {"name": "n"}}, "nodes") == "nodes are never restored"

@@ -1,0 +1,231 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pods in a restore, in one place: what a pod gets before it is created (the init containers
+of its restore hooks; ``restore-wait`` first when its volume data is restored) and the work
+once every tier is done: the volume data (file-system restore), then the exec hooks.
+
+Volume data: pods whose volumes have file-system backups are handed, after every tier is done,
+to a ``PodVolumeRestorer``: ``node_agent.NodeAgentVolumeRestorer`` (restic in the node agents)
+when ``repository_password`` is given; without it such volumes are reported as warnings.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import threading
+
+from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import poll
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import VolumeRestore
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.cluster import POLL_INTERVAL, api_reason
+
+RESTORE_WAIT_CONTAINER = "restore-wait"
+RESTORE_WAIT_MOUNT_ROOT = "/restores"
+DEFAULT_VOLUME_RESTORE_TIMEOUT = 600  # the volume_restore_timeout default
+
+
+class PodVolumeRestorer(object):
+    """The interface for volume data (file-system restore); node_agent.NodeAgentVolumeRestorer
+    implements it with restic in the node agents.
+
+    When a restorer is given, every restored pod with file-system-backed volumes first gets the
+    ``restore-wait`` init container (image ``init_image``); once every tier is done,
+    ``restore_volumes`` gets the work for all of them at once. Without a restorer such volumes
+    are reported as warnings and the pods are restored without the init container."""
+
+    init_image = None
+
+    def restore_volumes(self, work, restore_uid):
+        """work: [node_agent.VolumeRestore] (the restored pod's namespace and name, the volume, the
+        restic snapshot, the repository identifier, the pod's namespace in the backup);
+        restore_uid: the marker name restore-wait waits for. Returns [(entry, error message or
+        None)] (node_agent.restore_pod_volumes has this contract)."""
+        raise NotImplementedError
+
+
+def volume_work(source_pod, created_pod, snapshots, pod_volume_backups):
+    """The VolumeRestore entries of one restored pod: {volume: snapshot} with the repository of
+    each volume's PodVolumeBackup."""
+    source = source_pod.get("metadata") or {}
+    repositories = {}
+    for pvb in pod_volume_backups or ():
+        spec = pvb.get("spec") or {}
+        owner = spec.get("pod") or {}
+        if (owner.get("namespace"), owner.get("name")) == (source.get("namespace"), source.get("name")):
+            repositories[spec.get("volume")] = spec.get("repoIdentifier")
+    metadata = created_pod["metadata"]
+    return [VolumeRestore(metadata.get("namespace"), metadata["name"], volume, snapshot, repositories.get(volume),
+                          source.get("namespace")) for volume, snapshot in sorted(snapshots.items())]
+
+
+def pod_volume_snapshots(pod_volume_backups, pod):
+    """{volume name: restic snapshot id} to restore into `pod` (the item from the backup,
+    with its namespace in the backup). As Velero: the PodVolumeBackups of that pod name
+    and namespace with a snapshot id (none means an empty or failed volume), for volumes
+    the pod still has."""
+    metadata = pod.get("metadata") or {}
+    volumes = set(v.get("name") for v in (pod.get("spec") or {}).get("volumes") or ())
+    snapshots = {}
+    for pvb in pod_volume_backups or ():
+        spec = pvb.get("spec") or {}
+        owner = spec.get("pod") or {}
+        snapshot = (pvb.get("status") or {}).get("snapshotID")
+        if (owner.get("name"), owner.get("namespace")) == (metadata.get("name"), metadata.get("namespace")) \
+                and snapshot and spec.get("volume") in volumes:
+            snapshots[spec["volume"]] = snapshot
+    return snapshots
+
+
+RESTORE_WAIT_SCRIPT = (
+    'uid="$1"; shift\n'
+    'while :; do\n'
+    '  missing=0\n'
+    '  for volume in "$@"; do\n'
+    '    [ -e "%(root)s/$volume/.velero/$uid" ] || missing=1\n'
+    '  done\n'
+    '  [ "$missing" = 0 ] && break\n'
+    '  sleep 1\n'
+    'done\n'
+    'for volume in "$@"; do rm -rf "%(root)s/$volume/.velero"; done\n'
+) % {"root": RESTORE_WAIT_MOUNT_ROOT}
+
+
+def add_restore_wait_init_container(pod, volumes, restore_uid, image, security_context=None, resources=None):
+    """A copy of `pod` whose first init container waits for its volume data.
+
+    The container `restore-wait` mounts each volume at /restores/<volume> and waits
+    until /restores/<volume>/.velero/<restore_uid> exists for all of them (the marker
+    the restore writes once restic has restored the data; the same one Velero's helper
+    waits for), then removes the .velero directories. Names are passed as arguments,
+    never spliced into the script. An existing restore-wait container is replaced.
+    """
+    volumes = list(volumes)
+    pod = copy.deepcopy(pod)
+    spec = pod.setdefault("spec", {})
+    known = set(v.get("name") for v in spec.get("volumes") or ())
+    unknown = [v for v in volumes if v not in known]
+    if unknown:
+        raise InvalidOptionError("pod %s has no volume named %s" % (
+            pod.get("metadata", {}).get("name"), ", ".join(sorted(unknown))))
+    if not volumes:
+        return pod
+    container = {
+        "name": RESTORE_WAIT_CONTAINER,
+        "image": image,
+        "command": ["/bin/sh", "-c", RESTORE_WAIT_SCRIPT, RESTORE_WAIT_CONTAINER, restore_uid] + volumes,
+        "volumeMounts": [{"name": v, "mountPath": "%s/%s" % (RESTORE_WAIT_MOUNT_ROOT, v)} for v in volumes],
+    }
+    if security_context:
+        container["securityContext"] = copy.deepcopy(security_context)
+    if resources:
+        container["resources"] = copy.deepcopy(resources)
+    others = [c for c in spec.get("initContainers") or () if c.get("name") != RESTORE_WAIT_CONTAINER]
+    spec["initContainers"] = [container] + others
+    return pod
+
+
+class PodWork(object):
+    """The pods of one restore: their additions before create, their volume data and exec
+    hooks after every tier. Thread-safe (items are created by a pool of workers)."""
+
+    def __init__(self, kube, options, report, pod_volume_backups, volume_restorer, restore_uid):
+        self.kube = kube
+        self.options = options
+        self.report = report
+        self.pod_volume_backups = pod_volume_backups
+        self.volume_restorer = volume_restorer
+        self.uid = restore_uid
+        self._lock = threading.Lock()
+        self.pending_volumes = []
+        self.pending_exec_hooks = []  # (created pod, [hooks.RestoreExecHook]) run after the volume data
+
+    def with_additions(self, task, desired):
+        """Pods get the init containers of their restore hooks, and restore-wait (first) when
+        their volume data is restored."""
+        if task.group_resource != kr.PODS:
+            return desired
+        init_hooks = hooks.restore_hooks_for_pod(desired, self.options["restore_hooks"])[0]
+        if init_hooks:
+            desired = copy.deepcopy(desired)
+            spec = desired.setdefault("spec", {})
+            spec["initContainers"] = list(init_hooks) + list(spec.get("initContainers") or [])
+        return self._with_volume_wait(task, desired)
+
+    def _with_volume_wait(self, task, desired):
+        if not self.options["restore_pvs"]:
+            return desired
+        snapshots = pod_volume_snapshots(self.pod_volume_backups, task.item)
+        if not snapshots:
+            return desired
+        if self.volume_restorer is None:
+            self.report.warn_about(task, "pod %s: data of volumes %s (file-system backup) is not restored: "
+                                         "repository_password was not given" % (desired["metadata"].get("name"),
+                                                                                ", ".join(sorted(snapshots))))
+            return desired
+        return add_restore_wait_init_container(desired, sorted(snapshots), self.uid, self.volume_restorer.init_image)
+
+    def created(self, task, desired, created):
+        """Remember a created pod's volume work and exec hooks for after the tiers."""
+        if task.group_resource != kr.PODS:
+            return
+        if self.volume_restorer is not None and self.options["restore_pvs"]:
+            snapshots = pod_volume_snapshots(self.pod_volume_backups, task.item)
+            if snapshots:
+                with self._lock:
+                    self.pending_volumes.extend(volume_work(task.item, created, snapshots, self.pod_volume_backups))
+        exec_hooks = hooks.restore_hooks_for_pod(desired, self.options["restore_hooks"])[1]
+        if exec_hooks:
+            with self._lock:
+                self.pending_exec_hooks.append((created, exec_hooks))
+
+    def restore_volumes(self):
+        if not self.pending_volumes:
+            return
+        log, results = self.report.log, self.report.results
+        log.info("Restoring volume data", volumes=len(self.pending_volumes))
+        for entry, error in self.volume_restorer.restore_volumes(self.pending_volumes, self.uid):
+            if error:
+                results.error(error, namespace=entry.namespace)
+                log.error(error, namespace=entry.namespace, name=entry.pod)
+            else:
+                log.info("Restored volume data", namespace=entry.namespace, name=entry.pod, volume=entry.volume)
+
+    def run_exec_hooks(self):
+        """Post-restore exec hooks, once volume data is back: each waits for its pod to run
+        (its wait timeout; none means volume_restore_timeout), then runs in order."""
+        volume_timeout = self.options.get("volume_restore_timeout") or DEFAULT_VOLUME_RESTORE_TIMEOUT
+        for pod, exec_hooks in self.pending_exec_hooks:
+            meta = pod["metadata"]
+            scope = {"namespace": meta.get("namespace")}
+            for restore_hook in exec_hooks:
+                wait = restore_hook.wait_timeout or volume_timeout
+                try:
+                    running = self._wait_for_running_pod(meta["namespace"], meta["name"], wait)
+                except KubedrError as error:
+                    self.report.results.error("pod %s: restore hook %s not run: %s" % (
+                        meta["name"], restore_hook.hook.name, error), **scope)
+                    break
+                outcomes, failed = hooks.run_hooks(self.kube.exec_client, running, [restore_hook.hook])
+                hooks.record_outcomes(outcomes, "pod %s: restore hook" % meta["name"], self.report.results,
+                                      self.report.log, meta.get("namespace"))
+                if failed:
+                    break
+
+    def _wait_for_running_pod(self, namespace, name, timeout):
+        def running():
+            try:
+                pod = self.kube.get("/api/v1/namespaces/%s/pods/%s" % (namespace, name))
+            except ApiException as error:
+                raise ClusterError("cannot read the pod: %s" % api_reason(error))
+            return pod if (pod.get("status") or {}).get("phase") == "Running" else None
+
+        pod = poll(running, timeout, POLL_INTERVAL)
+        if pod is None:
+            raise ClusterError("the pod was not running within %ss" % timeout)
+        return pod

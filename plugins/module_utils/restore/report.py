@@ -1,0 +1,218 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a restore tells: the outcome of each item (Velero's resource list, the log, check
+mode's plan), warnings and errors, diffs with secret values hidden, and the module result."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import json
+import threading
+from typing import NamedTuple, Optional
+
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
+from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.item_actions import LAST_APPLIED_ANNOTATION
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.mapping import map_namespace
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy import (
+    PLAN_CREATE,
+    PLAN_FAIL,
+    PLAN_RECREATE,
+    PLAN_SKIP,
+    PLAN_SKIP_DIFFERS,
+    PLAN_SKIP_IDENTICAL,
+    PLAN_UPDATE,
+)
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.records import PackedRecords
+
+CREATED, UPDATED, SKIPPED, FAILED = "created", "updated", "skipped", "failed"
+OUTCOMES = (CREATED, UPDATED, SKIPPED, FAILED)
+PLAN_OUTCOME = {PLAN_CREATE: CREATED, PLAN_UPDATE: UPDATED, PLAN_RECREATE: CREATED, PLAN_SKIP: SKIPPED,
+                PLAN_SKIP_IDENTICAL: SKIPPED, PLAN_SKIP_DIFFERS: SKIPPED, PLAN_FAIL: FAILED}
+HIDDEN = "<hidden>"
+
+
+def hide_secret_values(obj):
+    """A copy of a Secret for diffs and plans: every value of data/stringData and the
+    last-applied annotation (which repeats them) replaced by a marker."""
+    if not isinstance(obj, dict) or obj.get("kind") != "Secret":
+        return obj
+    obj = copy.deepcopy(obj)
+    for key in ("data", "stringData"):
+        if isinstance(obj.get(key), dict):
+            obj[key] = dict((k, HIDDEN) for k in obj[key])
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if LAST_APPLIED_ANNOTATION in annotations:
+        annotations[LAST_APPLIED_ANNOTATION] = HIDDEN
+    return obj
+
+
+def secret_diff(before, after):
+    """Hide secret values in a before/after pair, but keep telling changed values apart."""
+    hidden_before, hidden_after = hide_secret_values(before), hide_secret_values(after)
+    if before.get("kind") != "Secret":
+        return hidden_before, hidden_after
+    for key in ("data", "stringData"):
+        old, new = before.get(key) or {}, after.get(key) or {}
+        for name in new:
+            if name in old and old[name] != new[name]:
+                hidden_after[key][name] = HIDDEN + " (changed)"
+    return hidden_before, hidden_after
+
+
+class Outcomes(object):
+    """Per item: what happened (Velero's resource list) and counts per resource. Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = {}
+        self._counts = {}
+        self.recreated = 0
+
+    def record(self, list_key, namespace, name, outcome):
+        with self._lock:
+            display = results.item_display_name(namespace, name)
+            entries = self._entries.get(list_key)
+            if entries is None:
+                entries = self._entries[list_key] = PackedRecords(1)
+            entries.append("%s(%s)" % (display, outcome))
+            per = self._counts.setdefault(list_key, dict((o, 0) for o in OUTCOMES))
+            per[outcome] += 1
+
+    def count_recreated(self):
+        with self._lock:
+            self.recreated += 1
+
+    def resource_list(self):
+        return dict((key, self._sorted_entries(key)) for key in sorted(self._entries))
+
+    def _sorted_entries(self, key):
+        return sorted(entry for (entry,) in self._entries[key])
+
+    def write_resource_list(self, out):
+        """Velero's resource list as ``storage.gzip_json`` encodes it, written one resource at a
+        time: only one resource's entries are ever decoded into memory."""
+        out.write(b"{")
+        for position, key in enumerate(sorted(self._entries)):
+            out.write(b"," if position else b"")
+            out.write(json.dumps(key).encode("utf-8") + b":")
+            out.write(json.dumps(self._sorted_entries(key), separators=(",", ":")).encode("utf-8"))
+        out.write(b"}\n")
+
+    def counts(self):
+        totals = dict((o, sum(c[o] for c in self._counts.values())) for o in OUTCOMES)
+        totals["total"] = sum(totals.values())
+        totals["recreated"] = self.recreated
+        totals["per_resource"] = dict(sorted(self._counts.items()))
+        return totals
+
+    def changed(self):
+        return any(c[CREATED] or c[UPDATED] for c in self._counts.values())
+
+
+class ItemResult(NamedTuple):
+    """What happened to one item: its outcome, the object the message names (``target``),
+    the action for check mode's plan (None: the outcome) and why, with a warning or error."""
+    outcome: str
+    target: dict
+    action: Optional[str] = None
+    reason: Optional[str] = None
+    warning: Optional[str] = None
+    error: Optional[str] = None
+
+
+class ItemFailed(Exception):
+    """One item could not be restored: the failure is recorded for it and the run goes on."""
+
+    def __init__(self, target, error, action=PLAN_FAIL):
+        super(ItemFailed, self).__init__(error)
+        self.result = ItemResult(FAILED, target, action, error=error)
+
+
+class RestoreReport(object):
+    """The outcomes, results, log, plan and diffs of one restore. Thread-safe."""
+
+    def __init__(self, name, backup_name, namespace_mapping, check_mode=False, diff=False):
+        self.name = name
+        self.backup_name = backup_name
+        self.namespace_mapping = namespace_mapping
+        self.check_mode = check_mode
+        self.want_diff = diff
+        self.results = results.Results()
+        self.outcomes = Outcomes()
+        self.log = runlog.RunLog(name, runlog.RESTORE)
+        self.plan = []
+        self.diffs = []
+        self._lock = threading.Lock()
+
+    def scope(self, task):
+        """Where a message about an item goes: its namespace in the cluster, else the cluster."""
+        namespace = map_namespace(task.source_namespace, self.namespace_mapping)
+        return {"namespace": namespace or None, "cluster": not namespace}
+
+    def warn_about(self, task, message):
+        self.results.warn(message, **self.scope(task))
+
+    def finish(self, task, done):
+        """Record what happened to an item: results, log, resource list and plan."""
+        namespace = map_namespace(task.source_namespace, self.namespace_mapping) or None
+        name = (done.target.get("metadata") or {}).get("name")
+        if done.target is task.item and task.group_resource == kr.NAMESPACES:
+            name = map_namespace(name, self.namespace_mapping)
+        label = "%s %s" % (task.group_resource, results.item_display_name(namespace, name))
+        scope = {"namespace": namespace, "cluster": not namespace}
+        if done.warning:
+            self.results.warn("%s: %s" % (label, done.warning), **scope)
+            self.log.warning(done.warning, resource=task.group_resource, namespace=namespace, name=name)
+        if done.error:
+            self.results.error("%s: %s" % (label, done.error), **scope)
+            self.log.error(done.error, resource=task.group_resource, namespace=namespace, name=name)
+        self.outcomes.record(task.list_key, namespace, name, done.outcome)
+        action = done.action or done.outcome
+        self.log.info("Restore of item %s" % action, resource=task.group_resource,
+                      namespace=namespace, name=name, reason=done.reason)
+        if self.check_mode:
+            entry = {"resource": task.list_key, "group_resource": task.group_resource, "namespace": namespace,
+                     "name": name, "action": action}
+            if done.reason:
+                entry["reason"] = done.reason
+            with self._lock:
+                self.plan.append(entry)
+
+    def add_diff(self, task, live_diff):
+        if not self.want_diff:
+            return
+        metadata = live_diff.before.get("metadata") or {}
+        where = "%s %s" % (task.list_key, results.item_display_name(metadata.get("namespace"), metadata.get("name")))
+        before, after = secret_diff(live_diff.before, live_diff.after)
+        with self._lock:
+            self.diffs.append({"before_header": "%s (in the cluster)" % where,
+                               "after_header": "%s (from backup %s)" % (where, self.backup_name),
+                               "before": before, "after": after})
+
+    def result(self, phase, started, completed, storage):
+        """The module result; ``storage``: URLs of what was written under restores/<name>/."""
+        result = {
+            "changed": self.outcomes.changed(),
+            "name": self.name,
+            "backup_name": self.backup_name,
+            "phase": None if self.check_mode else phase,
+            "start_timestamp": rfc3339(started),
+            "completion_timestamp": rfc3339(completed),
+            "item_counts": self.outcomes.counts(),
+            "restore_warnings": self.results.warnings,
+            "restore_errors": self.results.errors,
+            "warning_count": self.results.warning_count(),
+            "error_count": self.results.error_count(),
+            "storage": storage,
+        }
+        if self.check_mode:
+            result["plan"] = sorted(self.plan, key=lambda e: (e["resource"], e["namespace"] or "", e["name"]))
+        if self.want_diff:
+            result["diff"] = sorted(self.diffs, key=lambda d: d["before_header"])
+        return result

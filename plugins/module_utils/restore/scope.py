@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What of the backup a restore restores, and through which API resources: discovery (plus
+the archive's group-resources the cluster does not serve yet), the filters, the cluster-scoped
+items restored items pull in, and the ``RestoreContext`` the item actions see."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
+from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as actions
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.mapping import validate_namespace_mapping
+
+
+def restore_status_resources(status_option, group_resources, api_resources):
+    """The group-resources whose status is restored (Velero's spec.restoreStatus: nothing unless
+    included_resources names them; ``*`` = all but the excluded)."""
+    includes = selection.resolve_resource_patterns(status_option.get("included_resources"), api_resources)
+    if not includes:
+        return frozenset()
+    excludes = selection.resolve_resource_patterns(status_option.get("excluded_resources"), api_resources)
+    chosen = selection.IncludesExcludes(includes, excludes)
+    return frozenset(gr for gr in group_resources if chosen.should_include(gr))
+
+
+class RestoreScope(object):
+    """The items of an extracted backup that are restored. ``prepare()`` reads the cluster's
+    discovery and decides, before the first write."""
+
+    def __init__(self, kube, options, extracted, backup_name, restore_name, restore_uid):
+        self.kube = kube
+        self.options = options
+        self.extracted = extracted
+        self.backup_name = backup_name
+        self.restore_name = restore_name
+        self.restore_uid = restore_uid
+        self.discovery = None
+        self.synthetic = []
+        self.selection = None
+        self.ctx = None
+        self.additional = set()  # (group_resource, namespace, name) pulled in by restored items
+        self._crd_pending = None
+
+    def prepare(self, report, pod_volume_backups):
+        self.discovery = self.kube.discover()
+        for warning in self.discovery.warnings:
+            report.results.warn(warning)
+            report.log.warning(warning)
+        self.synthetic = self._archive_api_resources()
+        self.selection = selection.BackupSelection(self.options, self.discovery.resources + self.synthetic)
+        namespaces = set(ns for index in self.extracted.groups.values() for ns, _n, _ref in index.items() if ns)
+        namespace_items = self.extracted.group(kr.NAMESPACES)
+        namespaces.update(name for _ns, name, _ref in (namespace_items.items() if namespace_items else ()))
+        restored_namespaces = sorted(ns for ns in namespaces if self.selection.namespace_included(ns))
+        validate_namespace_mapping(self.options["namespace_mapping"], restored_namespaces)
+        self._plan_additional()
+        self.ctx = self._restore_context(pod_volume_backups)
+
+    def _archive_api_resources(self):
+        """ApiResources for the archive's group-resources the cluster does not serve (yet), so
+        that filters and scope rules can name them before their CRDs are restored."""
+        known = set(r.group_resource for r in self.discovery.resources)
+        synthetic = []
+        for group_resource, index in sorted(self.extracted.groups.items()):
+            if group_resource in known or not len(index.items()):
+                continue
+            resource, group = (group_resource.split(".", 1) + [""])[:2]
+            sample = self.extracted.load(next(iter(index.items()))[2])
+            version = sample.get("apiVersion", "").rpartition("/")[2]
+            synthetic.append(ApiResource(group, version, resource, sample.get("kind", ""), index.namespaced))
+        return synthetic
+
+    def _plan_additional(self):
+        """Cluster-scoped items that restored items need, as backup item actions pull them in:
+        the PV bound to a restored PVC, the CRD of restored custom resources."""
+        for namespace, _name, item in self.extracted.items_of(kr.PVCS):
+            if self.selected(kr.PVCS, item, namespace) is None:
+                volume = (item.get("spec") or {}).get("volumeName")
+                if volume:
+                    self.additional.add((kr.PVS, None, volume))
+        crds = self.extracted.group(kr.CRDS)
+        for _ns, name, _path in (crds.items() if crds else ()):
+            if name in self.extracted.groups and any(
+                    self.selected(name, item, ns) is None for ns, _n, item in self.extracted.items_of(name)):
+                self.additional.add((kr.CRDS, None, name))
+
+    def _restore_context(self, pod_volume_backups):
+        pvs = [item for _ns, _n, item in self.extracted.items_of(kr.PVS)]
+        fs_backed = actions.fs_backed_pvcs(pod_volume_backups)
+        if self.options["restore_pvs"]:
+            reprovisioned = actions.pvs_to_reprovision(pvs, fs_backed)
+        else:
+            reprovisioned = frozenset(pv["metadata"]["name"] for pv in pvs)
+        return actions.RestoreContext(
+            backup_name=self.backup_name, restore_name=self.restore_name, restore_uid=self.restore_uid,
+            namespace_mapping=self.options["namespace_mapping"],
+            preserve_node_ports=bool(self.options.get("preserve_node_ports")),
+            restore_status=restore_status_resources(self.options["restore_status"], list(self.extracted.groups),
+                                                    self.discovery.resources + self.synthetic),
+            fs_backed_pvcs=fs_backed, reprovisioned_pvs=reprovisioned,
+            resource_modifiers=self.options["resource_modifiers"])
+
+    def api_resource(self, group_resource, item):
+        """The ApiResource an item is created through: its own apiVersion and kind, served by the cluster."""
+        found = self.discovery.find_kind(item.get("apiVersion", ""), item.get("kind", ""))
+        if found is not None and found.group_resource == group_resource:
+            return found
+        return None
+
+    def namespace_resource(self):
+        return self.discovery.find(kr.NAMESPACES)
+
+    def _filter_resource(self, group_resource):
+        found = self.discovery.find(group_resource)
+        if found is not None:
+            return found
+        for synthetic in self.synthetic:
+            if synthetic.group_resource == group_resource:
+                return synthetic
+        return None
+
+    def selected(self, group_resource, item, source_namespace):
+        """None when the item is restored, else why not (filters only)."""
+        api_resource = self._filter_resource(group_resource)
+        if api_resource is None:
+            return "resource not known"
+        metadata = item.get("metadata") or {}
+        key = (group_resource, source_namespace, metadata.get("name"))
+        if key in self.additional:
+            return self.selection.item_skip_reason(api_resource, item, additional=True)
+        if not self.selection.lists_resource(api_resource):
+            return "resource excluded"
+        if group_resource == kr.NAMESPACES:
+            if not self.selection.namespace_included(metadata.get("name", "")):
+                return "namespace excluded"
+            if self.selection.has_label_selector() and not self.selection.labels_match(metadata.get("labels")):
+                return "does not match the label selector"
+            return None
+        return self.selection.item_skip_reason(api_resource, item)
+
+    @property
+    def crd_pending(self):
+        """Names of the backup's CRDs (= the group-resources they serve) that are restored."""
+        if self._crd_pending is None:
+            names = set()
+            for _ns, name, item in self.extracted.items_of(kr.CRDS):
+                if self.selected(kr.CRDS, item, None) is None:
+                    names.add(name)
+            self._crd_pending = names
+        return self._crd_pending
+
+    def rediscover(self, wanted):
+        """Refresh discovery; True when it serves every group-resource in ``wanted``."""
+        self.discovery = self.kube.discover(refresh=True)
+        return set(wanted) <= set(r.group_resource for r in self.discovery.resources)

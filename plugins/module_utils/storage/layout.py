@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Velero's object layout in a storage location, and its gzip encodings (pure).
+
+Keys are relative to the location root (``<bucket>/<prefix>/`` or ``<path>/<prefix>/``) and
+name the objects of a backup and of a restore exactly as Velero does. ``velero-backup.json``
+is the commit marker of a backup.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import gzip
+import json
+
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import StorageError
+
+# Top-level folders Velero tolerates in a location; anything else makes it mark the location invalid.
+VELERO_TOP_LEVEL_DIRS = frozenset(["backups", "restores", "restic", "kopia", "metadata", "plugins"])
+BACKUP_METADATA = "velero-backup.json"
+GZIP_LEVEL = 6  # Go's default, so Velero's; gzip's own default (9) is several times slower for little
+
+
+def backup_dir(backup_name):
+    return "backups/%s/" % backup_name
+
+
+def backup_keys(backup_name):
+    """Every object of a backup, by role, as keys relative to the location root."""
+    base = backup_dir(backup_name) + backup_name
+    return {
+        "tarball": base + ".tar.gz",
+        "metadata": backup_dir(backup_name) + BACKUP_METADATA,
+        "logs": base + "-logs.gz",
+        "resource_list": base + "-resource-list.json.gz",
+        "results": base + "-results.gz",
+        "pod_volume_backups": base + "-podvolumebackups.json.gz",
+        "volume_snapshots": base + "-volumesnapshots.json.gz",
+        "progress": base + "-progress.json",
+    }
+
+
+def restore_dir(restore_name):
+    return "restores/%s/" % restore_name
+
+
+def restore_keys(restore_name):
+    base = restore_dir(restore_name) + "restore-" + restore_name
+    return {
+        "logs": base + "-logs.gz",
+        "results": base + "-results.gz",
+        "resource_list": base + "-resource-list.json.gz",
+    }
+
+
+def gzip_json(document):
+    """Velero's ``.json.gz`` encoding: compact JSON plus a newline, gzipped."""
+    return gzip.compress(json.dumps(document, separators=(",", ":"), sort_keys=True).encode("utf-8") + b"\n",
+                         compresslevel=GZIP_LEVEL)
+
+
+def gunzip_json(data):
+    """Inverse of gzip_json; a missing object (None) reads as None."""
+    if data is None:
+        return None
+    try:
+        text = gzip.decompress(data).decode("utf-8").strip()
+        return json.loads(text) if text else None
+    except (OSError, EOFError, ValueError) as error:
+        raise StorageError("stored object is not gzipped JSON: %s" % error)

@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""S3 (or MinIO): the one client factory, and a storage location in a bucket.
+
+``s3_client`` is used by the backup store and by the restic repository management alike,
+so both reach a location with the same TLS, addressing, retry and timeout settings.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.backup_store import MULTIPART_CHUNK, BackupStore
+
+try:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+    from boto3.s3.transfer import TransferConfig
+    HAS_BOTO3 = True
+except ImportError:  # callers check HAS_BOTO3 and say what needs boto3
+    HAS_BOTO3 = False
+
+DEFAULT_REGION = "us-east-1"
+CONNECT_TIMEOUT = 10  # seconds
+READ_TIMEOUT = 120  # seconds: a slow multipart part must not be cut short
+
+
+def s3_client(location, endpoint_url=None):
+    """A boto3 S3 client for a ``storage_location`` dict: its credentials or profile, region,
+    endpoint (``endpoint_url`` when the location names none), addressing style, CA bundle or
+    ``validate_certs``; Signature Version 4, standard retries and bounded timeouts.
+
+    Raises InvalidOptionError for an unknown profile. Callers check HAS_BOTO3 first."""
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id=location.get("access_key"), aws_secret_access_key=location.get("secret_key"),
+            aws_session_token=location.get("session_token"), profile_name=location.get("profile"),
+            region_name=location.get("region") or DEFAULT_REGION)
+    except botocore.exceptions.ProfileNotFound:
+        raise InvalidOptionError("storage_location.profile %r not found in the AWS configuration"
+                                 % location.get("profile"))
+    verify = location.get("aws_ca_bundle") or (location.get("validate_certs") is not False)
+    config = botocore.config.Config(
+        s3={"addressing_style": location.get("s3_addressing_style") or "auto"},
+        signature_version="s3v4",
+        retries={"max_attempts": 5, "mode": "standard"},
+        connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+    )
+    return session.client("s3", endpoint_url=location.get("endpoint_url") or endpoint_url, verify=verify,
+                          config=config)
+
+
+def delete_prefix(client, bucket, prefix, dry_run=False):
+    """Delete every object under ``<prefix>/`` of the bucket (only count them with ``dry_run``);
+    returns how many there were."""
+    count = 0
+    try:
+        paginator = client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix + "/"):
+            keys = [dict(Key=obj["Key"]) for obj in page.get("Contents") or []]
+            count += len(keys)
+            if keys and not dry_run:
+                response = client.delete_objects(Bucket=bucket, Delete=dict(Objects=keys, Quiet=True))
+                failed = response.get("Errors") or []
+                if failed:
+                    raise StorageError("could not delete %d objects under s3://%s/%s/ (first: %s %s)" % (
+                        len(failed), bucket, prefix, failed[0].get("Key"), failed[0].get("Code")))
+    except botocore.exceptions.BotoCoreError as e:
+        raise StorageError("cannot delete s3://%s/%s/: %s" % (bucket, prefix, type(e).__name__))
+    except botocore.exceptions.ClientError as e:
+        error = e.response.get("Error") or {}
+        raise StorageError("cannot delete s3://%s/%s/: %s %s" % (bucket, prefix, error.get("Code"),
+                                                                 error.get("Message") or ""))
+    return count
+
+
+def _join(*parts):
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def _s3_error_code(error):
+    return str((getattr(error, "response", None) or {}).get("Error", {}).get("Code", ""))
+
+
+class S3Store(BackupStore):
+    """A location in an S3 bucket (or MinIO): ``s3://<bucket>/<prefix>/``."""
+
+    def __init__(self, options):
+        if not HAS_BOTO3:
+            raise StorageError("the Python 'boto3' package is required for the s3 provider (pip install boto3)")
+        if not options.get("bucket"):
+            raise InvalidOptionError("storage_location.bucket is required for the s3 provider")
+        self.bucket = options["bucket"]
+        self.prefix = (options.get("prefix") or "").strip("/")
+        self.endpoint = options.get("endpoint_url") or "AWS S3"
+        self.read_only = options.get("access_mode") == "ReadOnly"
+        self.client = s3_client(options)
+        self.transfer = TransferConfig(multipart_threshold=MULTIPART_CHUNK, multipart_chunksize=MULTIPART_CHUNK,
+                                       max_concurrency=4, use_threads=True)
+
+    def _key(self, key):
+        return _join(self.prefix, key)
+
+    def url(self, key):
+        return "s3://%s/%s" % (self.bucket, self._key(key))
+
+    def _fail(self, action, key, error):
+        """A StorageError that names the request and the reason; never credentials."""
+        code = _s3_error_code(error)
+        where = "s3://%s/%s" % (self.bucket, self._key(key)) if key is not None else "bucket %s" % self.bucket
+        if isinstance(error, botocore.exceptions.NoCredentialsError):
+            return StorageError("no S3 credentials: set storage_location.access_key and secret_key (or a profile)")
+        if isinstance(error, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
+            return StorageError("cannot reach the S3 endpoint %s: %s" % (self.endpoint, type(error).__name__))
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied", "InvalidToken",
+                    "ExpiredToken"):
+            return StorageError("S3 refused to %s %s at %s (%s): check storage_location.access_key/secret_key "
+                                "and the bucket policy" % (action, where, self.endpoint, code or "HTTP 403"))
+        if code == "NoSuchBucket" or (code == "404" and key is None):
+            return StorageError("S3 bucket %s does not exist at %s" % (self.bucket, self.endpoint))
+        return StorageError("S3 could not %s %s at %s: %s" % (action, where, self.endpoint, code or error))
+
+    def check(self, for_write=True):
+        """Fail early, before anything is written, when the bucket is missing or refuses us."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail("access", None, error)
+
+    def put_bytes(self, key, data):
+        self.ensure_writable()
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail("write", key, error)
+
+    def upload_file(self, key, fileobj):
+        """Multipart, streaming upload of a (large) binary file object."""
+        self.ensure_writable()
+        try:
+            self.client.upload_fileobj(fileobj, self.bucket, self._key(key), Config=self.transfer)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail("upload", key, error)
+        except Exception as error:  # s3transfer wraps failures of its worker threads
+            raise self._fail("upload", key, getattr(error, "last_exception", None) or error)
+
+    def get_bytes(self, key):
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except botocore.exceptions.ClientError as error:
+            if _s3_error_code(error) in ("NoSuchKey", "404"):
+                return None
+            raise self._fail("read", key, error)
+        except botocore.exceptions.BotoCoreError as error:
+            raise self._fail("read", key, error)
+
+    def download_file(self, key, fileobj):
+        try:
+            self.client.download_fileobj(self.bucket, self._key(key), fileobj, Config=self.transfer)
+        except botocore.exceptions.ClientError as error:
+            if _s3_error_code(error) in ("NoSuchKey", "404"):
+                raise NotFoundError("object %s does not exist in the storage location" % self.url(key))
+            raise self._fail("download", key, error)
+        except botocore.exceptions.BotoCoreError as error:
+            raise self._fail("download", key, error)
+
+    def size(self, key):
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        except botocore.exceptions.ClientError as error:
+            if _s3_error_code(error) in ("NoSuchKey", "404"):
+                return None
+            raise self._fail("read", key, error)
+
+    def list_keys(self, prefix):
+        full = _join(self.prefix, prefix) + ("/" if prefix.endswith("/") else "")
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+                keys.extend(entry["Key"][strip:] for entry in page.get("Contents") or [])
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail("list", prefix, error)
+        return sorted(keys)
+
+    def delete(self, key):
+        self.ensure_writable()
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail("delete", key, error)
+
+    def top_level_dirs(self):
+        full = self.prefix + "/" if self.prefix else ""
+        try:
+            response = self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, Delimiter="/")
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail("list", "", error)
+        return sorted(p["Prefix"][len(full):].strip("/") for p in response.get("CommonPrefixes") or [])

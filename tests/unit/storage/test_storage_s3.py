@@ -1,0 +1,83 @@
+"""storage/s3.py: the one S3 client factory (the backup store and restic_repo's deletion share it)
+and the deletion of a prefix, against botocore's Stubber (no network)."""
+import pytest
+from botocore.stub import Stubber
+
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import s3
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import maintenance
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import parse_identifier
+
+MINIO = {"endpoint_url": "http://minio:9000", "s3_addressing_style": "path", "access_key": "ak", "secret_key": "sk"}
+
+
+def test_client_settings():
+    client = s3.s3_client(dict(MINIO, validate_certs=False))
+    config = client.meta.config
+    assert client.meta.endpoint_url == "http://minio:9000"
+    assert client.meta.region_name == "us-east-1"
+    assert config.signature_version == "s3v4"
+    assert config.s3 == {"addressing_style": "path"}
+    assert (config.connect_timeout, config.read_timeout) == (10, 120)
+    assert config.retries == {"total_max_attempts": 6, "mode": "standard"}  # 5 retries after the first
+    assert client._endpoint.http_session._verify is False
+
+
+def test_ca_bundle_wins_over_validate_certs():
+    client = s3.s3_client(dict(MINIO, aws_ca_bundle="/etc/ca.pem", validate_certs=False))
+    assert client._endpoint.http_session._verify == "/etc/ca.pem"
+    assert s3.s3_client(MINIO)._endpoint.http_session._verify is True
+
+
+def test_the_location_endpoint_wins_over_the_repository_s():
+    assert s3.s3_client(MINIO, endpoint_url="http://other:1").meta.endpoint_url == "http://minio:9000"
+    aws = s3.s3_client({"region": "eu-west-1"}, endpoint_url=None)
+    assert aws.meta.region_name == "eu-west-1" and "amazonaws.com" in aws.meta.endpoint_url
+    assert s3.s3_client({}, endpoint_url="https://h:1").meta.endpoint_url == "https://h:1"
+
+
+def test_unknown_profile_is_an_option_error():
+    with pytest.raises(InvalidOptionError, match="storage_location.profile 'nope' not found"):
+        s3.s3_client({"profile": "nope"})
+
+
+def listed(keys):
+    return {"Contents": [{"Key": key} for key in keys], "IsTruncated": False}
+
+
+def test_delete_prefix_counts_and_deletes():
+    client = s3.s3_client(MINIO)
+    with Stubber(client) as stub:
+        stub.add_response("list_objects_v2", listed(["r/app/config", "r/app/keys/k1"]),
+                          {"Bucket": "b", "Prefix": "r/app/"})
+        stub.add_response("delete_objects", {}, {"Bucket": "b", "Delete": {
+            "Objects": [{"Key": "r/app/config"}, {"Key": "r/app/keys/k1"}], "Quiet": True}})
+        assert s3.delete_prefix(client, "b", "r/app") == 2
+        stub.assert_no_pending_responses()
+
+
+def test_delete_prefix_dry_run_only_counts():
+    client = s3.s3_client(MINIO)
+    with Stubber(client) as stub:
+        stub.add_response("list_objects_v2", listed(["r/app/config"]), {"Bucket": "b", "Prefix": "r/app/"})
+        assert s3.delete_prefix(client, "b", "r/app", dry_run=True) == 1
+
+
+def test_delete_prefix_errors_name_the_place():
+    client = s3.s3_client(MINIO)
+    with Stubber(client) as stub:
+        stub.add_client_error("list_objects_v2", "AccessDenied", "no", 403)
+        with pytest.raises(StorageError, match=r"cannot delete s3://b/r/app/: AccessDenied no"):
+            s3.delete_prefix(client, "b", "r/app")
+    with Stubber(client) as stub:
+        stub.add_response("list_objects_v2", listed(["r/app/config"]), {"Bucket": "b", "Prefix": "r/app/"})
+        stub.add_response("delete_objects", {"Errors": [{"Key": "r/app/config", "Code": "AccessDenied"}]},
+                          {"Bucket": "b", "Delete": {"Objects": [{"Key": "r/app/config"}], "Quiet": True}})
+        with pytest.raises(StorageError, match=r"could not delete 1 objects under s3://b/r/app/ "
+                                               r"\(first: r/app/config AccessDenied\)"):
+            s3.delete_prefix(client, "b", "r/app")
+
+
+def test_a_repository_at_the_bucket_root_is_never_deleted():
+    with pytest.raises(InvalidOptionError, match="refusing to delete a whole bucket"):
+        maintenance.delete_s3_repository(MINIO, parse_identifier("s3:http://minio:9000/b"), check_mode=True)
