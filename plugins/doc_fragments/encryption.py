@@ -20,15 +20,26 @@ options:
         C(kubedr.backup/encryption), so a wrong key fails before anything else is done.
       - A wrong key, a tampered or a truncated object fails with a clear error.
       - Velero cannot read an encrypted backup. Pod volume data is encrypted by restic anyway.
-      - When a backup is created, encryption applies only if this option is given; reading an encrypted
-        backup requires it.
+      - Encryption is a choice made in the task. A new backup is encrypted only when this option is given
+        (and O(encryption.enabled) is not V(false)); the environment variable E(KUBEDR_ENCRYPTION_PASSPHRASE)
+        alone never encrypts a backup.
+      - To read an encrypted backup (describe, restore, delete, or a rerun of its C(k8s_backup) task) its
+        key or passphrase is needed - from this option, else from E(KUBEDR_ENCRYPTION_PASSPHRASE), so that
+        what was written with the variable can be read with it. An unencrypted backup is read as it is.
     type: dict
     suboptions:
+      enabled:
+        description:
+          - Whether a new backup is encrypted. V(false) writes it unencrypted even though a passphrase or key
+            is given (for example through C(module_defaults)).
+          - With O(encryption.enabled=true) alone, the passphrase is E(KUBEDR_ENCRYPTION_PASSPHRASE)'s.
+        type: bool
+        default: true
       passphrase:
         description:
           - A passphrase; the key is derived from it with scrypt and a random salt per backup.
-          - Can also be set with the E(KUBEDR_ENCRYPTION_PASSPHRASE) environment variable, which applies
-            also when O(encryption) is not given.
+          - When neither this nor O(encryption.key) is given, the E(KUBEDR_ENCRYPTION_PASSPHRASE) environment
+            variable is used (see O(encryption) for when it applies).
           - Mutually exclusive with O(encryption.key).
         type: str
       key:

@@ -20,7 +20,13 @@ options:
       - Static credentials (token, token file, client certificate, user name and password) are read
         directly; a user with a credential plugin (C(exec), C(auth-provider)) is loaded, and refreshed,
         by the C(kubernetes) Python package.
+      - Several files can be given as a list separated by C(:) (C(;) on Windows), in the option or in
+        E(K8S_AUTH_KUBECONFIG); they are merged as kubectl merges the files of E(KUBECONFIG) (the first file to
+        set C(current-context) or to define a name wins; missing files are skipped).
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
+      - The option is C(no_log). A path is shown in the result's C(invocation); a dictionary is not (its
+        tokens, passwords, client keys, auth-provider configuration and credential plugin environment
+        are masked wherever they would appear in the output).
     type: raw
   context:
     description:
@@ -69,7 +75,11 @@ options:
     type: str
   no_proxy:
     description:
-      - Comma-separated hosts or CIDRs that bypass the proxy. Can also be set with E(K8S_AUTH_NO_PROXY).
+      - Comma-separated entries that bypass the proxy, as curl and Go read C(NO_PROXY) - a host name (it and
+        its subdomains; a leading C(.) is allowed), an IP address, a CIDR such as C(10.0.0.0/8) or C(fd00::/8)
+        (which covers any address of the API server's URL inside it), any of these with C(:port) (only that
+        port), or C(*) for every host.
+      - Can also be set with E(K8S_AUTH_NO_PROXY).
     type: str
   proxy_headers:
     description:
@@ -86,7 +96,8 @@ options:
         type: str
       user_agent:
         description:
-          - The User-Agent header value.
+          - The User-Agent header value sent to the proxy. Requests to the API server carry
+            C(kubedr.backup/<version> (<module>)).
         type: str
   persist_config:
     description:
@@ -111,4 +122,90 @@ options:
 requirements:
   - kubernetes >= 24.2.0
   - websocket-client (installed with C(kubernetes); pod exec for hooks and pod volume data)
+"""
+
+    # The same options, accepted and ignored by a module that makes no Kubernetes connection
+    # (restic_repo), so that module_defaults for group/kubedr.backup.kubedr apply to it too.
+    IGNORED = r"""
+options:
+  kubeconfig:
+    description:
+      - Ignored; accepted so that C(module_defaults) for C(group/kubedr.backup.kubedr) apply to this module.
+      - Hidden from the output like in the other modules. Can also be set with E(K8S_AUTH_KUBECONFIG).
+    type: raw
+  context:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_CONTEXT).
+    type: str
+  host:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_HOST).
+    type: str
+  api_key:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_API_KEY).
+    type: str
+  username:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_USERNAME).
+    type: str
+  client_cert:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_CERT_FILE).
+    type: path
+    aliases: [cert_file]
+  client_key:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_KEY_FILE).
+    type: path
+    aliases: [key_file]
+  ca_cert:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_SSL_CA_CERT).
+    type: path
+    aliases: [ssl_ca_cert]
+  validate_certs:
+    description:
+      - Ignored (see O(kubeconfig)); the S3 server's certificate is checked as O(storage_location.validate_certs) says.
+        Can also be set with E(K8S_AUTH_VERIFY_SSL).
+    type: bool
+    aliases: [verify_ssl]
+  proxy:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_PROXY).
+    type: str
+  no_proxy:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_NO_PROXY).
+    type: str
+  proxy_headers:
+    description:
+      - Ignored (see O(kubeconfig)).
+    type: dict
+    suboptions:
+      proxy_basic_auth:
+        description:
+          - Ignored.
+        type: str
+      basic_auth:
+        description:
+          - Ignored.
+        type: str
+      user_agent:
+        description:
+          - Ignored.
+        type: str
+  persist_config:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_PERSIST_CONFIG).
+    type: bool
+  impersonate_user:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_IMPERSONATE_USER).
+    type: str
+  impersonate_groups:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_IMPERSONATE_GROUPS).
+    type: list
+    elements: str
 """

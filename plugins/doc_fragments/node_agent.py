@@ -18,8 +18,11 @@ options:
       - Required when pod volumes are backed up or restored. Velero's default repositories use
         C(static-passw0rd); set it for Velero interoperability.
       - It reaches restic on the exec's standard input, never a command line.
-      - Can also be set with the E(KUBEDR_REPOSITORY_PASSWORD) environment variable.
+      - One name in every module of the collection (C(restic_repo) included), and one environment variable -
+        can also be set with E(KUBEDR_REPOSITORY_PASSWORD). When neither is given, E(RESTIC_PASSWORD) is read,
+        with a deprecation warning (it will not be read from version 1.0.0 on).
     type: str
+    aliases: [restic_password]
   node_agent:
     description:
       - Where the restic node agents run (see the P(kubedr.backup.node_agent#role) role). restic runs

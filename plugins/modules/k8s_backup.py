@@ -49,8 +49,12 @@ options:
   state:
     description:
       - V(present) creates the backup unless a committed backup of that name exists.
-      - V(absent) forgets the backup's restic snapshots of pod volumes (this needs O(repository_password))
-        and deletes every object of the backup from the storage location.
+      - V(absent) deletes the backup whole, or leaves it whole - its objects, its restic snapshots of pod
+        volumes (this needs O(repository_password)) and the records of the restores made from it. Every
+        repository is opened first (a wrong password or an unreachable repository fails before anything is
+        deleted); then C(velero-backup.json) goes, so the backup is no longer listed nor restorable; then the
+        snapshots are forgotten (one C(restic forget) per repository) and the other objects deleted. A run that
+        fails half-way leaves the backup unlisted with a deletion record; rerunning V(absent) finishes it.
     type: str
     choices: [present, absent]
     default: present
@@ -166,6 +170,10 @@ phase:
   description:
     - V(Completed), V(PartiallyFailed) (some items failed, see RV(backup_errors)) or V(Failed) (nothing was committed).
     - Null in check mode for a backup that does not exist yet.
+    - A PartiallyFailed or Failed backup also returns Ansible warnings (shown in the play's output) naming its first
+      errors (scope, item, reason), how many more there are and the fix where there is one (the ClusterRole of the
+      C(kubedr.backup.rbac) role for HTTP 403, the node agent role for a node without one); so does a rerun that
+      finds it committed already.
   returned: state=present
   type: str
   sample: Completed
@@ -252,21 +260,28 @@ deleted_objects:
   elements: str
   sample: ["s3://velero/backups/old/velero-backup.json"]
 forgotten_snapshots:
-  description: The backup's restic snapshot IDs forgotten (in check mode, that would be), by repository.
+  description:
+    - The backup's restic snapshot IDs forgotten (in check mode, that would be), by repository, as the backup's
+      records name them. Snapshots already gone (or in a repository that does not exist) are left out.
   returned: state=absent
   type: dict
   sample: {"s3:http://minio:9000/velero/restic/shop": ["1a2b3c4d"]}
+deleted_restores:
+  description: Names of the restores made from the backup whose records under C(restores/) were deleted (in check
+    mode, that would be).
+  returned: state=absent
+  type: list
+  elements: str
+  sample: ["old-20240101020000"]
 """
-
-from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import (
     ENCRYPTION_ARG_SPEC,
     FILTER_ARG_SPEC,
     VOLUME_ARG_SPEC,
-    auth_options,
     common_argument_spec,
+    new_module,
     storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.run import run
@@ -294,9 +309,9 @@ for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC):
 
 
 def main():
-    module = AnsibleModule(argument_spec=common_argument_spec(BACKUP_ARG_SPEC), supports_check_mode=True)
+    module, auth = new_module("k8s_backup", common_argument_spec(BACKUP_ARG_SPEC), supports_check_mode=True)
     options = dict((key, module.params[key]) for key in BACKUP_ARG_SPEC)
-    ansible_adapter.run(module, lambda: run(auth_options(module.params), storage_options(module.params), options,
+    ansible_adapter.run(module, lambda: run(auth, storage_options(module.params), options,
                                             check_mode=module.check_mode))
 
 

@@ -83,6 +83,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+unfinished_deletions:
+  description:
+    - Names of backups whose deletion (M(kubedr.backup.k8s_backup) O(kubedr.backup.k8s_backup#module:state=absent))
+      started and did not finish. They are no longer listed in RV(backups); deleting them again finishes the job.
+  returned: when O(name) is not given
+  type: list
+  elements: str
+  sample: ["nightly-20240101020000"]
 backups:
   description: The committed backups (only the described one when O(name) is given), oldest first.
   returned: always
@@ -184,10 +192,8 @@ backup:
       sample: {"v1/ConfigMap": ["shop/settings"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
-from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import ENCRYPTION_ARG_SPEC, common_argument_spec, storage_options
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import ENCRYPTION_ARG_SPEC, common_argument_spec, new_module, storage_options
 from ansible_collections.kubedr.backup.plugins.module_utils.info.describe import run
 
 INFO_ARG_SPEC = dict(
@@ -200,7 +206,7 @@ INFO_ARG_SPEC.update(ENCRYPTION_ARG_SPEC)
 
 
 def main():
-    module = AnsibleModule(argument_spec=common_argument_spec(INFO_ARG_SPEC), supports_check_mode=True)
+    module, unused_auth = new_module("k8s_backup_info", common_argument_spec(INFO_ARG_SPEC), supports_check_mode=True)
     options = dict((key, module.params[key]) for key in INFO_ARG_SPEC)
     ansible_adapter.run(module, lambda: run(storage_options(module.params), options))
 

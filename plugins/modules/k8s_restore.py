@@ -30,8 +30,9 @@ description:
     run (pods, services, jobs, persistent volumes and claims, service accounts, secrets, role bindings).
   - The restore's log, results and resource list are written under C(restores/<name>/) as Velero writes
     them, unless the location is ReadOnly.
-  - Volume data (file-system backups) is not restored yet; pods with such volumes are restored and a
-    warning names their volumes.
+  - Volume data (file-system backups) is restored through the node agent when O(repository_password) is
+    given; without it, pods with such volumes are restored and a warning names their volumes. A volume whose
+    backup did not complete is a restore error (the restore ends C(PartiallyFailed)).
 author:
   - kubedr.backup developers (@kubedr)
 extends_documentation_fragment:
@@ -52,7 +53,9 @@ options:
     description:
       - Name of the restore; a valid Kubernetes object name.
       - Defaults to the backup's name followed by the time, C(<backup>-YYYYmmddHHMMSS).
-      - A restore of that name must not exist in the storage location yet.
+      - If a restore of that name is already recorded in the storage location for the same backup, its
+        recorded result is returned (C(changed=false)), so a relaunched job does not fail; for another
+        backup it is an error.
     type: str
   backup_name:
     description:
@@ -230,6 +233,15 @@ phase:
   description:
     - V(Completed), V(PartiallyFailed) (some items failed, see RV(restore_errors)) or V(Failed) (the restore
       stopped, the reason is in C(msg)). Null in check mode.
+    - A pod volume whose data is not in the backup (its volume backup did not complete) is an error, so such a
+      restore is V(PartiallyFailed), never V(Completed) (Velero skips such volumes silently).
+    - A PartiallyFailed or Failed restore also returns Ansible warnings (shown in the play's output) naming its
+      first errors (scope, item, reason), how many more there are and the fix where there is one (the ClusterRole
+      of the C(kubedr.backup.rbac) role for HTTP 403, the node agent role); so does a restore of a PartiallyFailed
+      backup.
+    - A rerun with the O(name) of a restore recorded in the storage location for the same backup (an AWX
+      relaunch) returns that restore's result as recorded (the same phase, counts, warnings and errors) with
+      C(changed=false), in check mode too; the same name for another backup is an error.
   returned: always
   type: str
   sample: Completed
@@ -314,15 +326,13 @@ plan:
             "action": "skip_differs", "reason": "exists and differs"}]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import (
     ENCRYPTION_ARG_SPEC,
     FILTER_ARG_SPEC,
     VOLUME_ARG_SPEC,
-    auth_options,
     common_argument_spec,
+    new_module,
     storage_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.options import DEFAULT_MAX_ARCHIVE_SIZE, DEFAULT_WORKERS
@@ -356,14 +366,14 @@ for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=common_argument_spec(RESTORE_ARG_SPEC),
+    module, auth = new_module(
+        "k8s_restore", common_argument_spec(RESTORE_ARG_SPEC),
         mutually_exclusive=[("backup_name", "schedule_name"), ("label_selector", "or_label_selectors")],
         required_one_of=[("backup_name", "schedule_name")],
         supports_check_mode=True,
     )
     options = dict((key, module.params[key]) for key in RESTORE_ARG_SPEC)
-    ansible_adapter.run(module, lambda: run(auth_options(module.params), storage_options(module.params), options,
+    ansible_adapter.run(module, lambda: run(auth, storage_options(module.params), options,
                                             check_mode=module.check_mode, diff=module._diff))
 
 

@@ -25,6 +25,9 @@ description:
   - restic runs where the module runs (the Ansible host or an execution environment). Secrets reach
     it through its environment only (C(RESTIC_PASSWORD) or C(RESTIC_PASSWORD_FILE), C(AWS_*)), never
     through its command line.
+  - The module makes no Kubernetes connection. It accepts the Kubernetes connection options of the other
+    modules (O(kubeconfig), O(context), O(host) ...) and ignores them, so that C(module_defaults) for
+    C(group/kubedr.backup.kubedr) apply to every module of the group.
 author:
   - kubedr.backup developers (@kubedr)
 attributes:
@@ -38,6 +41,7 @@ attributes:
     description: Not supported.
 extends_documentation_fragment:
   - kubedr.backup.storage_location
+  - kubedr.backup.k8s_auth.ignored
 options:
   state:
     description:
@@ -75,11 +79,18 @@ options:
         uses (its other suboptions are those of the other modules).
       - Required unless O(repository) is given.
     required: false
-  password:
+  repository_password:
     description:
-      - The repository password. Velero's default is C(static-passw0rd).
-      - Can also be set with E(RESTIC_PASSWORD). Takes precedence over O(password_file).
+      - The repository password, under the same name and environment variable as in the other modules.
+        Velero's default is C(static-passw0rd).
+      - Can also be set with the E(KUBEDR_REPOSITORY_PASSWORD) environment variable. Takes precedence over
+        O(password_file).
+      - When neither this option nor O(password_file) is given and E(KUBEDR_REPOSITORY_PASSWORD) is not set,
+        E(RESTIC_PASSWORD) is read, with a deprecation warning (it will not be read from version 1.0.0 on).
+      - The alias O(password) is deprecated and will be removed in version 1.0.0. In this module it is the
+        repository password, not the Kubernetes basic-auth password of the other modules.
     type: str
+    aliases: [restic_password, password]
   password_file:
     description:
       - A file whose first line is the repository password. Can also be set with E(RESTIC_PASSWORD_FILE).
@@ -204,7 +215,7 @@ EXAMPLES = r"""
   kubedr.backup.restic_repo:
     state: present
     volume_namespace: app
-    password: "{{ restic_password }}"
+    repository_password: "{{ restic_password }}"
     storage_location:
       bucket: velero
       endpoint_url: http://minio.example:9000
@@ -232,6 +243,18 @@ EXAMPLES = r"""
       provider: filesystem
       path: /srv/backups
     password_file: /etc/kubedr/restic-password
+
+- name: Under the module_defaults of the other modules, their Kubernetes options are ignored
+  kubedr.backup.restic_repo:
+    action: check
+    volume_namespace: app
+  module_defaults:
+    group/kubedr.backup.kubedr:
+      kubeconfig: ~/.kube/config
+      repository_password: "{{ restic_password }}"
+      storage_location:
+        provider: filesystem
+        path: /srv/backups
 
 - name: Read a tenth of the data back
   kubedr.backup.restic_repo:
@@ -363,9 +386,15 @@ stats:
   sample: {total_size: 200017, total_file_count: 4, snapshots_count: 2}
 """
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback
+from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import STORAGE_LOCATION_OPTIONS
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import (
+    DEPRECATION,
+    K8S_AUTH_IGNORED_ARG_SPEC,
+    REPOSITORY_PASSWORD_SPEC,
+    STORAGE_LOCATION_OPTIONS,
+    new_module,
+)
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter.runner import run
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.maintenance import manage_repository
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.restic import STATS_MODES
@@ -376,7 +405,8 @@ ARGUMENT_SPEC = dict(
     repository=dict(type="str"),
     volume_namespace=dict(type="str"),
     storage_location=dict(type="dict", options=STORAGE_LOCATION_OPTIONS),
-    password=dict(type="str", no_log=True, fallback=(env_fallback, ["RESTIC_PASSWORD"])),
+    repository_password=dict(REPOSITORY_PASSWORD_SPEC, aliases=REPOSITORY_PASSWORD_SPEC["aliases"] + ["password"],
+                             deprecated_aliases=[dict(DEPRECATION, name="password")]),
     password_file=dict(type="path", no_log=False, fallback=(env_fallback, ["RESTIC_PASSWORD_FILE"])),
     cache_dir=dict(type="path"),
     restic_path=dict(type="path", default="restic"),
@@ -402,11 +432,12 @@ ARGUMENT_SPEC = dict(
     remove_all=dict(type="bool", default=False),
     stats_mode=dict(type="str", choices=list(STATS_MODES)),
 )
+ARGUMENT_SPEC.update(K8S_AUTH_IGNORED_ARG_SPEC)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
+    module, unused_auth = new_module(
+        "restic_repo", ARGUMENT_SPEC,
         supports_check_mode=True,
         mutually_exclusive=[("state", "action")],
         required_one_of=[("state", "action")],

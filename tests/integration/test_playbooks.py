@@ -1,8 +1,6 @@
 """The collection's playbooks (ansible-playbook kubedr.backup.<name>) against the test bed: backup with
-progress and the schedule label, gc deleting only expired backups (and their restic snapshots), restore with
-namespace mapping, migrate between two clusters, clear errors for missing variables."""
-import datetime
-import json
+progress and the schedule label, restore with namespace mapping, migrate between two clusters, clear errors for
+missing variables. gc, on backups with pod volume data, is in test_gc.py."""
 import os
 import re
 import subprocess
@@ -20,17 +18,6 @@ def location(storage_location, s3, request):
     location = location_vars(storage_location, request.node.name[5:30])
     yield location
     delete_prefix(s3, location)
-
-
-def module_location(bed, location):
-    return dict(location, access_key=bed["KUBEDR_S3_ACCESS_KEY"], secret_key=bed["KUBEDR_S3_SECRET_KEY"])
-
-
-def make_backup(bed, location, name, namespace, **options):
-    result = testbed.run_module("k8s_backup", dict(options, name=name, included_namespaces=[namespace],
-                                                   kubeconfig=bed["KUBECONFIG"], storage_location=module_location(bed, location)))
-    assert not result.failed and result["phase"] == "Completed", result.get("msg")
-    return result
 
 
 def test_backup_playbook_labels_and_reports(bed, core_v1, namespace, location):
@@ -58,61 +45,6 @@ def test_backup_playbook_reports_module_errors(bed, location):
         "kubedr_storage_location": location, "kubedr_label_selector": "app in (", "kubedr_backup_name": "broken",
     }, env=s3_env(bed), expect_ok=False).stdout
     assert "label selector" in out.lower() and "failed=1" in out
-
-
-def restic(bed, location, volume_namespace, *args, password="gc-test-password"):
-    repository = "s3:%s/%s/%s/restic/%s" % (bed["KUBEDR_S3_ENDPOINT"], location["bucket"], location["prefix"], volume_namespace)
-    env = dict(os.environ, RESTIC_PASSWORD=password, RESTIC_REPOSITORY=repository, **s3_env(bed))
-    proc = subprocess.run(["restic", "--no-cache"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          env=env, check=False, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
-
-
-def snapshot_tags(bed, location, volume_namespace):
-    return sorted(tag for snapshot in json.loads(restic(bed, location, volume_namespace, "snapshots", "--json") or "[]")
-                  for tag in snapshot.get("tags") or [] if tag.startswith("backup="))
-
-
-def expired(stamp):
-    return datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.timezone.utc) < datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
-def test_gc_deletes_only_expired_backups_and_their_snapshots(bed, core_v1, namespace, location, tmp_path):
-    configmaps(core_v1, namespace, 1)
-    make_backup(bed, location, "s1-short", namespace, ttl="1s", labels={"velero.io/schedule-name": "s1"})
-    make_backup(bed, location, "s1-long", namespace, labels={"velero.io/schedule-name": "s1"})
-    make_backup(bed, location, "other-short", namespace, ttl="1s", labels={"velero.io/schedule-name": "other"})
-    make_backup(bed, location, "plain-short", namespace, ttl="1s")
-    # Volume data of two of them in the namespace's restic repository (what the node agent would have written).
-    (tmp_path / "vol").mkdir()
-    (tmp_path / "vol" / "1.txt").write_text("one")
-    restic(bed, location, namespace, "init")
-    for backup in ("s1-short", "s1-long"):
-        restic(bed, location, namespace, "backup", "--host", "kubedr", "--tag", "backup=" + backup, str(tmp_path / "vol"))
-    # gc compares expirations (whole seconds) with its clock: wait until the short ones have passed.
-    short = [b["expiration"] for name, b in backups(bed, location).items() if name.endswith("-short")]
-    testbed.wait_for(lambda: all(expired(stamp) for stamp in short), timeout=10, interval=0.2,
-                     what="the 1s TTLs to pass")
-    gc_vars = {"kubedr_storage_location": location, "kubedr_schedule_name": "s1", "kubedr_restic_password": "gc-test-password"}
-
-    preview = playbook(bed, "kubedr.backup.gc", gc_vars, env=s3_env(bed), check=True).stdout
-    assert "1 of 4 backups expired: s1-short" in preview
-    assert sorted(backups(bed, location)) == ["other-short", "plain-short", "s1-long", "s1-short"]
-    assert snapshot_tags(bed, location, namespace) == ["backup=s1-long", "backup=s1-short"]
-
-    out = playbook(bed, "kubedr.backup.gc", gc_vars, env=s3_env(bed)).stdout
-    assert "1 of 4 backups expired: s1-short" in out
-    assert sorted(backups(bed, location)) == ["other-short", "plain-short", "s1-long"]
-    assert snapshot_tags(bed, location, namespace) == ["backup=s1-long"]
-
-    # Without a schedule: every expired backup; the restic password from the environment.
-    out = playbook(bed, "kubedr.backup.gc", {"kubedr_storage_location": location},
-                   env=dict(s3_env(bed), RESTIC_PASSWORD="gc-test-password")).stdout
-    assert "2 of 3 backups expired: other-short, plain-short" in out
-    assert sorted(backups(bed, location)) == ["s1-long"]
-    assert snapshot_tags(bed, location, namespace) == ["backup=s1-long"]
 
 
 def test_restore_playbook_with_namespace_mapping(bed, core_v1, namespace, location):

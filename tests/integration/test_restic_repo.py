@@ -28,7 +28,7 @@ def repo_env(bed, storage_location, tmp_path_factory):
     loc = dict(storage_location, prefix="it-restic-" + uuid.uuid4().hex[:8])
     data = work / "data"
     data.mkdir()
-    base = dict(storage_location=loc, volume_namespace="app", password=PASSWORD,
+    base = dict(storage_location=loc, volume_namespace="app", repository_password=PASSWORD,
                 cache_dir=str(work / "cache"), restic_path=str(wrapper))
     return dict(loc=loc, base=base, data=data, argv_log=argv_log, work=work)
 
@@ -185,7 +185,7 @@ def test_check(repo_env):
 
 
 def test_wrong_password_is_clear(repo_env):
-    params = dict(repo_env["base"], password="not-the-password-123", action="snapshots")
+    params = dict(repo_env["base"], repository_password="not-the-password-123", action="snapshots")
     r = testbed.run_module("restic_repo", params)
     assert r.failed
     assert "wrong repository password" in r["msg"]
@@ -199,8 +199,8 @@ def test_missing_repository_is_clear(repo_env):
 
 def test_password_required(repo_env):
     params = dict(repo_env["base"], action="snapshots")
-    params.pop("password")
-    r = testbed.run_module("restic_repo", params, env={"RESTIC_PASSWORD": ""})
+    params.pop("repository_password")
+    r = testbed.run_module("restic_repo", params, env={"RESTIC_PASSWORD": "", "KUBEDR_REPOSITORY_PASSWORD": ""})
     assert r.failed and "password is required" in r["msg"]
 
 
@@ -211,7 +211,7 @@ def test_password_file_and_explicit_repository(repo_env, bed):
     params = dict(repo_env["base"], action="snapshots", password_file=str(pw_file),
                   repository="s3:%s/%s/%s/restic/app" % (bed["KUBEDR_S3_ENDPOINT"], bed["KUBEDR_S3_BUCKET"],
                                                          repo_env["loc"]["prefix"]))
-    params.pop("password")
+    params.pop("repository_password")
     params.pop("volume_namespace")
     r = testbed.run_module("restic_repo", params)
     assert not r.failed, r
@@ -240,7 +240,8 @@ def test_absent(repo_env, s3):
 
 def test_filesystem_location(tmp_path):
     loc = dict(provider="filesystem", path=str(tmp_path / "bsl"))
-    base = dict(storage_location=loc, volume_namespace="fs-ns", password=PASSWORD, cache_dir=str(tmp_path / "cache"))
+    base = dict(storage_location=loc, volume_namespace="fs-ns", repository_password=PASSWORD,
+                cache_dir=str(tmp_path / "cache"))
     r = testbed.run_module("restic_repo", dict(base, state="present"))
     assert not r.failed, r
     assert r["repository"] == str(tmp_path / "bsl" / "restic" / "fs-ns")

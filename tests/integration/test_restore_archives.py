@@ -10,7 +10,7 @@ import pytest
 
 from test_restore_support import (  # noqa: F401 pylint: disable=unused-import
     build_tarball, configmap_obj, doomed_namespaces, filesystem_location, get_raw, put_backup, run_restore, unique,
-    velero_backup_document, velero_tarball,
+    velero_backup_document, velero_tarball, warning_messages,
 )
 
 
@@ -196,7 +196,8 @@ def test_bad_options_fail_before_anything(bed, tmp_path):
         assert result.failed and message in result["msg"], (options, result.get("msg"))
 
 
-def test_gzipped_restore_objects_are_velero_shaped_and_a_name_is_not_reused(bed, tmp_path, doomed_namespaces):
+def test_gzipped_restore_objects_are_velero_shaped_and_a_rerun_returns_the_stored_restore(
+        bed, tmp_path, doomed_namespaces):
     location = filesystem_location(tmp_path)
     namespace = doomed_namespaces(unique("names"))
     put_backup(location, "b", velero_tarball([("configmaps", configmap_obj(namespace, "c"))]),
@@ -206,8 +207,47 @@ def test_gzipped_restore_objects_are_velero_shaped_and_a_name_is_not_reused(bed,
     with open(os.path.join(location["path"], "restores", "once", "restore-once-resource-list.json.gz"), "rb") as f:
         raw = gzip.decompress(f.read())
     assert raw.endswith(b"\n") and json.loads(raw)["v1/ConfigMap"] == ["%s/c(created)" % namespace]
-    again = run_restore(bed, location, backup_name="b", name="once")
-    assert again.failed and "restore once exists already" in again["msg"]
+    # A rerun with the same name (an AWX relaunch) returns the stored restore, unchanged, in check mode too.
+    for check_mode in (False, True):
+        again = run_restore(bed, location, backup_name="b", name="once", check_mode=check_mode)
+        assert not again.failed, again.get("msg")
+        assert again["changed"] is False
+        for key in ("name", "backup_name", "phase", "item_counts", "restore_warnings", "restore_errors",
+                    "warning_count", "error_count", "storage"):
+            assert again[key] == first[key], key
+        assert again["start_timestamp"] and again["completion_timestamp"]
+    # The name of a restore of another backup is a clear error.
+    put_backup(location, "other", velero_tarball([("configmaps", configmap_obj(namespace, "d"))]),
+               velero_backup_document("other"))
+    other = run_restore(bed, location, backup_name="other", name="once")
+    assert other.failed and "restore once exists already in the storage location for backup b, not other: give " \
+        "another name" in other["msg"], other.get("msg")
+
+
+def test_rerun_of_a_partially_failed_restore_is_as_loud(bed, tmp_path, doomed_namespaces):
+    """The relaunch of a restore that ended PartiallyFailed returns the same phase, counts, errors
+    and warnings, and the restore of a PartiallyFailed backup says so."""
+    location = filesystem_location(tmp_path)
+    namespace = doomed_namespaces(unique("rerun"))
+    bad = configmap_obj(namespace, "bad", data={"not a valid key!": "x"})  # the API server refuses it
+    put_backup(location, "partial", velero_tarball([("configmaps", configmap_obj(namespace, "c")),
+                                                    ("configmaps", bad)]),
+               dict(velero_backup_document("partial", phase="PartiallyFailed"),
+                    status=dict(velero_backup_document("partial")["status"], phase="PartiallyFailed", errors=2)))
+    first = run_restore(bed, location, backup_name="partial", name="partial-r")
+    assert not first.failed, first.get("msg")
+    assert first["phase"] == "PartiallyFailed" and first["item_counts"]["failed"] == 1, first["restore_errors"]
+    said = warning_messages(first)
+    assert said[0].startswith("restore partial-r: backup partial ended PartiallyFailed (2 errors): what it could not "
+                              "save is not in it"), said
+    assert said[1].startswith("restore partial-r ended PartiallyFailed with 1 error"), said
+    assert said[2].startswith("restore partial-r error (namespace %s): configmaps %s/bad: HTTP 422" % (
+        namespace, namespace)), said
+    again = run_restore(bed, location, backup_name="partial", name="partial-r")
+    assert not again.failed and again["changed"] is False
+    for key in ("phase", "item_counts", "restore_warnings", "restore_errors"):
+        assert again[key] == first[key], key
+    assert warning_messages(again) == said
 
 
 def test_unreachable_cluster_fails_clearly_and_writes_nothing(bed, tmp_path):

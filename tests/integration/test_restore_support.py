@@ -22,6 +22,11 @@ def run_restore(bed, location, check_mode=False, diff=False, **options):
     return testbed.run_module("k8s_restore", args, check_mode=check_mode, diff=diff)
 
 
+def warning_messages(result):
+    """The texts of a module result's Ansible warnings (ansible-core 2.19 returns them as structured events)."""
+    return [w["event"]["msg"] if isinstance(w, dict) else w for w in result.get("warnings") or []]
+
+
 def assert_restored(result, phase="Completed"):
     assert not result.failed, "module failed: %s\n%s" % (result.get("msg"), result.stderr[-3000:])
     assert result["phase"] == phase, (result["restore_errors"], result["restore_warnings"])

@@ -278,7 +278,7 @@ def test_scheduled_backup_saves_every_pod_volume(bed, api_client, core_v1, s3, s
 
     # The snapshots are in the namespace's restic repository, readable with the schedule's password.
     snapshots = testbed.run_module("restic_repo", {
-        "action": "snapshots", "volume_namespace": namespace, "tags": ["backup=" + name], "password": PASSWORD,
+        "action": "snapshots", "volume_namespace": namespace, "tags": ["backup=" + name], "repository_password": PASSWORD,
         "storage_location": dict(location, access_key=bed["KUBEDR_S3_ACCESS_KEY"], secret_key=bed["KUBEDR_S3_SECRET_KEY"])})
     assert not snapshots.failed, snapshots.get("msg")
     ids = [s["id"] for s in snapshots["snapshots"]]

@@ -147,13 +147,13 @@ def test_no_secret_leaks_from_backup_restore_and_volume_paths(bed, core_v1, s3, 
         audit.secrets.append("wrong-" + PASSWORD)
 
         # restic where the module runs: the repository of the namespace, with the right and a wrong password.
-        repo = {"storage_location": location, "volume_namespace": namespace}
-        snapshots = audit.module(testbed.run_module("restic_repo", dict(repo, action="snapshots", password=PASSWORD)))
+        repo = {"storage_location": location, "volume_namespace": namespace, "repository_password": PASSWORD}
+        snapshots = audit.module(testbed.run_module("restic_repo", dict(repo, action="snapshots")))
         assert not snapshots.failed and snapshots["snapshots"], snapshots.get("msg")
-        checked = audit.module(testbed.run_module("restic_repo", dict(repo, action="check", password=PASSWORD)))
+        checked = audit.module(testbed.run_module("restic_repo", dict(repo, action="check")))
         assert not checked.failed, checked.get("msg")
         refused = audit.module(testbed.run_module("restic_repo", dict(repo, action="snapshots",
-                                                                      password="wrong-" + PASSWORD)))
+                                                                      repository_password="wrong-" + PASSWORD)))
         assert refused.failed
 
         # Check mode with a diff against a changed Secret, then the restore with the volume data.

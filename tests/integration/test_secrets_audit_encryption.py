@@ -130,19 +130,28 @@ def test_raw_key_encryption_and_bad_keys(bed, storage_location, namespace):
     assert not deleted.failed and deleted["changed"], deleted.get("msg")
 
 
-def test_passphrase_from_the_environment_alone(bed, storage_location, namespace):
+def test_the_environment_passphrase_encrypts_only_when_the_task_asks(bed, s3, storage_location, namespace):
+    """KUBEDR_ENCRYPTION_PASSPHRASE set and no encryption option: the backup is written as Velero
+    writes it (a gzip archive Velero reads). With encryption given (enabled, no passphrase in the
+    task) the variable's passphrase encrypts it, and the variable alone reads it back."""
     location = dict(storage_location, prefix="enc-env-" + uuid.uuid4().hex[:6])
     env = {"KUBEDR_ENCRYPTION_PASSPHRASE": "env-" + uuid.uuid4().hex}
-    backup = testbed.run_module("k8s_backup", {"kubeconfig": bed["KUBECONFIG"], "storage_location": location,
-                                               "name": "env", "included_namespaces": [namespace]}, env=env)
-    assert backup["phase"] == "Completed", backup.get("msg")
-    assert env["KUBEDR_ENCRYPTION_PASSPHRASE"] not in json.dumps(backup)
-    listing = testbed.run_module("k8s_backup_info", {"storage_location": location})
-    assert [b["encrypted"] for b in listing["backups"]] == [True]
-    described = testbed.run_module("k8s_backup_info", {"storage_location": location, "name": "env"}, env=env)
-    assert not described.failed and described["backup"]["phase"] == "Completed", described.get("msg")
-    plain = testbed.run_module("k8s_backup", {"kubeconfig": bed["KUBECONFIG"], "storage_location": location,
-                                              "name": "plain", "included_namespaces": [namespace]})
-    assert plain["phase"] == "Completed"
+    common = {"kubeconfig": bed["KUBECONFIG"], "storage_location": location, "included_namespaces": [namespace]}
+    plain = testbed.run_module("k8s_backup", dict(common, name="plain"), env=env)
+    assert plain["phase"] == "Completed", plain.get("msg")
+    archive = s3.get_object(Bucket=location["bucket"], Key=location["prefix"] + "/backups/plain/plain.tar.gz")
+    data = archive["Body"].read()
+    assert not data.startswith(MAGIC) and gzip.decompress(data)  # Velero-readable gzip
+    asked = testbed.run_module("k8s_backup", dict(common, name="env", encryption={"enabled": True}), env=env)
+    assert asked["phase"] == "Completed", asked.get("msg")
+    assert env["KUBEDR_ENCRYPTION_PASSPHRASE"] not in json.dumps(asked)
+    sealed = s3.get_object(Bucket=location["bucket"], Key=location["prefix"] + "/backups/env/env.tar.gz")
+    assert sealed["Body"].read().startswith(MAGIC)
     listing = testbed.run_module("k8s_backup_info", {"storage_location": location})
     assert dict((b["name"], b["encrypted"]) for b in listing["backups"]) == {"env": True, "plain": False}
+    described = testbed.run_module("k8s_backup_info", {"storage_location": location, "name": "env"}, env=env)
+    assert not described.failed and described["backup"]["phase"] == "Completed", described.get("msg")
+    keyless = testbed.run_module("k8s_backup_info", {"storage_location": location, "name": "env"})
+    assert keyless.failed and "KUBEDR_ENCRYPTION_PASSPHRASE" in keyless["msg"]
+    nothing = testbed.run_module("k8s_backup", dict(common, name="nothing", encryption={"enabled": True}))
+    assert nothing.failed and "neither encryption.passphrase nor encryption.key" in nothing["msg"]

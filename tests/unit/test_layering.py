@@ -53,7 +53,7 @@ def test_every_file_belongs_to_a_known_package():
     assert packages == set(ALLOWED), "update ALLOWED and docs/architecture.md together"
 
 
-@pytest.mark.parametrize("rel,path", FILES, ids=[rel for rel, _ in FILES])
+@pytest.mark.parametrize("rel,path", FILES, ids=[rel for rel, _path in FILES])
 def test_imports_follow_the_pipelines(rel, path):
     package = rel.split(os.sep)[0]
     _source, tree = parse(path)
@@ -62,7 +62,7 @@ def test_imports_follow_the_pipelines(rel, path):
     assert wrong == [], "%s (package %s) may import only %s" % (rel, package, sorted(ALLOWED[package]))
 
 
-@pytest.mark.parametrize("rel,path", FILES, ids=[rel for rel, _ in FILES])
+@pytest.mark.parametrize("rel,path", FILES, ids=[rel for rel, _path in FILES])
 def test_imports_stand_at_the_top(rel, path):
     """No project import inside a function or class. (Third-party packages that are slow to
     import, such as kubernetes for pod exec, are imported where they are needed, on purpose.)"""
@@ -75,7 +75,7 @@ def test_imports_stand_at_the_top(rel, path):
     assert hidden == []
 
 
-@pytest.mark.parametrize("rel,path", FILES, ids=[rel for rel, _ in FILES])
+@pytest.mark.parametrize("rel,path", FILES, ids=[rel for rel, _path in FILES])
 def test_files_and_classes_are_small(rel, path):
     source, tree = parse(path)
     assert len(source.splitlines()) <= MAX_FILE_LINES

@@ -13,6 +13,8 @@ __metaclass__ = type
 
 import threading
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
+
 COMPLETED = "Completed"
 PARTIALLY_FAILED = "PartiallyFailed"
 FAILED = "Failed"
@@ -133,3 +135,52 @@ def item_counts(resource_list):
         "per_resource": dict(sorted(per_resource.items())),
         "per_namespace": dict(sorted(per_namespace.items())),
     }
+
+
+# What a run says in the play's output ---------------------------------------------------
+
+WARNING_LIMIT = 5  # errors named one by one in the warnings; the rest are counted
+
+
+def scoped_messages(result):
+    """(scope, message) of every entry of a results dict: the tool's own, the cluster's, then
+    each namespace's (sorted)."""
+    entries = [("velero", m) for m in result.get("velero") or []]
+    entries.extend(("cluster", m) for m in result.get("cluster") or [])
+    namespaces = result.get("namespaces") or {}
+    for namespace in sorted(namespaces):
+        entries.extend(("namespace " + namespace, m) for m in namespaces[namespace] or [])
+    return entries
+
+
+def run_warnings(kind, name, phase, warnings, errors, fixes=(), limit=WARNING_LIMIT):
+    """The warnings a backup or restore returns for the play's output: its run-level warnings
+    (the ``velero`` scope), and for a PartiallyFailed or Failed run how many errors, the first
+    ``limit`` of them (scope and message, which names the item and the reason) and the fixes.
+
+    ``kind`` is ``backup`` or ``restore``; the adapter hands these to Ansible as warnings."""
+    label = "%s %s" % (kind, name)
+    messages = ["%s: %s" % (label, message) for message in (warnings or {}).get("velero") or []]
+    if phase not in (PARTIALLY_FAILED, FAILED):
+        return messages
+    scoped = scoped_messages(errors or {})
+    messages.append("%s ended %s with %d error%s%s" % (
+        label, phase, len(scoped), "" if len(scoped) == 1 else "s",
+        " (all of them are in its %s_errors and its log)" % kind if scoped else ""))
+    messages.extend("%s error (%s): %s" % (label, scope, message) for scope, message in scoped[:limit])
+    if len(scoped) > limit:
+        messages.append("%s: and %d more error%s" % (label, len(scoped) - limit, "" if len(scoped) - limit == 1 else "s"))
+    messages.extend("%s: %s" % (label, fix) for fix in fixes)
+    return messages
+
+
+def add_run_warnings(result, kind, node_agent_namespace=None):
+    """Put ``run_warnings`` (with the fixes ``hints`` finds in the errors) into a backup's or a
+    restore's module result as ``warnings``; returns the result."""
+    errors = result.get(kind + "_errors") or {}
+    fixes = hints.fixes(kind, [message for _scope, message in scoped_messages(errors)], node_agent_namespace)
+    warnings = run_warnings(kind, result.get("name"), result.get("phase"), result.get(kind + "_warnings"), errors,
+                            fixes)
+    if warnings:
+        result["warnings"] = warnings
+    return result

@@ -29,6 +29,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup.delete import
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.scope import ScopeReader
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.spec import validate_options
+from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import parse_duration, rfc3339, utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
@@ -37,6 +38,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.selection import fil
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import node_agent_settings
 
 PROGRESS_INTERVAL = 5.0  # seconds between progress object updates
 
@@ -181,7 +183,7 @@ class BackupRun(object):
             except StorageError:
                 pass
         result = self._result(results.FAILED, changed=False, completed=self.now())
-        result.update(failed=True, msg="backup %s failed: %s" % (self.name, reason))
+        result.update(failed=True, msg=hints.with_fix(hints.BACKUP, "backup %s failed: %s" % (self.name, reason)))
         return result
 
     def _result(self, phase, changed, completed=None, size=None):
@@ -240,22 +242,28 @@ def summary_from_stored(store, name, document, changed):
 
 def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
     """Entry point of k8s_backup: ``state`` present creates the backup (unless committed already),
-    absent deletes all of its objects."""
+    absent deletes it whole (``delete.py``). A PartiallyFailed or Failed backup returns ``warnings``
+    naming its first errors and their fixes (``results.run_warnings``)."""
     selection.validate_object_name(options.get("name"), "backup name")
     if options.get("state", "present") == "present":
         validate_options(options)  # bad input fails before any connection or write
     store = storage_mod.open_store(location)
     store.check()
     name = options["name"]
+    if options.get("state") == "absent":  # through the plain store: the deletion reads encrypted records itself
+        return delete_backup(store, location, name, check_mode, options.get("repository_password"),
+                             options.get("encryption"))
     existing = store.backup_metadata(name)
     # An encrypted backup is read (and a new one written) through the key; a wrong key fails here.
-    store = crypto.open_backup(store, options.get("encryption"), existing, "backup %s" % name,
-                               new=options.get("state", "present") == "present")
-    if options.get("state") == "absent":
-        return delete_backup(store, location, name, check_mode, options.get("repository_password"))
+    store = crypto.open_backup(store, options.get("encryption"), existing, "backup %s" % name, new=True)
+    agents = node_agent_settings(options.get("node_agent")).namespace
     if existing is not None:
-        return summary_from_stored(store, name, existing, changed=False)
+        return results.add_run_warnings(summary_from_stored(store, name, existing, changed=False), hints.BACKUP, agents)
     if not check_mode:
         store.ensure_writable()
-    kube = kube_factory(auth)
-    return BackupRun(kube, store, options, check_mode, location=location).execute()
+    try:
+        kube = kube_factory(auth)
+        result = BackupRun(kube, store, options, check_mode, location=location).execute()
+    except ClusterError as error:  # the cluster refused before anything was written: say what to do
+        raise ClusterError(hints.with_fix(hints.BACKUP, str(error), agents))
+    return results.add_run_warnings(result, hints.BACKUP, agents)

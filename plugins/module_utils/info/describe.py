@@ -99,4 +99,4 @@ def run(location, options):
         backup = describe_backup(store, options["name"], options.get("logs"), options.get("results"),
                                  options.get("resource_list"))
         return {"changed": False, "backups": [backup], "backup": backup}
-    return {"changed": False, "backups": list_backups(store)}
+    return {"changed": False, "backups": list_backups(store), "unfinished_deletions": store.unfinished_deletions()}

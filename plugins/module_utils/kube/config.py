@@ -16,11 +16,17 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import ipaddress
 import os
 import threading
 import time
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # Python 2 is not supported; the import only keeps sanity's compile tests quiet
+    from urlparse import urlsplit
 
 DEFAULT_KUBECONFIG = "~/.kube/config"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -175,10 +181,9 @@ def basic_auth(username, password):
 
 
 def kubeconfig_paths(kubeconfig, environ):
-    """The kubeconfig files to merge: the option, else ``KUBECONFIG`` (a path list), else ~/.kube/config."""
-    if kubeconfig:
-        return [os.path.expanduser(kubeconfig)]
-    listed = [path for path in (environ.get("KUBECONFIG") or "").split(os.pathsep) if path]
+    """The kubeconfig files to merge: the option (K8S_AUTH_KUBECONFIG), else ``KUBECONFIG``, else
+    ~/.kube/config. The option and the variable are path lists (``a:b``), as kubectl reads KUBECONFIG."""
+    listed = [path for path in (kubeconfig or environ.get("KUBECONFIG") or "").split(os.pathsep) if path]
     return [os.path.expanduser(path) for path in listed] or [os.path.expanduser(DEFAULT_KUBECONFIG)]
 
 
@@ -313,15 +318,61 @@ def resolve_connection(auth, environ=None):
 
 
 def bypasses_proxy(host_url, no_proxy):
-    """True when ``no_proxy`` (comma-separated hosts, domains with or without a leading dot, or *)
-    covers the API server's host."""
+    """True when ``no_proxy`` covers the API server's URL. Its comma-separated entries are read as curl
+    and Go read NO_PROXY: ``*``; a host name, which covers its subdomains too (a leading dot is
+    allowed); an IP address or a CIDR (``10.0.0.0/8``, ``fd00::/8``), which covers the addresses in it;
+    each optionally with ``:port`` (``[v6]:port`` for IPv6), which then covers that port only."""
     if not no_proxy:
         return False
-    from urllib.parse import urlsplit
-    hostname = (urlsplit(host_url).hostname or "").lower()
+    parts = urlsplit(host_url)
+    hostname = (parts.hostname or "").lower().rstrip(".")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = None
+    address = _ip_address(hostname)
     for entry in (part.strip().lower() for part in no_proxy.split(",")):
-        if not entry:
+        if entry == "*":
+            return True
+        name, entry_port = _split_port(entry)
+        if not name or (entry_port is not None and entry_port != port):
             continue
-        if entry == "*" or hostname == entry.lstrip(".") or hostname.endswith("." + entry.lstrip(".")):
+        network = _ip_network(name)
+        if network is not None:
+            if address is not None and address.version == network.version and address in network:
+                return True
+            continue
+        name = name.lstrip(".").rstrip(".")
+        if name and (hostname == name or hostname.endswith("." + name)):
             return True
     return False
+
+
+def _split_port(entry):
+    """(host, port or None) of a no_proxy entry: ``host:port``, ``[v6]:port``, ``[v6]``; a bare IPv6
+    address or CIDR has no port."""
+    if entry.startswith("["):
+        host, _sep, rest = entry[1:].partition("]")
+        return host, (_port(rest[1:]) if rest.startswith(":") else None)
+    if entry.count(":") == 1:
+        host, _sep, port = entry.partition(":")
+        return host, _port(port)
+    return entry, None
+
+
+def _port(text):
+    return int(text) if text.isdigit() else -1  # -1: a malformed port matches nothing
+
+
+def _ip_address(text):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _ip_network(text):
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None

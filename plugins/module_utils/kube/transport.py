@@ -16,6 +16,7 @@ import shutil
 import ssl
 import tempfile
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common import useragent
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import RefusedExec, WebSocketExec
@@ -49,6 +50,7 @@ class HttpTransport(object):
         self.host = settings.host
         self._ssl_context = None
         self._headers = HTTPHeaderDict()
+        self._headers["User-Agent"] = useragent.user_agent()  # audit logs name the collection and the module
         for name, value in settings.headers:
             self._headers.add(name, value)  # a repeated name goes out as lines of its own
         pool_options = dict(num_pools=4, maxsize=pool_size)
@@ -128,6 +130,7 @@ class HttpTransport(object):
             configuration.proxy = proxy
             configuration.proxy_headers = _proxy_headers(settings)
         api_client = k8s_client.ApiClient(configuration)
+        api_client.user_agent = useragent.user_agent()
         return api_client
 
 

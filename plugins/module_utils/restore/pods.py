@@ -7,7 +7,10 @@ once every tier is done: the volume data (file-system restore), then the exec ho
 
 Volume data: pods whose volumes have file-system backups are handed, after every tier is done,
 to a ``PodVolumeRestorer``: ``node_agent.NodeAgentVolumeRestorer`` (restic in the node agents)
-when ``repository_password`` is given; without it such volumes are reported as warnings.
+when ``repository_password`` is given; without it such volumes are reported as warnings. A
+volume whose backup did not complete (its PodVolumeBackup is not Completed) has no data to
+restore: Velero skips it silently, here it is an error of the restore (PartiallyFailed), so a
+restore never says Completed while files did not come back.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -47,6 +50,22 @@ class PodVolumeRestorer(object):
         restore_uid: the marker name restore-wait waits for. Returns [(entry, error message or
         None)] (node_agent.restore_pod_volumes has this contract)."""
         raise NotImplementedError
+
+
+def missing_volume_data(pod_volume_backups, pod):
+    """{volume name: why} of the volumes of `pod` (the item from the backup) whose data is not in
+    the backup: their PodVolumeBackup did not complete."""
+    metadata = pod.get("metadata") or {}
+    volumes = set(v.get("name") for v in (pod.get("spec") or {}).get("volumes") or ())
+    missing = {}
+    for pvb in pod_volume_backups or ():
+        spec, status = pvb.get("spec") or {}, pvb.get("status") or {}
+        owner = spec.get("pod") or {}
+        if (owner.get("name"), owner.get("namespace")) == (metadata.get("name"), metadata.get("namespace")) \
+                and spec.get("volume") in volumes and status.get("phase") != "Completed":
+            missing[spec["volume"]] = "its volume backup is %s%s" % (
+                status.get("phase") or "not done", ": " + status["message"] if status.get("message") else "")
+    return missing
 
 
 def volume_work(source_pod, created_pod, snapshots, pod_volume_backups):
@@ -134,8 +153,10 @@ class PodWork(object):
     """The pods of one restore: their additions before create, their volume data and exec
     hooks after every tier. Thread-safe (items are created by a pool of workers)."""
 
-    def __init__(self, kube, options, report, pod_volume_backups, volume_restorer, restore_uid):
+    def __init__(self, kube, options, report, pod_volume_backups, volume_restorer, restore_uid, backup_name=None):
         self.kube = kube
+        self.backup_name = backup_name
+        self.unrestored_volumes = 0  # volumes with data in the backup, not restored (no repository_password)
         self.options = options
         self.report = report
         self.pod_volume_backups = pod_volume_backups
@@ -160,10 +181,16 @@ class PodWork(object):
     def _with_volume_wait(self, task, desired):
         if not self.options["restore_pvs"]:
             return desired
+        name = desired["metadata"].get("name")
+        for volume, why in sorted(missing_volume_data(self.pod_volume_backups, task.item).items()):
+            self.report.error_about(task, "pod %s: volume %s: its data is not in backup %s (%s): the volume is "
+                                          "restored without it" % (name, volume, self.backup_name, why))
         snapshots = pod_volume_snapshots(self.pod_volume_backups, task.item)
         if not snapshots:
             return desired
         if self.volume_restorer is None:
+            with self._lock:
+                self.unrestored_volumes += len(snapshots)
             self.report.warn_about(task, "pod %s: data of volumes %s (file-system backup) is not restored: "
                                          "repository_password was not given" % (desired["metadata"].get("name"),
                                                                                 ", ".join(sorted(snapshots))))

@@ -158,6 +158,10 @@ class RestoreReport(object):
     def warn_about(self, task, message):
         self.results.warn(message, **self.scope(task))
 
+    def error_about(self, task, message):
+        self.results.error(message, **self.scope(task))
+        self.log.error(message, resource=task.group_resource, namespace=self.scope(task)["namespace"])
+
     def finish(self, task, done):
         """Record what happened to an item: results, log, resource list and plan."""
         namespace = map_namespace(task.source_namespace, self.namespace_mapping) or None

@@ -16,7 +16,10 @@
 5. Pods get their init containers first and their volume data and exec hooks once every tier
    is done (``pods``).
 6. The log, the results and the resource list (``report``) go under ``restores/<name>/`` (not
-   for a ReadOnly location, not in check mode).
+   for a ReadOnly location, not in check mode). A rerun with the name of a recorded restore of the
+   same backup returns that restore's result, read back from these records (``rerun``).
+7. A PartiallyFailed or Failed restore returns ``warnings`` naming its first errors and their
+   fixes (``results.run_warnings``); so does a restore of a PartiallyFailed backup.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -33,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import utc_now
@@ -41,8 +45,9 @@ from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import A
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import NodeAgentVolumeRestorer
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import NodeAgentVolumeRestorer, node_agent_settings
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import rerun
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.cluster import (
     NAMESPACE_FAILED,
     ClusterWriter,
@@ -75,6 +80,7 @@ class RestoreRun(object):
         self.store = store
         self.options = options
         self.backup_name = backup_document["metadata"]["name"]
+        self.backup_status = backup_document.get("status") or {}
         self.name = options["name"]
         self.check_mode = check_mode
         self.volume_restorer = volume_restorer
@@ -85,7 +91,7 @@ class RestoreRun(object):
         self.keys = layout.restore_keys(self.name)
         self.started = None
         self.extracted = None
-        self.scope = self.writer = self.items = self.namespaces = None
+        self.scope = self.writer = self.items = self.namespaces = self.pods = None
 
     def execute(self, tarball):
         self.started = self.now()
@@ -98,6 +104,7 @@ class RestoreRun(object):
             pod_volume_backups = self.store.get_json_gz(
                 layout.backup_keys(self.backup_name)["pod_volume_backups"]) or []
             self.log.info("Starting restore", backup=self.backup_name, check_mode=self.check_mode or None)
+            self._warn_partial_backup()
             try:
                 self._prepare(pod_volume_backups)
             except ApiException as error:
@@ -109,6 +116,7 @@ class RestoreRun(object):
                 self._restore_all()
             except (ClusterError, ApiException) as error:
                 return self._failed(error)
+            self._warn_unrestored_volumes()
             phase = results.phase_for(self.report.results)
             completed = self.now()
             self.log.info("Restore completed", phase=phase, **dict(
@@ -131,7 +139,8 @@ class RestoreRun(object):
         """Read everything and decide, before the first write to the cluster; wire the steps."""
         self.scope = RestoreScope(self.kube, self.options, self.extracted, self.backup_name, self.name, self.uid)
         self.scope.prepare(self.report, pod_volume_backups)
-        pods = PodWork(self.kube, self.options, self.report, pod_volume_backups, self.volume_restorer, self.uid)
+        pods = self.pods = PodWork(self.kube, self.options, self.report, pod_volume_backups, self.volume_restorer,
+                                   self.uid, self.backup_name)
         if self.check_mode:
             self.writer = PreviewWriter(self.kube, self.report, self.scope)
         else:
@@ -139,6 +148,24 @@ class RestoreRun(object):
         self.items = ItemRestorer(self.options, self.scope, pods, self.writer, self.report)
         self.namespaces = Namespaces(self.kube, self.options, self.extracted, self.scope, self.items, self.writer,
                                      self.report)
+
+    def _warn_partial_backup(self):
+        """What a PartiallyFailed backup could not save cannot be restored: say so first."""
+        if self.backup_status.get("phase") != results.PARTIALLY_FAILED:
+            return
+        count = self.backup_status.get("errors")
+        message = ("backup %s ended PartiallyFailed (%s): what it could not save is not in it and is not restored; "
+                   "its errors are in its results (k8s_backup_info)" % (
+                       self.backup_name, "1 error" if count == 1 else "%s errors" % (count or "some")))
+        self.report.results.warn(message)
+        self.log.warning(message)
+
+    def _warn_unrestored_volumes(self):
+        """Pods restored without their volume data (no repository_password): one run-level warning."""
+        if self.pods is not None and self.pods.unrestored_volumes:
+            self.report.results.warn("the data of %d pod volume(s) was not restored: repository_password was not "
+                                     "given (restore_pvs: false restores without volume data on purpose)"
+                                     % self.pods.unrestored_volumes)
 
     def _restore_all(self):
         tiers = plan.restore_tiers(list(self.extracted.groups), self.options.get("priorities"))
@@ -234,7 +261,7 @@ class RestoreRun(object):
         except KubedrError:
             pass
         result = self._result(results.FAILED, self.now())
-        result.update(failed=True, msg="restore %s failed: %s" % (self.name, reason))
+        result.update(failed=True, msg=hints.with_fix(hints.RESTORE, "restore %s failed: %s" % (self.name, reason)))
         return result
 
     def _result(self, phase, completed):
@@ -246,8 +273,14 @@ class RestoreRun(object):
 def run(auth, location, options, check_mode=False, diff=False, kube_factory=KubeClient, volume_restorer=None):
     """Entry point of k8s_restore."""
     options = validate_options(options)
+    agents = node_agent_settings(options.get("node_agent")).namespace
     store = storage_mod.open_store(location)
     store.check(for_write=False)
+    if options.get("name"):
+        stored = rerun.read_stored_restore(store, options["name"])
+        if stored is not None:  # a rerun (an AWX relaunch): what that restore did, unchanged
+            rerun.check_same_backup(store, stored, options)
+            return results.add_run_warnings(rerun.stored_result(store, stored), hints.RESTORE, agents)
     backup = find_backup(store, options)
     backup_name = backup["metadata"]["name"]
     # An encrypted backup: the key is checked here, before anything touches the cluster.
@@ -262,6 +295,9 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
         volume_restorer = NodeAgentVolumeRestorer(kube, location, options)
     tarball = storage_mod.download_to_tempfile(store, layout.backup_keys(backup_name)["tarball"])
     try:
-        return RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(tarball)
+        result = RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(tarball)
+    except ClusterError as error:  # the cluster refused before anything was written: say what to do
+        raise ClusterError(hints.with_fix(hints.RESTORE, str(error), agents))
     finally:
         tarball.close()
+    return results.add_run_warnings(result, hints.RESTORE, agents)

@@ -13,7 +13,7 @@ import json
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import (
-    BACKUP_METADATA, VELERO_TOP_LEVEL_DIRS, backup_dir, backup_keys, gunzip_json, gzip_json,
+    BACKUP_METADATA, VELERO_TOP_LEVEL_DIRS, backup_dir, backup_keys, deletion_record_key, gunzip_json, gzip_json,
 )
 
 MULTIPART_CHUNK = 16 * 1024 * 1024
@@ -51,6 +51,15 @@ class BackupStore(object):
         for key in self.list_keys("backups/"):
             parts = key.split("/")
             if len(parts) == 3 and parts[2] == BACKUP_METADATA:
+                names.add(parts[1])
+        return sorted(names)
+
+    def unfinished_deletions(self):
+        """Names of backups whose deletion started and did not finish (they keep a deletion record), sorted."""
+        names = set()
+        for key in self.list_keys("backups/"):
+            parts = key.split("/")
+            if len(parts) == 3 and key == deletion_record_key(parts[1]):
                 names.add(parts[1])
         return sorted(names)
 

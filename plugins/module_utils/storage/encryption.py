@@ -66,6 +66,9 @@ SCRYPT_P = 1
 MAX_SCRYPT_N = 2 ** 20
 KDF_SCRYPT = "scrypt"
 KDF_RAW = "raw"
+# A passphrase from the environment: used when the task asks for encryption without giving a
+# passphrase or key, and to read an encrypted backup; it never makes a new backup encrypted.
+PASSPHRASE_ENV = "KUBEDR_ENCRYPTION_PASSPHRASE"
 
 
 class DecryptionError(KubedrError):
@@ -368,19 +371,43 @@ class EncryptedStore(object):
         return None
 
 
-def open_backup(store, option, document, what, new=False):
+def resolve_secret(option, environ=None):
+    """``{"passphrase": ..., "key": ...}`` (one of them set) of the ``encryption`` option, or None when
+    it gives neither and KUBEDR_ENCRYPTION_PASSPHRASE is not set either. The option's own key or
+    passphrase wins over the variable. ``option`` may be None (the option not given)."""
+    option = option or {}
+    if option.get("key"):
+        return {"passphrase": None, "key": option["key"]}
+    environ = os.environ if environ is None else environ
+    passphrase = option.get("passphrase") or environ.get(PASSPHRASE_ENV)
+    return {"passphrase": passphrase, "key": None} if passphrase else None
+
+
+def encrypts_new_backup(option):
+    """Whether a new backup is encrypted: only when the task gives ``encryption`` (not disabled)."""
+    return option is not None and option.get("enabled") is not False
+
+
+def open_backup(store, option, document, what, new=False, environ=None):
     """The store to read (and write) one backup through.
 
     ``document`` is the backup's velero-backup.json (None when it does not exist). An encrypted
     backup needs the key (checked here against the stored check value, so a wrong key fails before
-    anything else happens); a new backup (``new``) is encrypted when ``option`` is given; an
-    existing unencrypted backup is read as it is."""
+    anything else happens): the option's, else KUBEDR_ENCRYPTION_PASSPHRASE's. A new backup
+    (``new``) is encrypted only when ``option`` is given (and not ``enabled: false``), with its key
+    or passphrase, else the variable's: the variable alone never encrypts. An existing unencrypted
+    backup is read as it is."""
     params = backup_params(document) if document is not None else None
     if params is not None:
-        if not option or not (option.get("passphrase") or option.get("key")):
+        secret = resolve_secret(option, environ)
+        if secret is None:
             raise DecryptionError("%s is encrypted (%s): give the encryption option (passphrase or key) it was "
-                                  "written with" % (what, params.get("scheme")))
-        return EncryptedStore(store, Cipher.for_params(option, params, what))
-    if new and document is None and option and (option.get("passphrase") or option.get("key")):
-        return EncryptedStore(store, Cipher.new(option))
+                                  "written with, or set %s" % (what, params.get("scheme"), PASSPHRASE_ENV))
+        return EncryptedStore(store, Cipher.for_params(secret, params, what))
+    if new and document is None and encrypts_new_backup(option):
+        secret = resolve_secret(option, environ)
+        if secret is None:
+            raise InvalidOptionError("encryption is asked for, but neither encryption.passphrase nor encryption.key "
+                                     "is given and %s is not set" % PASSPHRASE_ENV)
+        return EncryptedStore(store, Cipher.new(secret))
     return store

@@ -43,6 +43,11 @@ def backup_keys(backup_name):
     }
 
 
+def deletion_record_key(backup_name):
+    """The record of a deletion in progress (``backup/delete.py``): what is left to forget and delete."""
+    return backup_dir(backup_name) + backup_name + "-deletion.json"
+
+
 def restore_dir(restore_name):
     return "restores/%s/" % restore_name
 

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common import useragent
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.backup_store import MULTIPART_CHUNK, BackupStore
 
@@ -24,7 +25,7 @@ try:
 except ImportError:  # callers check HAS_BOTO3 and say what needs boto3
     HAS_BOTO3 = False
 
-DEFAULT_REGION = "us-east-1"
+DEFAULT_REGION = "us-east-1"  # when neither the option, the profile nor the environment names one
 CONNECT_TIMEOUT = 10  # seconds
 READ_TIMEOUT = 120  # seconds: a slow multipart part must not be cut short
 
@@ -32,14 +33,18 @@ READ_TIMEOUT = 120  # seconds: a slow multipart part must not be cut short
 def s3_client(location, endpoint_url=None):
     """A boto3 S3 client for a ``storage_location`` dict: its credentials or profile, region,
     endpoint (``endpoint_url`` when the location names none), addressing style, CA bundle or
-    ``validate_certs``; Signature Version 4, standard retries and bounded timeouts.
+    ``validate_certs``; Signature Version 4, standard retries, bounded timeouts, and the
+    collection's User-Agent appended to botocore's.
+
+    The region is the option's, else the profile's or the environment's (AWS_DEFAULT_REGION, as
+    botocore reads it), else us-east-1 (what S3-compatible servers such as MinIO expect).
 
     Raises InvalidOptionError for an unknown profile. Callers check HAS_BOTO3 first."""
     try:
         session = boto3.session.Session(
             aws_access_key_id=location.get("access_key"), aws_secret_access_key=location.get("secret_key"),
             aws_session_token=location.get("session_token"), profile_name=location.get("profile"),
-            region_name=location.get("region") or DEFAULT_REGION)
+            region_name=location.get("region") or None)
     except botocore.exceptions.ProfileNotFound:
         raise InvalidOptionError("storage_location.profile %r not found in the AWS configuration"
                                  % location.get("profile"))
@@ -49,9 +54,10 @@ def s3_client(location, endpoint_url=None):
         signature_version="s3v4",
         retries={"max_attempts": 5, "mode": "standard"},
         connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+        user_agent_extra=useragent.user_agent(),
     )
-    return session.client("s3", endpoint_url=location.get("endpoint_url") or endpoint_url, verify=verify,
-                          config=config)
+    return session.client("s3", region_name=session.region_name or DEFAULT_REGION,
+                          endpoint_url=location.get("endpoint_url") or endpoint_url, verify=verify, config=config)
 
 
 def delete_prefix(client, bucket, prefix, dry_run=False):

@@ -22,6 +22,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.storage.filesystem i
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import GZIP_LEVEL
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.s3 import S3Store
 
+
 def open_store(location):
     """A BackupStore for a ``storage_location`` dict (the module option)."""
     provider = location.get("provider") or "s3"

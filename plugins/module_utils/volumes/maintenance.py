@@ -33,8 +33,8 @@ def build_repository(params):
             raise InvalidOptionError("volume_namespace is required to name the repository in storage_location")
     return Repository.from_storage_location(
         loc, volume_namespace=params.get("volume_namespace"), repository=params.get("repository"),
-        password=params.get("password") or None,
-        password_file=None if params.get("password") else (params.get("password_file") or None),
+        password=params.get("repository_password") or None,
+        password_file=None if params.get("repository_password") else (params.get("password_file") or None),
         cache_dir=params.get("cache_dir"), restic_binary=params.get("restic_path"),
     )
 
@@ -67,8 +67,8 @@ class RepoManager(object):
 
     def need_password(self):
         if not self.repo.password and not self.repo.password_file:
-            raise InvalidOptionError("the repository password is required (password, password_file, "
-                                     "or the RESTIC_PASSWORD environment variable)")
+            raise InvalidOptionError("the repository password is required (repository_password, password_file, "
+                                     "or the KUBEDR_REPOSITORY_PASSWORD environment variable)")
 
     def need_writable(self, what):
         if self.loc.get("access_mode") == "ReadOnly":

@@ -176,47 +176,38 @@ def test_kubeconfig_given_as_a_dict(monkeypatch, tmp_path):
     ("https://10.0.0.1:6443", "10.0.0.1", True),
     ("https://anything", "*", True),
     ("https://anything", None, False),
+    # CIDRs, ports and suffixes, as curl and Go read NO_PROXY.
+    ("https://10.1.2.3:6443", "10.0.0.0/8", True),
+    ("https://10.1.2.3:6443", "192.168.0.0/16,10.1.2.0/24", True),
+    ("https://11.1.2.3:6443", "10.0.0.0/8", False),
+    ("https://[fd00::1]:6443", "fd00::/8", True),
+    ("https://[fd00::1]:6443", "10.0.0.0/8", False),
+    ("https://[fd00::1]:6443", "[fd00::1]:6443", True),
+    ("https://10.1.2.3:6443", "10.1.2.3:6443", True),
+    ("https://10.1.2.3:6443", "10.1.2.3:443", False),
+    ("https://api.corp.example", "api.corp.example:443", True),
+    ("https://api.corp.example:6443", "corp.example:6443", True),
+    ("https://api.corp.example:6443", ".corp.example:443", False),
+    ("https://api.corp.example:6443", " .Corp.Example ", True),
+    ("https://notcorp.example:6443", "corp.example", False),
+    ("https://api.corp.example:6443", "10.0.0.0/8", False),  # a CIDR never matches a name
 ])
 def test_no_proxy(host, no_proxy, bypassed):
     assert kube_config.bypasses_proxy(host, no_proxy) is bypassed
 
 
-def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own():
+def test_each_impersonated_group_goes_out_as_a_header_line_of_its_own(recording_server):
     """The API server reads every Impersonate-Group line; one comma-joined line would name a single
     group "g1,g2". A local HTTP server records the lines the transport really sends."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    received = []
-
-    class Recorder(BaseHTTPRequestHandler):
-        def do_GET(self):
-            received.append(self.headers.get_all("Impersonate-Group"))
-            received.append(self.headers.get_all("Impersonate-User"))
-            body = b"{}"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever)
-    thread.start()
-    try:
-        settings = kube_config.resolve_connection({
-            "host": "http://127.0.0.1:%d" % server.server_port, "api_key": "t",
-            "impersonate_user": "jane", "impersonate_groups": ["developers", "ops,oncall"]})
-        transport = HttpTransport(settings)
-        assert transport.request("GET", "/api", headers={"Accept": "application/json"}) == b"{}"
-        assert transport.request("GET", "/apis") == b"{}"  # the fixed headers are not consumed by a request
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-    assert received == [["developers", "ops,oncall"], ["jane"]] * 2
+    settings = kube_config.resolve_connection({
+        "host": recording_server.url, "api_key": "t",
+        "impersonate_user": "jane", "impersonate_groups": ["developers", "ops,oncall"]})
+    transport = HttpTransport(settings)
+    assert transport.request("GET", "/api", headers={"Accept": "application/json"}) == b"{}"
+    assert transport.request("GET", "/apis") == b"{}"  # the fixed headers are not consumed by a request
+    received = [[headers.get_all("Impersonate-Group"), headers.get_all("Impersonate-User")]
+                for headers in recording_server.headers]
+    assert received == [[["developers", "ops,oncall"], ["jane"]]] * 2
 
 
 def test_the_kubernetes_package_exec_is_refused_under_impersonation():

@@ -3,6 +3,7 @@ and the deletion of a prefix, against botocore's Stubber (no network)."""
 import pytest
 from botocore.stub import Stubber
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common import useragent
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import s3
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import maintenance
@@ -81,3 +82,51 @@ def test_delete_prefix_errors_name_the_place():
 def test_a_repository_at_the_bucket_root_is_never_deleted():
     with pytest.raises(InvalidOptionError, match="refusing to delete a whole bucket"):
         maintenance.delete_s3_repository(MINIO, parse_identifier("s3:http://minio:9000/b"), check_mode=True)
+
+
+@pytest.fixture(autouse=True)
+def no_aws_environment(monkeypatch, tmp_path):
+    """No region or profile from the developer's own environment."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+def test_the_region_of_the_profile_and_of_the_environment(monkeypatch, tmp_path):
+    """The region is not forced to us-east-1: the option, else the profile's or AWS_DEFAULT_REGION,
+    else us-east-1 (S3-compatible servers)."""
+    config = tmp_path / "aws-config"
+    config.write_text("[profile far]\nregion = ap-south-1\n")
+    (tmp_path / "aws-credentials").write_text("[far]\naws_access_key_id = a\naws_secret_access_key = s\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    assert s3.s3_client({"profile": "far"}).meta.region_name == "ap-south-1"
+    assert s3.s3_client({"profile": "far", "region": "eu-west-3"}).meta.region_name == "eu-west-3"
+    assert s3.s3_client(MINIO).meta.region_name == "us-east-1"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    assert s3.s3_client(MINIO).meta.region_name == "eu-central-1"
+
+
+class Sent(Exception):
+    pass
+
+
+def test_s3_requests_carry_the_collection_user_agent():
+    useragent.set_module("restic_repo")
+    try:
+        client = s3.s3_client(MINIO)
+    finally:
+        useragent.set_module(None)
+    sent = []
+
+    def capture(request, **_kwargs):
+        sent.append(request.headers["User-Agent"])
+        raise Sent()
+
+    client.meta.events.register("before-send.s3.HeadBucket", capture)
+    with pytest.raises(Sent):
+        client.head_bucket(Bucket="b")
+    expected = "kubedr.backup/%s (restic_repo)" % useragent.COLLECTION_VERSION
+    assert client.meta.config.user_agent_extra == expected
+    assert expected in (sent[0].decode() if isinstance(sent[0], bytes) else sent[0])

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, kubedr.backup contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A restore that ran already, read back from its records under ``restores/<name>/``: a rerun
+with the same name (an AWX relaunch of a restore job) returns what that restore did, unchanged,
+instead of failing; the same name for another backup is a clear error.
+
+The records are those Velero writes: the log (its ``Starting restore`` line names the backup,
+its ``Restore completed`` or ``Restore failed`` line the phase and counts), the results and the
+resource list (``ns/name(outcome)`` per item)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import gzip
+import io
+import re
+
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import SCHEDULE_NAME_LABEL
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.report import OUTCOMES
+
+STARTED, COMPLETED, FAILED = "Starting restore", "Restore completed", "Restore failed"
+_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+_ESCAPE = re.compile(r"\\(.)")
+_ENTRY = re.compile(r"^(.*)\((\w+)\)$")
+
+
+def log_fields(line):
+    """The fields of one logrus line, as ``runlog.RunLog`` writes them (quoted values unescaped)."""
+    return dict((key, _ESCAPE.sub(r"\1", value[1:-1]) if value.startswith('"') else value)
+                for key, value in _FIELD.findall(line))
+
+
+class StoredRestore(object):
+    """What the records of restore ``name`` say: its backup, phase, times, counts and results."""
+
+    def __init__(self, name):
+        self.name = name
+        self.backup_name = self.phase = self.started = self.completed = self.reason = None
+        self.recreated = 0
+        self.results = {}
+        self.resource_list = {}
+
+    def read_log(self, lines):
+        for line in lines:
+            if 'msg="Starting restore"' not in line and 'msg="Restore ' not in line:
+                continue
+            fields = log_fields(line)
+            message = fields.get("msg")
+            if message == STARTED:
+                self.backup_name, self.started = fields.get("backup"), fields.get("time")
+            elif message == COMPLETED:
+                self.phase, self.completed = fields.get("phase"), fields.get("time")
+                self.recreated = int(fields.get("recreated") or 0)
+            elif message == FAILED:
+                self.phase, self.completed, self.reason = results.FAILED, fields.get("time"), fields.get("reason")
+
+    def counts(self):
+        """The module's item_counts out of the resource list (and the log's recreated count)."""
+        per_resource = {}
+        for key, entries in sorted(self.resource_list.items()):
+            per = per_resource[key] = dict((outcome, 0) for outcome in OUTCOMES)
+            for entry in entries:
+                match = _ENTRY.match(entry)
+                if match and match.group(2) in per:
+                    per[match.group(2)] += 1
+        totals = dict((o, sum(c[o] for c in per_resource.values())) for o in OUTCOMES)
+        totals["total"] = sum(totals.values())
+        totals["recreated"] = self.recreated
+        totals["per_resource"] = per_resource
+        return totals
+
+
+def read_stored_restore(store, name):
+    """The StoredRestore of ``name``, or None when the location holds nothing under restores/<name>/."""
+    present = set(store.list_keys(layout.restore_dir(name)))
+    if not present:
+        return None
+    keys = layout.restore_keys(name)
+    stored = StoredRestore(name)
+    if keys["logs"] in present:
+        with storage_mod.download_to_tempfile(store, keys["logs"]) as compressed:
+            with gzip.GzipFile(fileobj=compressed, mode="rb") as raw:
+                stored.read_log(io.TextIOWrapper(raw, encoding="utf-8", errors="replace"))
+    stored.results = store.get_json_gz(keys["results"]) or {}
+    stored.resource_list = store.get_json_gz(keys["resource_list"]) or {}
+    if stored.phase is None:  # a record the log does not end (Velero's own): its errors decide
+        errors = stored.results.get("errors") or {}
+        stored.phase = results.PARTIALLY_FAILED if results.result_count(errors) else results.COMPLETED
+    return stored
+
+
+def check_same_backup(store, stored, options):
+    """A rerun returns the stored restore only for the backup it restored; else a clear error."""
+    again = "give another name to restore again (or none: a name is derived from the backup and the time)"
+    if not stored.backup_name:
+        raise InvalidOptionError("restore %s exists already in the storage location and its log does not name its "
+                                 "backup: %s" % (stored.name, again))
+    if options.get("backup_name"):
+        if options["backup_name"] != stored.backup_name:
+            raise InvalidOptionError("restore %s exists already in the storage location for backup %s, not %s: %s"
+                                     % (stored.name, stored.backup_name, options["backup_name"], again))
+        return
+    document = store.backup_metadata(stored.backup_name) or {}
+    labels = (document.get("metadata") or {}).get("labels") or {}
+    if labels.get(SCHEDULE_NAME_LABEL) != options["schedule_name"]:
+        raise InvalidOptionError("restore %s exists already in the storage location for backup %s, which is not a "
+                                 "backup of schedule %s: %s" % (stored.name, stored.backup_name,
+                                                                options["schedule_name"], again))
+
+
+def stored_result(store, stored):
+    """The module result of a restore that ran already (changed false): the same phase, counts,
+    warnings and errors as when it ran."""
+    empty = results.empty_result()
+    warnings = stored.results.get("warnings") or empty
+    errors = stored.results.get("errors") or empty
+    result = {
+        "changed": False,
+        "name": stored.name,
+        "backup_name": stored.backup_name,
+        "phase": stored.phase,
+        "start_timestamp": stored.started,
+        "completion_timestamp": stored.completed,
+        "item_counts": stored.counts(),
+        "restore_warnings": warnings,
+        "restore_errors": errors,
+        "warning_count": results.result_count(warnings),
+        "error_count": results.result_count(errors),
+        "storage": dict((role, store.url(key)) for role, key in sorted(layout.restore_keys(stored.name).items())),
+    }
+    if stored.phase == results.FAILED:
+        result.update(failed=True, msg="restore %s failed: %s" % (stored.name, stored.reason or "see its log"))
+    return result
