@@ -76,7 +76,7 @@ def delete_prefix(client, bucket, prefix, dry_run=False):
                     raise StorageError("could not delete %d objects under s3://%s/%s/ (first: %s %s)" % (
                         len(failed), bucket, prefix, failed[0].get("Key"), failed[0].get("Code")))
     except botocore.exceptions.BotoCoreError as e:
-        raise StorageError("cannot delete s3://%s/%s/: %s" % (bucket, prefix, type(e).__name__))
+        raise StorageError("cannot delete s3://%s/%s/: %s" % (bucket, prefix, e))
     except botocore.exceptions.ClientError as e:
         error = e.response.get("Error") or {}
         raise StorageError("cannot delete s3://%s/%s/: %s %s" % (bucket, prefix, error.get("Code"),
@@ -121,14 +121,17 @@ class S3Store(BackupStore):
         if isinstance(error, botocore.exceptions.NoCredentialsError):
             return StorageError("no S3 credentials: set storage_location.access_key and secret_key (or a profile)")
         if isinstance(error, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
-            return StorageError("cannot reach the S3 endpoint %s: %s" % (self.endpoint, type(error).__name__))
+            # botocore's message names the URL it tried and why; it never holds credentials.
+            return StorageError("cannot reach the S3 endpoint %s: %s" % (self.endpoint, error))
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied", "InvalidToken",
                     "ExpiredToken"):
             return StorageError("S3 refused to %s %s at %s (%s): check storage_location.access_key/secret_key "
                                 "and the bucket policy" % (action, where, self.endpoint, code or "HTTP 403"))
         if code == "NoSuchBucket" or (code == "404" and key is None):
             return StorageError("S3 bucket %s does not exist at %s" % (self.bucket, self.endpoint))
-        return StorageError("S3 could not %s %s at %s: %s" % (action, where, self.endpoint, code or error))
+        message = ((getattr(error, "response", None) or {}).get("Error") or {}).get("Message")
+        reason = "%s %s" % (code, message) if code and message else (code or error)
+        return StorageError("S3 could not %s %s at %s: %s" % (action, where, self.endpoint, reason))
 
     def check(self, for_write=True):
         """Fail early, before anything is written, when the bucket is missing or refuses us."""

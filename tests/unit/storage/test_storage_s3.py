@@ -130,3 +130,16 @@ def test_s3_requests_carry_the_collection_user_agent():
     expected = "kubedr.backup/%s (restic_repo)" % useragent.COLLECTION_VERSION
     assert client.meta.config.user_agent_extra == expected
     assert expected in (sent[0].decode() if isinstance(sent[0], bytes) else sent[0])
+
+
+def test_store_errors_carry_botocores_message():
+    """An S3 failure names the endpoint and botocore's own message, not only the exception class."""
+    store = s3.S3Store(dict(MINIO, bucket="b"))
+    with Stubber(store.client) as stub:
+        stub.add_client_error("get_object", "SlowDown", "Please reduce your request rate.", 503)
+        with pytest.raises(StorageError, match=r"S3 could not .* at http://minio:9000: SlowDown Please reduce"):
+            store.get_bytes("backups/x/velero-backup.json")
+    error = s3.botocore.exceptions.EndpointConnectionError(endpoint_url="http://minio:9000/b")
+    message = str(store._fail("read", "k", error))
+    assert message == ("cannot reach the S3 endpoint http://minio:9000: "
+                       'Could not connect to the endpoint URL: "http://minio:9000/b"')
