@@ -58,6 +58,7 @@ def app_with_volume(bed, core_v1, namespace):
         "metadata": {"name": "db"},
         "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
                  "volumes": [{"name": "data", "emptyDir": {}}]}})
+
     def running():
         current = core_v1.read_namespaced_pod("db", namespace)
         return current if current.status.phase == "Running" else None
