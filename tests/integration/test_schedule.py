@@ -39,6 +39,7 @@ def schedule(bed, storage_location, api_client, core_v1, s3, request):
         "schedule_storage_location": location, "schedule_access_key": bed["KUBEDR_S3_ACCESS_KEY"],
         "schedule_secret_key": bed["KUBEDR_S3_SECRET_KEY"], "schedule_repository_password": PASSWORD,
         "schedule_image": IMAGE,
+        "schedule_poll_interval": 1,  # the CronJob's command polls its backup every second, not every 30 s
     }
     yield role_vars
     rbac = client.RbacAuthorizationV1Api(api_client)
@@ -301,7 +302,7 @@ def test_host_runner_cron_line_makes_a_labelled_backup(bed, core_v1, s3, namespa
         "schedule_host_ansible_playbook": os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
         "schedule_storage_location": location, "schedule_backup_options": {"included_namespaces": [namespace]},
         "schedule_access_key": bed["KUBEDR_S3_ACCESS_KEY"], "schedule_secret_key": bed["KUBEDR_S3_SECRET_KEY"],
-        "schedule_repository_password": PASSWORD,
+        "schedule_repository_password": PASSWORD, "schedule_poll_interval": 1,
     }
     (tmp_path / "cron.d").mkdir()
     path_env = {"PATH": str(fake_bin) + os.pathsep + os.environ["PATH"]}
