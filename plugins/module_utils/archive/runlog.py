@@ -18,7 +18,10 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 
 BACKUP, RESTORE = "backup", "restore"
+RESTORE_STARTED, RESTORE_COMPLETED, RESTORE_FAILED = "Starting restore", "Restore completed", "Restore failed"
 _PLAIN = re.compile(r"^[A-Za-z0-9_./:@-]+$")
+_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+_ESCAPE = re.compile(r"\\(.)")
 
 
 def logfmt(value):
@@ -27,6 +30,12 @@ def logfmt(value):
     if _PLAIN.match(text):
         return text
     return '"%s"' % text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def parse_fields(line):
+    """The fields of one line as ``RunLog`` writes it (``logfmt``'s quoting undone)."""
+    return dict((key, _ESCAPE.sub(r"\1", value[1:-1]) if value.startswith('"') else value)
+                for key, value in _FIELD.findall(line))
 
 
 class RunLog(object):

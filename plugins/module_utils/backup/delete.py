@@ -32,8 +32,8 @@ __metaclass__ = type
 
 import gzip
 import json
-import re
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.runlog import RESTORE_STARTED, parse_fields
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
@@ -43,7 +43,6 @@ from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository i
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.runner import run_local
 
 RESTORE_LOG_LINES = 50  # a restore's log names its backup on its first line ("Starting restore")
-_LOGGED_BACKUP = re.compile(r'(?:^|\s)backup=([^\s"]+)')
 
 
 def snapshots_by_repository(pod_volume_backups):
@@ -83,9 +82,9 @@ def logged_backup_name(store, log_key):
             with gzip.GzipFile(fileobj=handle, mode="rb") as log:
                 for number, line in enumerate(log):
                     text = line.decode("utf-8", "replace")
-                    if 'msg="Starting restore"' in text:
-                        match = _LOGGED_BACKUP.search(text)
-                        return match.group(1) if match else None
+                    fields = parse_fields(text)
+                    if fields.get("msg") == RESTORE_STARTED:
+                        return fields.get("backup")
                     if number >= RESTORE_LOG_LINES:
                         return None
         except (OSError, EOFError):

@@ -18,22 +18,14 @@ import io
 import re
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.runlog import RESTORE_COMPLETED, RESTORE_FAILED, RESTORE_STARTED, parse_fields
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import SCHEDULE_NAME_LABEL
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.report import OUTCOMES
 
-STARTED, COMPLETED, FAILED = "Starting restore", "Restore completed", "Restore failed"
-_FIELD = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
-_ESCAPE = re.compile(r"\\(.)")
 _ENTRY = re.compile(r"^(.*)\((\w+)\)$")
-
-
-def log_fields(line):
-    """The fields of one logrus line, as ``runlog.RunLog`` writes them (quoted values unescaped)."""
-    return dict((key, _ESCAPE.sub(r"\1", value[1:-1]) if value.startswith('"') else value)
-                for key, value in _FIELD.findall(line))
 
 
 class StoredRestore(object):
@@ -50,14 +42,14 @@ class StoredRestore(object):
         for line in lines:
             if 'msg="Starting restore"' not in line and 'msg="Restore ' not in line:
                 continue
-            fields = log_fields(line)
+            fields = parse_fields(line)
             message = fields.get("msg")
-            if message == STARTED:
+            if message == RESTORE_STARTED:
                 self.backup_name, self.started = fields.get("backup"), fields.get("time")
-            elif message == COMPLETED:
+            elif message == RESTORE_COMPLETED:
                 self.phase, self.completed = fields.get("phase"), fields.get("time")
                 self.recreated = int(fields.get("recreated") or 0)
-            elif message == FAILED:
+            elif message == RESTORE_FAILED:
                 self.phase, self.completed, self.reason = results.FAILED, fields.get("time"), fields.get("reason")
 
     def counts(self):

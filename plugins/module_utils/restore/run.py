@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError
@@ -103,7 +104,7 @@ class RestoreRun(object):
                 self.report.results.warn("backup archive has no metadata/version entry")
             pod_volume_backups = self.store.get_json_gz(
                 layout.backup_keys(self.backup_name)["pod_volume_backups"]) or []
-            self.log.info("Starting restore", backup=self.backup_name, check_mode=self.check_mode or None)
+            self.log.info(runlog.RESTORE_STARTED, backup=self.backup_name, check_mode=self.check_mode or None)
             self._warn_partial_backup()
             try:
                 self._prepare(pod_volume_backups)
@@ -119,7 +120,7 @@ class RestoreRun(object):
             self._warn_unrestored_volumes()
             phase = results.phase_for(self.report.results)
             completed = self.now()
-            self.log.info("Restore completed", phase=phase, **dict(
+            self.log.info(runlog.RESTORE_COMPLETED, phase=phase, **dict(
                 (k, v) for k, v in self.report.outcomes.counts().items() if k != "per_resource"))
             try:
                 self._upload()
@@ -255,7 +256,7 @@ class RestoreRun(object):
     def _failed(self, error):
         reason = api_reason(error)
         self.report.results.error("restore failed: %s" % reason)
-        self.log.error("Restore failed", reason=reason)
+        self.log.error(runlog.RESTORE_FAILED, reason=reason)
         try:
             self._upload()
         except KubedrError:

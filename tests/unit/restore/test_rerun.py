@@ -1,6 +1,7 @@
 """A restore rerun with the same name: its stored result read back from its records."""
 import pytest
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.archive.runlog import RESTORE, RunLog
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import rerun
@@ -32,7 +33,7 @@ def store(tmp_path):
 
 def test_log_fields_unescape_quoted_values():
     line = 'time="2024-01-02T10:15:00Z" level=info msg="Restore failed" restore=velero/r reason="a \\"b\\" c\\\\d"'
-    fields = rerun.log_fields(line)
+    fields = runlog.parse_fields(line)
     assert fields["msg"] == "Restore failed" and fields["reason"] == 'a "b" c\\d' and fields["restore"] == "velero/r"
 
 
