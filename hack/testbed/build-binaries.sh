@@ -17,7 +17,7 @@ fail() { # component version what-failed
 
 run_step() { # component version function (its commands are echoed on failure via set -x)
   local comp=$1 ver=$2; shift 2
-  echo "test bed: building $comp $ver (go build, cached in $KUBEDR_BIN_DIR)" >&2
+  echo "test bed: building $comp $ver (go build, cached under $KUBEDR_CACHE_DIR/bin)" >&2
   ( set -x; "$@" ) || fail "$comp" "$ver" "$* (see the go command traced above)"
 }
 
@@ -62,8 +62,55 @@ build_minio() {
   GOBIN=$KUBEDR_BIN_DIR go install -trimpath -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION"
 }
 
+# The Pushgateway and promtool (the metrics and alert rules tests), in $KUBEDR_MONITORING_BIN_DIR.
+# Each is built in a throwaway module that requires the upstream module at the pinned version and
+# repeats its replace and exclude directives (Prometheus has some, which `go install module@version`
+# refuses; that form also asks the proxy for the module's version list, which it does not serve here).
+# The binary is built beside its final place and moved there, so an interrupted build never leaves a
+# half-written binary that `have_monitoring` would take for a finished one.
+build_in_module() { # module version package binary
+  local module=$1 version=$2 package=$3 binary=$4 dir upstream
+  dir=$work/$binary-$version
+  mkdir -p "$dir" &&
+  printf 'module kubedr.local/%sbuild\ngo 1.26\nrequire %s %s\n' "$binary" "$module" "$version" > "$dir/go.mod" &&
+  upstream=$(cd "$dir" && go mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])') &&
+  local edits &&
+  mapfile -t edits < <(go mod edit -json "$upstream" | python3 -c '
+import json, sys
+mod = json.load(sys.stdin)
+def at(m):
+    return m["Path"] + ("@" + m["Version"] if m.get("Version") else "")
+for r in mod.get("Replace") or []:
+    print("-replace=%s=%s" % (at(r["Old"]), at(r["New"])))
+for e in mod.get("Exclude") or []:
+    print("-exclude=%s" % at(e))
+') &&
+  { [ ${#edits[@]} -eq 0 ] || (cd "$dir" && go mod edit "${edits[@]}"); } &&
+  (cd "$dir" && go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${version#v}" \
+      -o "$dir/$binary.new" "$package") &&
+  mv -f "$dir/$binary.new" "$KUBEDR_MONITORING_BIN_DIR/$binary"
+}
+
+build_pushgateway() {
+  build_in_module github.com/prometheus/pushgateway "$PUSHGATEWAY_VERSION" github.com/prometheus/pushgateway pushgateway
+}
+
+build_promtool() {
+  build_in_module github.com/prometheus/prometheus "$PROMTOOL_VERSION" github.com/prometheus/prometheus/cmd/promtool promtool
+}
+
+have_monitoring() { for b in "$@"; do [ -x "$KUBEDR_MONITORING_BIN_DIR/$b" ] || return 1; done; }
+
 have kwok kwokctl || run_step kwok "$KWOK_VERSION" build_kwok
 have etcd || run_step etcd "$ETCD_VERSION" build_etcd
 have kube-apiserver kube-controller-manager kube-scheduler kubectl || run_step kubernetes "$KUBE_VERSION" build_kubernetes
 have minio || run_step minio "$MINIO_VERSION" build_minio
+mkdir -p "$KUBEDR_MONITORING_BIN_DIR"
+have_monitoring pushgateway || run_step pushgateway "$PUSHGATEWAY_VERSION" build_pushgateway
+have_monitoring promtool || run_step promtool "$PROMTOOL_VERSION" build_promtool
+# $KUBEDR_BIN_DIR is the one directory on the tests' PATH: link the monitoring tools of these versions into it.
+for b in pushgateway promtool; do
+  [ "$(readlink "$KUBEDR_BIN_DIR/$b" || true)" = "$KUBEDR_MONITORING_BIN_DIR/$b" ] ||
+    ln -sfn "$KUBEDR_MONITORING_BIN_DIR/$b" "$KUBEDR_BIN_DIR/$b"
+done
 echo "$KUBEDR_BIN_DIR"

@@ -119,6 +119,24 @@ options:
       - Pod exec is impersonated too, with the exception given for O(impersonate_user).
     type: list
     elements: str
+  api_connect_timeout:
+    description:
+      - Seconds to wait for the API server to accept a connection (requests and pod exec).
+      - A connection refused or reset is retried with backoff; a connection not accepted within this time is
+        not retried, and the run fails (V(Failed)) with a reason naming the API server.
+      - Can also be set with E(KUBEDR_API_CONNECT_TIMEOUT).
+      - Defaults to 10 seconds.
+    type: float
+  api_read_timeout:
+    description:
+      - Seconds to wait for any answer from the API server on an open connection (between two reads of a
+        response), and for the answer to a pod exec's upgrade request.
+      - A request unanswered within this time is not retried (a hung API server costs this wait once); the run
+        fails (V(Failed)) with a reason naming the API server and the request.
+      - Answers V(429) (API Priority and Fairness) are retried for up to 5 minutes, honouring C(Retry-After).
+      - Can also be set with E(KUBEDR_API_READ_TIMEOUT).
+      - Defaults to 60 seconds.
+    type: float
 requirements:
   - kubernetes >= 24.2.0
   - websocket-client (installed with C(kubernetes); pod exec for hooks and pod volume data)
@@ -208,4 +226,12 @@ options:
       - Ignored (see O(kubeconfig)). Can also be set with E(K8S_AUTH_IMPERSONATE_GROUPS).
     type: list
     elements: str
+  api_connect_timeout:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(KUBEDR_API_CONNECT_TIMEOUT).
+    type: float
+  api_read_timeout:
+    description:
+      - Ignored (see O(kubeconfig)). Can also be set with E(KUBEDR_API_READ_TIMEOUT).
+    type: float
 """

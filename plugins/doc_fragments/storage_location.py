@@ -89,6 +89,19 @@ options:
         type: str
         choices: [ReadWrite, ReadOnly]
         default: ReadWrite
+      connect_timeout:
+        description:
+          - Seconds to wait for the S3 endpoint to accept a connection.
+          - Defaults to 10 seconds.
+        type: float
+      read_timeout:
+        description:
+          - Seconds to wait for any answer from the S3 endpoint on an open connection.
+          - A request unanswered within O(storage_location.connect_timeout) or this time is not retried; the run
+            fails with a reason naming the endpoint. Reading the backup archive's body is retried by the
+            transfer manager, up to 5 times. Connection failures and S3's own retryable errors are retried.
+          - Defaults to 60 seconds.
+        type: float
 requirements:
   - boto3 >= 1.28.0
 """

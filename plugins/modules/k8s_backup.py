@@ -312,7 +312,7 @@ def main():
     module, auth = new_module("k8s_backup", common_argument_spec(BACKUP_ARG_SPEC), supports_check_mode=True)
     options = dict((key, module.params[key]) for key in BACKUP_ARG_SPEC)
     ansible_adapter.run(module, lambda: run(auth, storage_options(module.params), options,
-                                            check_mode=module.check_mode))
+                                            check_mode=module.check_mode), job=("backup", options["name"]))
 
 
 if __name__ == "__main__":

@@ -324,6 +324,28 @@ plan:
   elements: dict
   sample: [{"resource": "v1/ConfigMap", "group_resource": "configmaps", "namespace": "shop", "name": "a",
             "action": "skip_differs", "reason": "exists and differs"}]
+plan_summary:
+  description:
+    - In check mode, the plan in short, for a person to read before the real restore.
+  returned: check mode
+  type: dict
+  contains:
+    per_action:
+      description: Number of items per action.
+      type: dict
+      sample: {"create": 40, "skip_identical": 5030}
+    per_namespace:
+      description: Number of items per target namespace (V("") for cluster-scoped items) and action.
+      type: dict
+      sample: {"shop": {"create": 40, "skip_identical": 12}, "": {"skip_identical": 3}}
+    differs:
+      description:
+        - The entries of RV(plan) that would change the cluster or that differ from it (every action but
+          C(skip) and C(skip_identical)).
+      type: list
+      elements: dict
+      sample: [{"resource": "v1/ConfigMap", "group_resource": "configmaps", "namespace": "shop", "name": "a",
+                "action": "create"}]
 """
 
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
@@ -374,7 +396,8 @@ def main():
     )
     options = dict((key, module.params[key]) for key in RESTORE_ARG_SPEC)
     ansible_adapter.run(module, lambda: run(auth, storage_options(module.params), options,
-                                            check_mode=module.check_mode, diff=module._diff))
+                                            check_mode=module.check_mode, diff=module._diff),
+                        job=("restore", options.get("name")))
 
 
 if __name__ == "__main__":

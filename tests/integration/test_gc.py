@@ -199,14 +199,14 @@ def test_gc_deletes_only_expired_backups_and_their_snapshots(bed, core_v1, s3, n
         assert "1 of 4 backups expired: s1-short" in preview
         assert sorted(backups(bed, location)) == ["other-short", "plain-short", "s1-long", "s1-short"]
         assert snapshot_tags(bed, location, namespace) == every
-        assert keys_under(s3, location, "restores/") != [] and len(keys_under(s3, location, "restores/r-s1-short/")) == 3
+        assert keys_under(s3, location, "restores/") != [] and len(keys_under(s3, location, "restores/r-s1-short/")) == 4
 
         out = gc(bed, location, kubedr_schedule_name="s1", kubedr_repository_password=PASSWORD)
         assert "1 of 4 backups expired: s1-short" in out
         assert sorted(backups(bed, location)) == ["other-short", "plain-short", "s1-long"]
         assert keys_under(s3, location, "backups/s1-short/") == []
         assert keys_under(s3, location, "restores/r-s1-short/") == []
-        assert len(keys_under(s3, location, "restores/r-s1-long/")) == 3
+        assert len(keys_under(s3, location, "restores/r-s1-long/")) == 4
         assert snapshot_tags(bed, location, namespace) == ["backup=other-short", "backup=plain-short", "backup=s1-long"]
         assert_repositories_check(bed, location, namespace)
 
@@ -216,7 +216,7 @@ def test_gc_deletes_only_expired_backups_and_their_snapshots(bed, core_v1, s3, n
         assert "TASK [Prune the repositories the deletions forgot snapshots in]" in out and "restic/%s" % namespace in out
         assert sorted(backups(bed, location)) == ["s1-long"]
         assert [k.split("/")[0] for k in keys_under(s3, location, "backups/")] == ["s1-long"] * 8
-        assert [k.split("/")[0] for k in keys_under(s3, location, "restores/")] == ["r-s1-long"] * 3
+        assert [k.split("/")[0] for k in keys_under(s3, location, "restores/")] == ["r-s1-long"] * 4
         assert snapshot_tags(bed, location, namespace) == ["backup=s1-long"]
         assert_repositories_check(bed, location, namespace)
         assert not restorable(bed, location, "s1-long").failed
@@ -248,7 +248,7 @@ def test_gc_leaves_a_backup_whole_or_unlisted_and_the_next_run_finishes_it(bed, 
         assert "failed=1" in out
         assert sorted(backups(bed, location)) == ["gc-bad", "gc-live"], out[-6000:]
         assert keys_under(s3, location, "backups/gc-bad/") == bad_objects
-        assert len(keys_under(s3, location, "restores/r-gc-bad/")) == 3
+        assert len(keys_under(s3, location, "restores/r-gc-bad/")) == 4
         assert not restorable(bed, location, "gc-bad").failed
         assert snapshot_tags(bed, location, both[0]) == ["backup=gc-bad", "backup=gc-live"]
         assert snapshot_tags(bed, location, both[1]) == ["backup=gc-bad", "backup=gc-live"]

@@ -358,7 +358,7 @@ def test_volume_restorer_hook_gets_the_pods_volume_work(bed, api_client, fixture
         def __init__(self):
             self.calls = []
 
-        def restore_volumes(self, work, restore_uid):
+        def restore_volumes(self, work, restore_uid, progress=None):
             self.calls.append((work, restore_uid))
             return [(entry, None) for entry in work]
 

@@ -21,6 +21,8 @@ ALLOWED = {
     "backup": {"common", "kube", "selection", "storage", "archive", "volumes"},
     "restore": {"common", "kube", "selection", "storage", "archive", "volumes"},
     "info": {"common", "selection", "storage", "archive"},
+    "metrics": {"common", "storage", "archive", "info"},
+    "diff": {"common", "kube", "selection", "storage", "archive"},
 }
 
 

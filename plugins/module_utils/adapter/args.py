@@ -46,6 +46,9 @@ K8S_AUTH_ARG_SPEC = dict(
     persist_config=dict(type="bool", fallback=(env_fallback, ["K8S_AUTH_PERSIST_CONFIG"])),
     impersonate_user=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_USER"])),
     impersonate_groups=dict(type="list", elements="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
+    # Bounded waiting (not kubernetes.core options): defaults in kube/config.py.
+    api_connect_timeout=dict(type="float", fallback=(env_fallback, ["KUBEDR_API_CONNECT_TIMEOUT"])),
+    api_read_timeout=dict(type="float", fallback=(env_fallback, ["KUBEDR_API_READ_TIMEOUT"])),
 )
 
 # The connection options a module that makes no Kubernetes connection (restic_repo) accepts and
@@ -78,6 +81,9 @@ STORAGE_LOCATION_OPTIONS = dict(
     aws_ca_bundle=dict(type="path", fallback=(env_fallback, ["AWS_CA_BUNDLE"])),
     s3_addressing_style=dict(type="str", choices=["auto", "path", "virtual"], default="auto"),
     access_mode=dict(type="str", choices=["ReadWrite", "ReadOnly"], default="ReadWrite"),
+    # Bounded waiting for the S3 endpoint (botocore's names); defaults in storage/s3.py.
+    connect_timeout=dict(type="float"),
+    read_timeout=dict(type="float"),
 )
 
 STORAGE_LOCATION_ARG_SPEC = dict(

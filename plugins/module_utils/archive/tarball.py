@@ -283,6 +283,14 @@ def check_member(member):
 def iter_archive(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE):
     """Yield ``(path, bytes)`` for every file of a Velero tarball, streaming, after checking each
     member (see ``check_member``) and the running total of uncompressed bytes against the cap."""
+    for path, _size, data in iter_entries(fileobj, max_total_size):
+        yield path, data
+
+
+def iter_entries(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE, max_entry_size=None):
+    """Yield ``(path, size, bytes)`` for every file of a Velero tarball, as ``iter_archive``; a
+    file over ``max_entry_size`` bytes is not read into memory: its bytes are None (the caller
+    reports it), and the stream goes on with the next member."""
     total = 0
     try:
         # GzipFile, not tarfile's "r|gz": that one stops after the first gzip member.
@@ -300,11 +308,14 @@ def iter_archive(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE):
                 total += member.size
                 if total > max_total_size:
                     raise ArchiveError("backup archive expands beyond %d bytes; refusing it" % max_total_size)
+                if max_entry_size is not None and member.size > max_entry_size:
+                    yield path, member.size, None  # tarfile skips its bytes on the next member
+                    continue
                 handle = tar.extractfile(member)
                 data = handle.read() if handle is not None else b""
                 if len(data) != member.size:
                     raise ArchiveError("backup archive is truncated at %s" % path)
-                yield path, data
+                yield path, member.size, data
     except (tarfile.TarError, zlib.error, EOFError, OSError) as error:
         raise ArchiveError("backup archive is corrupt or not a gzipped tar file: %s" % error)
     except TypeError:  # tarfile's stream reader on a gzip header cut short (ord() of an empty read)

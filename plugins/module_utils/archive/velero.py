@@ -103,9 +103,3 @@ def backup_object(name, spec, status, labels=None, annotations=None, uid=None, c
         "generation": 1,
     }
     return {"apiVersion": "velero.io/v1", "kind": "Backup", "metadata": metadata, "spec": spec, "status": status}
-
-
-def progress_document(phase, started, updated, items):
-    """The progress object a running backup rewrites (``<name>-progress.json``)."""
-    return {"phase": phase, "startTimestamp": rfc3339(started), "updateTimestamp": rfc3339(updated),
-            "totalItems": items, "itemsBackedUp": items}

@@ -107,10 +107,20 @@ def restores_of(store, backup_name, also=()):
     ``also``, from a deletion record, that still have objects)."""
     found = {}
     for restore_name, keys in sorted(restore_objects(store).items()):
-        log_key = layout.restore_keys(restore_name)["logs"]
-        if restore_name in also or (log_key in keys and logged_backup_name(store, log_key) == backup_name):
+        log_key, progress_key = (layout.restore_keys(restore_name)[role] for role in ("logs", "progress"))
+        if restore_name in also or (log_key in keys and logged_backup_name(store, log_key) == backup_name) or (
+                log_key not in keys and progress_key in keys and progress_backup_name(store, progress_key) == backup_name):
             found[restore_name] = keys
     return found
+
+
+def progress_backup_name(store, progress_key):
+    """The backup a restore that died before writing its log was restoring (its progress object says)."""
+    try:
+        document = json.loads((store.get_bytes(progress_key) or b"{}").decode("utf-8"))
+    except ValueError:
+        return None
+    return document.get("backup") if isinstance(document, dict) else None
 
 
 class BackupDeletion(object):

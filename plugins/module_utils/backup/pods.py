@@ -22,6 +22,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource 
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.progress import VolumeProgress
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import Repository
 
 
@@ -52,6 +53,7 @@ class PodWork(object):
         self._csi_pvs = set()
         self._hooked_pods = {}      # (namespace, name) -> pod, for post hooks
         self._blocked = set()       # pods whose pre hook failed with on_error Fail
+        self.volume_progress = VolumeProgress()
 
     # ---------------------------------------------------------------- while items stream
 
@@ -155,7 +157,7 @@ class PodWork(object):
 
         outcomes = fs_backup.back_up_pod_volumes(self.kube.exec_client, self.kube, work, self.settings,
                                                  self.repository_for, self.backup_name, self.backup_uid,
-                                                 location_name, log=log_volume)
+                                                 location_name, log=log_volume, progress=self.volume_progress)
         return [outcome[0] for outcome in outcomes]
 
 

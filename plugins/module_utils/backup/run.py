@@ -16,10 +16,10 @@ __metaclass__ = type
 
 import gc
 import tempfile
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import progress as progress_object
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
@@ -29,6 +29,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup.delete import
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.scope import ScopeReader
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.spec import validate_options
+from ansible_collections.kubedr.backup.plugins.module_utils.common import cancel
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import parse_duration, rfc3339, utc_now
@@ -37,17 +38,17 @@ from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import A
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import leases
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import node_agent_settings
-
-PROGRESS_INTERVAL = 5.0  # seconds between progress object updates
 
 
 class BackupRun(object):
     """One backup run. ``execute()`` returns the module result."""
 
-    def __init__(self, kube, store, options, check_mode=False, now=utc_now, location=None):
+    def __init__(self, kube, store, options, check_mode=False, now=utc_now, location=None, lease=None):
         self.kube = kube
+        self.lease = lease  # checked before the commit: a run that lost its lease commits nothing
         self.store = store
         self.location = location or {}
         self.options = options
@@ -64,17 +65,21 @@ class BackupRun(object):
         self.uid = str(uuid.uuid4())
         self.pod_work = None
         self.pod_volume_backups = None  # PodVolumeBackup records; None is stored as Velero's `null`
-        self._last_progress = 0.0
+        self.progress = progress_object.ProgressRecorder(store, self.keys["progress"], self._progress_document,
+                                                         enabled=not check_mode)
+
+    def _progress_document(self, phase):
+        volumes, eta = (None, None)
+        if self.pod_work is not None and self.pod_work.volume_progress.total:
+            volumes, eta = self.pod_work.volume_progress.document()
+        items = len(self.index)  # the total grows as the listing goes, as Velero's does
+        return progress_object.progress_document(phase, self.started, self.now(), items, items, volumes, eta)
 
     def _progress(self, phase, force=False):
-        if self.check_mode:
-            return
-        moment = time.time()
-        if not force and moment - self._last_progress < PROGRESS_INTERVAL:
-            return
-        self._last_progress = moment
-        document = velero.progress_document(phase, self.started, self.now(), len(self.index))
-        self.store.put_bytes(self.keys["progress"], archive.encode_json(document) + b"\n")
+        if force:
+            self.progress.force(phase)
+        else:
+            self.progress.report(phase)
 
     # Steps ---------------------------------------------------------------------
 
@@ -120,8 +125,12 @@ class BackupRun(object):
         document = velero.backup_object(self.name, self.spec, self._status(phase, completed),
                                         self.options.get("labels"), self._annotations(), uid=self.uid,
                                         created=rfc3339(self.started))
-        # The commit marker, last: until it exists the backup does not exist.
-        self.store.put_bytes(self.keys["metadata"], archive.encode_json(document) + b"\n")
+        with cancel.shielded():
+            cancel.check()
+            if self.lease is not None:
+                self.lease.check()
+            # The commit marker, last: until it exists the backup does not exist.
+            self.store.put_bytes(self.keys["metadata"], archive.encode_json(document) + b"\n")
         return document
 
     def _status(self, phase, completed):
@@ -146,12 +155,15 @@ class BackupRun(object):
             self.log.info("Starting backup", check_mode=self.check_mode or None)
             try:
                 self._progress("InProgress", force=True)
-                self._collect(sink)
-                self.pod_volume_backups = self.pod_work.back_up_volumes()
-            except (KubedrError, ApiException) as error:
+                # Rewritten on a timer too: a pod's hook or a volume upload can take minutes without an item.
+                with self.progress.ticking("InProgress"):
+                    try:
+                        self._collect(sink)
+                        self.pod_volume_backups = self.pod_work.back_up_volumes()
+                    finally:
+                        self.pod_work.run_post_hooks()
+            except (KubedrError, ApiException, cancel.Cancelled) as error:
                 return self._failed(error)
-            finally:
-                self.pod_work.run_post_hooks()
             sink.close()
             if self.check_mode:
                 return self._result(None, changed=True)
@@ -159,7 +171,7 @@ class BackupRun(object):
             phase = results.phase_for(self.results)
             try:
                 self._upload(tarball, phase, completed)
-            except StorageError as error:  # the location failed before the commit marker: nothing is committed
+            except (KubedrError, cancel.Cancelled) as error:  # before the commit marker: nothing is committed
                 return self._failed(error)
             return self._result(phase, changed=True, completed=completed,
                                 size=self.store.backup_size(self.name))
@@ -259,11 +271,27 @@ def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
     agents = node_agent_settings(options.get("node_agent")).namespace
     if existing is not None:
         return results.add_run_warnings(summary_from_stored(store, name, existing, changed=False), hints.BACKUP, agents)
-    if not check_mode:
-        store.ensure_writable()
+    if check_mode:
+        return results.add_run_warnings(_execute(auth, store, options, check_mode, location, kube_factory, agents),
+                                        hints.BACKUP, agents)
+    store.ensure_writable()
+    # One run per name: a second run of this name while one runs fails here, naming the first.
+    with leases.RunLease(store, layout.backup_keys(name)["lease"], "backup %s" % name) as lease:
+        existing = store.backup_metadata(name)  # committed meanwhile by the run that held the lease
+        if existing is not None:
+            return results.add_run_warnings(summary_from_stored(store, name, existing, changed=False), hints.BACKUP,
+                                            agents)
+        result = _execute(auth, store, options, check_mode, location, kube_factory, agents, lease)
+    results.add_run_warnings(result, hints.BACKUP, agents)
+    if lease.unsupported:
+        result.setdefault("warnings", []).append(
+            "%s: a concurrent run of the same name would not be detected" % lease.unsupported)
+    return result
+
+
+def _execute(auth, store, options, check_mode, location, kube_factory, agents, lease=None):
     try:
         kube = kube_factory(auth)
-        result = BackupRun(kube, store, options, check_mode, location=location).execute()
+        return BackupRun(kube, store, options, check_mode, location=location, lease=lease).execute()
     except ClusterError as error:  # the cluster refused before anything was written: say what to do
         raise ClusterError(hints.with_fix(hints.BACKUP, str(error), agents))
-    return results.add_run_warnings(result, hints.BACKUP, agents)

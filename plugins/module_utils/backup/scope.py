@@ -104,6 +104,7 @@ def _ordered_resources(options, discovery):
     """The ordered_resources option with its resource patterns resolved against discovery."""
     ordered_resources = {}
     for pattern, names in selection.parse_ordered_resources(options.get("ordered_resources")).items():
-        for group_resource in selection.resolve_resource_patterns([pattern], discovery.resources):
+        for group_resource in selection.resolve_resource_patterns([pattern], discovery.resources,
+                                                                  "ordered_resources"):
             ordered_resources[group_resource] = names
     return ordered_resources

@@ -58,3 +58,17 @@ def rfc3339(moment):
 
 def utc_now():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def parse_rfc3339(text):
+    """The moment (UTC) of an RFC 3339 timestamp as this project writes it (``2026-12-02T07:00:00Z``),
+    fractions and offsets accepted; None for anything else."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc)

@@ -23,6 +23,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+try:
+    from urllib3 import exceptions as urllib3_exceptions
+except ImportError:  # HAS_URLLIB3 (transport) says so
+    urllib3_exceptions = None
+
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube import config as kube_config
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException, describe_api_error
@@ -35,9 +40,9 @@ from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources impor
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.transport import (
     CONNECTION_ERRORS,
-    DEFAULT_TIMEOUT,
     HAS_URLLIB3,
     HttpTransport,
+    timed_out,
 )
 
 AGGREGATED_DISCOVERY_ACCEPT = (
@@ -46,6 +51,12 @@ AGGREGATED_DISCOVERY_ACCEPT = (
     "application/json"
 )
 RETRIABLE_STATUS = frozenset([429, 500, 502, 503, 504])
+THROTTLED = 429
+# How long a request answered 429 (API Priority and Fairness, or a proxy) keeps being retried, honouring
+# Retry-After: throttling means the server is alive and asks to come back, so it does not count
+# against max_attempts (docs/reliability.md).
+THROTTLED_BUDGET_SECONDS = 300
+MAX_RETRY_AFTER_SECONDS = 30
 DEFAULT_PAGE_SIZE = 500
 PAGE_BYTES = 16 * 1024 * 1024  # target size of one LIST page in memory
 MIN_PAGE_SIZE = 10
@@ -56,14 +67,16 @@ class KubeClient(object):
     """Raw-JSON access to one cluster. Thread-safe for concurrent requests."""
 
     def __init__(self, auth=None, transport=None, max_attempts=5, page_size=DEFAULT_PAGE_SIZE,
-                 timeout=DEFAULT_TIMEOUT):
+                 timeout=None, throttled_budget=THROTTLED_BUDGET_SECONDS):
         if transport is None and not HAS_URLLIB3:
             raise ClusterError("the Python 'urllib3' package is required (pip install kubernetes)")
         self.transport = transport or HttpTransport(kube_config.resolve_connection(auth or {}))
         self.host = self.transport.host
         self.max_attempts = max_attempts
         self.page_size = page_size
-        self.timeout = timeout
+        # (connect, read) seconds: the connection settings' (api_connect_timeout, api_read_timeout)
+        self.timeout = timeout or getattr(self.transport, "timeout", None) or (10, 60)
+        self.throttled_budget = throttled_budget
         self._discovery = None
         self._exec_client = None
         self._lock = threading.Lock()
@@ -94,27 +107,49 @@ class KubeClient(object):
             headers["Content-Type"] = "application/json"
         if body is not None and not isinstance(body, bytes):
             body = json.dumps(body, separators=(",", ":")).encode("utf-8")
-        attempt = 0
+        attempt = throttles = 0
+        throttled_since = None
         while True:
             attempt += 1
             try:
                 return self.transport.request(method, path, query, body, headers, self.timeout)
             except ApiException as error:
+                if error.status == THROTTLED:
+                    # Throttling is no failure of the attempt: retried for as long as the budget lasts.
+                    throttled_since = throttled_since or time.monotonic()
+                    if time.monotonic() - throttled_since >= self.throttled_budget:
+                        raise
+                    attempt -= 1
+                    throttles += 1
+                    self._sleep_before_retry(min(throttles, 4), error)
+                    continue
                 if error.status not in RETRIABLE_STATUS or attempt >= self.max_attempts:
                     raise
                 self._sleep_before_retry(attempt, error)
             except CONNECTION_ERRORS as error:
+                if timed_out(error):
+                    raise ClusterError(self._timeout_message(method, path, error))
                 if attempt >= self.max_attempts:
                     raise ClusterError("cannot reach the Kubernetes API server at %s: %s"
                                        % (self.host, describe_api_error(error)))
                 self._sleep_before_retry(attempt, error)
 
+    def _timeout_message(self, method, path, error):
+        if HAS_URLLIB3 and isinstance(error, urllib3_exceptions.ConnectTimeoutError):
+            what, seconds, option = "accept a connection", self.timeout[0], "api_connect_timeout"
+        else:
+            what, seconds, option = "answer %s %s" % (method, path), self.timeout[1], "api_read_timeout"
+        return ("the Kubernetes API server at %s did not %s within %s s (%s); it is hung or unreachable "
+                "through the network" % (self.host, what, _seconds(seconds), option))
+
     @staticmethod
     def _sleep_before_retry(attempt, error):
+        """Exponential backoff with jitter; at least what a Retry-After header asks (seconds, capped)."""
         delay = min(8.0, 0.25 * (2 ** (attempt - 1))) * (0.5 + random.random())
-        retry_after = getattr(error, "headers", None) and error.headers.get("Retry-After")
-        if retry_after and str(retry_after).isdigit():
-            delay = max(delay, min(30, int(retry_after)))
+        headers = getattr(error, "headers", None) or {}
+        retry_after = next((value for name, value in headers.items() if name.lower() == "retry-after"), None)
+        if retry_after and str(retry_after).strip().isdigit():
+            delay = max(delay, min(MAX_RETRY_AFTER_SECONDS, int(str(retry_after).strip())))
         time.sleep(delay)
 
     def get(self, path, query=None):
@@ -232,6 +267,10 @@ class KubeClient(object):
                 continue
             resources.extend(parse_legacy_resource_list(group, version, preferred, document))
         return Discovery(resources, warnings, aggregated=False)
+
+
+def _seconds(value):
+    return ("%g" % value) if value is not None else "?"
 
 
 def run_concurrently(fn, inputs, workers=8):

@@ -31,6 +31,10 @@ except ImportError:  # Python 2 is not supported; the import only keeps sanity's
 DEFAULT_KUBECONFIG = "~/.kube/config"
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_FILE_REFRESH_SECONDS = 60  # projected service account tokens rotate; re-read them as client-go does
+# Seconds: to open a connection, and to wait for any answer on it (an API server that accepted the
+# connection and sends nothing). The options api_connect_timeout and api_read_timeout override them.
+DEFAULT_CONNECT_TIMEOUT = 10
+DEFAULT_READ_TIMEOUT = 60
 
 
 class Credentials(object):
@@ -75,6 +79,8 @@ class ConnectionSettings(object):
         self.no_proxy = None
         self.proxy_headers = {}
         self.headers = []  # (name, value) sent with every request (impersonation); a name may repeat
+        self.connect_timeout = DEFAULT_CONNECT_TIMEOUT
+        self.read_timeout = DEFAULT_READ_TIMEOUT
 
     def authorization(self):
         return self.credentials.header()
@@ -312,9 +318,25 @@ def resolve_connection(auth, environ=None):
     # One header line per group: the API server reads every Impersonate-Group line and takes a
     # comma inside one as part of a single group's name.
     settings.headers.extend(("Impersonate-Group", group) for group in auth.get("impersonate_groups") or [])
+    settings.connect_timeout = timeout_option(auth, "api_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    settings.read_timeout = timeout_option(auth, "api_read_timeout", DEFAULT_READ_TIMEOUT)
     if not settings.host:
         raise InvalidOptionError("the Kubernetes configuration names no API server (host)")
     return settings
+
+
+def timeout_option(options, key, default):
+    """A timeout option in seconds (a positive number), or ``default`` when it is not given."""
+    value = options.get(key)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 0 < seconds <= 86400:
+        raise InvalidOptionError("%s must be a number of seconds above 0 (at most a day), got %r" % (key, value))
+    return seconds
 
 
 def bypasses_proxy(host_url, no_proxy):

@@ -29,6 +29,7 @@ try:
 except ImportError:  # Python 2 is not supported; the import only keeps sanity's compile tests quiet
     from urllib import quote, urlencode
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common import cancel
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import Deadline
 
@@ -37,6 +38,7 @@ ERROR_CHANNEL = 3  # the exec protocol's status channel (kubernetes.stream.ws_cl
 # The channel protocols the API server speaks: one byte of channel, then the data, per message.
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 CONNECT_TIMEOUT = 30
+CANCEL_CHECK_INTERVAL = 1.0  # seconds: how soon a running command notices a cancellation
 
 _KWOK_EXIT_STATUS = re.compile(r"exit status (\d+)\s*$")
 
@@ -104,7 +106,11 @@ class WebSocketExec(object):
         return lines
 
     def connect_options(self):
-        options = {"header": self.headers(), "subprotocols": list(CHANNEL_PROTOCOLS), "timeout": CONNECT_TIMEOUT}
+        # The connection and the upgrade's answer wait at most the connection settings' timeouts
+        # (api_connect_timeout + api_read_timeout); the command itself, at most its own timeout.
+        options = {"header": self.headers(), "subprotocols": list(CHANNEL_PROTOCOLS),
+                   "timeout": getattr(self.settings, "connect_timeout", CONNECT_TIMEOUT)
+                   + getattr(self.settings, "read_timeout", 0)}
         proxy = self.settings.effective_proxy()
         if proxy:
             host, port, userinfo = _split_proxy(proxy)
@@ -117,7 +123,8 @@ class WebSocketExec(object):
             options["http_no_proxy"] = ["*"]  # the settings decided: no proxy from the environment either
         return options
 
-    def run(self, namespace, pod, command, container=None, stdin=None, timeout=3600):
+    def run(self, namespace, pod, command, container=None, stdin=None, timeout=3600, on_stdout=None,
+            cancellable=False):
         try:
             import websocket
         except ImportError:
@@ -132,7 +139,7 @@ class WebSocketExec(object):
         except websocket.WebSocketBadStatusException as error:
             raise ClusterError("cannot exec into pod %s: HTTP %s" % (where, getattr(error, "status_code", "?")))
         except (websocket.WebSocketException, OSError) as error:
-            raise ClusterError("cannot exec into pod %s: %s" % (where, str(error)[:300]))
+            raise ClusterError("cannot exec into pod %s through %s: %s" % (where, self.settings.host, str(error)[:300]))
         received = {STDOUT_CHANNEL: [], STDERR_CHANNEL: [], ERROR_CHANNEL: []}
         deadline = Deadline(timeout)
         try:
@@ -143,12 +150,21 @@ class WebSocketExec(object):
                 remaining = deadline.remaining()
                 if remaining <= 0:
                     raise websocket.WebSocketTimeoutException()
-                ws.settimeout(remaining)
-                opcode, data = ws.recv_data()
+                if cancellable:
+                    cancel.check()  # closing the stream ends the command (volumes/runner.py's pod_script)
+                ws.settimeout(min(remaining, CANCEL_CHECK_INTERVAL))
+                try:
+                    opcode, data = ws.recv_data()
+                except websocket.WebSocketTimeoutException:
+                    if deadline.remaining() <= 0:
+                        raise
+                    continue
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
                     break
                 if data and data[0] in received:
                     received[data[0]].append(data[1:])
+                    if on_stdout is not None and data[0] == STDOUT_CHANNEL:
+                        on_stdout(data[1:])  # live output (restic's status lines) while the command runs
         except websocket.WebSocketTimeoutException:
             raise ClusterError("command in pod %s did not finish within %ss" % (where, timeout))
         except websocket.WebSocketConnectionClosedException:
@@ -168,7 +184,8 @@ class RefusedExec(object):
     def __init__(self, reason):
         self.reason = reason
 
-    def run(self, namespace, pod, command, container=None, stdin=None, timeout=None):
+    def run(self, namespace, pod, command, container=None, stdin=None, timeout=None, on_stdout=None,
+            cancellable=False):
         raise ClusterError(self.reason)
 
 
@@ -182,14 +199,18 @@ def _split_proxy(proxy):
     return host.strip("[]"), int(port), userinfo or None
 
 
-def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None, timeout=3600):
+def exec_in_pod(api_client, namespace, pod, command, container=None, stdin=None, timeout=3600, on_stdout=None,
+                cancellable=False):
     """Run `command` (a list) in the pod and wait for it; returns ExecResult. ``api_client`` is the
     KubeClient's ``exec_client``: a WebSocketExec, a RefusedExec, or a kubernetes-package ApiClient.
 
     stdin, when given, is written to the command's standard input (bytes or text);
-    secrets travel this way or through the container's environment, never in argv."""
+    secrets travel this way or through the container's environment, never in argv.
+    ``on_stdout(bytes)``, when given, sees the output as it arrives; ``cancellable``: a cancellation of
+    the run (common/cancel.py) ends the stream (neither through the kubernetes package)."""
     if isinstance(api_client, (WebSocketExec, RefusedExec)):
-        return api_client.run(namespace, pod, command, container=container, stdin=stdin, timeout=timeout)
+        return api_client.run(namespace, pod, command, container=container, stdin=stdin, timeout=timeout,
+                              on_stdout=on_stdout, cancellable=cancellable)
     # The kubernetes package (its websocket stream) is imported only when a pod exec is needed.
     try:
         from kubernetes.client import ApiClient, CoreV1Api

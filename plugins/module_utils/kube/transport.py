@@ -37,7 +37,17 @@ except ImportError:  # reported by the module as a missing requirement
     HTTPHeaderDict = dict
     CONNECTION_ERRORS = (OSError,)
 
-DEFAULT_TIMEOUT = (10, 120)  # (connect, read) seconds
+
+def timed_out(error):
+    """Whether a connection error is a timeout: the server (or a blackhole on its way) took the
+    connection or the request and did not answer in time. KubeClient never retries these, so that a
+    hung server costs the configured wait once, not once per attempt. (urllib3's NewConnectionError,
+    a refused connection, derives from its ConnectTimeoutError: it is no timeout.)"""
+    if HAS_URLLIB3 and isinstance(error, urllib3.exceptions.NewConnectionError):
+        return False
+    if HAS_URLLIB3 and isinstance(error, urllib3.exceptions.TimeoutError):
+        return True
+    return isinstance(error, TimeoutError)
 
 
 class HttpTransport(object):
@@ -66,14 +76,22 @@ class HttpTransport(object):
         else:
             self._pool = urllib3.PoolManager(**pool_options)
 
-    def request(self, method, path, query=None, body=None, headers=None, timeout=DEFAULT_TIMEOUT):
+    @property
+    def timeout(self):
+        """(connect, read) seconds of this server's connections (api_connect_timeout, api_read_timeout)."""
+        return (self.settings.connect_timeout, self.settings.read_timeout)
+
+    def request(self, method, path, query=None, body=None, headers=None, timeout=None):
+        timeout = timeout or self.timeout
         url = self.host + path + ("?" + urlencode(query) if query else "")
         all_headers = self._headers.copy()
         all_headers.update(headers or {})
         authorization = self.settings.authorization()
         if authorization:
             all_headers["Authorization"] = authorization
-        response = self._pool.request(method, url, body=body, headers=all_headers, redirect=False,
+        # retries=False: KubeClient alone decides what is retried (urllib3 would retry a read timeout
+        # of a GET three more times on its own, each waiting the whole read timeout).
+        response = self._pool.request(method, url, body=body, headers=all_headers, redirect=False, retries=False,
                                       timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]))
         if not 200 <= response.status < 300:
             raise ApiException(response.status, response.reason, response.data, dict(response.headers))

@@ -4,11 +4,15 @@
 """The backup archive, extracted safely: its items copied into one anonymous spool file in a
 private directory and indexed by group-resource.
 
-``archive.iter_archive`` refuses absolute paths, ``..``, links and devices; this module also
-caps the size including tar headers, keeps only ``metadata/`` and ``resources/`` and checks
-that every item is a JSON object with a name. Only names and spool offsets are kept in
-memory: items are read back one at a time, tier by tier. One file, not one per item: creating
-and removing a file per item cost a third of a restore's CPU time, in the filesystem.
+``archive.iter_entries`` refuses absolute paths, ``..``, links and devices (the whole archive is
+then refused: it is hostile); this module also caps the size including tar headers and keeps only
+``metadata/`` and ``resources/``. Each item is then checked on its own (``check_item``): an entry
+that is not a Kubernetes object (bad path, too big, not UTF-8, not JSON, nested too deep,
+duplicate keys, numbers out of range, no name, an apiVersion of another group than its path's)
+is set aside as an ``InvalidItem`` with the reason, and the restore reports it as that item's
+error and goes on (docs/reliability.md). Only names and spool offsets are kept in memory: items
+are read back one at a time, tier by tier. One file, not one per item: creating and removing a
+file per item cost a third of a restore's CPU time, in the filesystem.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,14 +21,36 @@ __metaclass__ = type
 
 import array
 import json
+import math
 import os
+import re
 import tempfile
+from collections import namedtuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.records import PackedRecords
 
 TAR_HEADER_SIZE = 512
+# An item's JSON is refused beyond this: the API server takes request bodies of at most 3 MiB.
+MAX_ITEM_BYTES = 8 * 1024 * 1024
+# Nesting of objects and arrays: Kubernetes objects (CRD schemas included) stay far below it, and
+# the restore's own copies and diffs of an item recurse once per level.
+MAX_NESTING = 200
+# Invalid items kept one by one; beyond, they are only counted (a hostile archive of a million
+# bad entries must not grow memory or the results without bound).
+MAX_INVALID_DETAILS = 1000
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+_SURROGATE_ESCAPE = re.compile(br"\\u[dD][89a-fA-F]")
+_BRACKETS = {ord("{"): 1, ord("["): 1, ord("}"): -1, ord("]"): -1}
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(_BRACKETS)))
+_STRING = re.compile(br'"(?:[^"\\]|\\.)*"')
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # a DNS label, as every namespace's name
+
+InvalidItem = namedtuple("InvalidItem", "path group_resource namespace name list_key reason")
+InvalidItem.__doc__ = """An archive entry under resources/ that is not restored: its path, what the
+path says (``group_resource``, ``namespace``, ``name``: None when the path itself is malformed), the
+resource list key when its apiVersion and kind could be read (else None) and the reason."""
 
 
 class ItemEntries(object):
@@ -69,6 +95,8 @@ class ExtractedBackup(object):
     def __init__(self, directory):
         self.groups = {}
         self.format_version = None
+        self.invalid = []  # InvalidItem, the first MAX_INVALID_DETAILS
+        self.invalid_count = 0
         self._spool = tempfile.TemporaryFile(dir=directory)
         self._size = 0
 
@@ -78,6 +106,12 @@ class ExtractedBackup(object):
         reference = (self._size, len(data))
         self._size += len(data)
         return reference
+
+    def reject(self, invalid):
+        """Set aside an entry that is not restored (see ``InvalidItem``)."""
+        self.invalid_count += 1
+        if len(self.invalid) < MAX_INVALID_DETAILS:
+            self.invalid.append(invalid)
 
     def sealed(self):
         """Done adding: what was added becomes readable (from any thread)."""
@@ -100,20 +134,167 @@ class ExtractedBackup(object):
         for namespace, name, reference in (index.items() if index else ()):
             item = self.load(reference)
             if namespace:
-                item.setdefault("metadata", {})["namespace"] = namespace  # the path decides, as in Velero
+                item["metadata"]["namespace"] = namespace  # the path decides, as in Velero
+            else:
+                item["metadata"].pop("namespace", None)  # a cluster path: never a namespace of its own
             yield namespace, name, item
 
 
-def _check_item(path, data):
-    try:
-        item = json.loads(data.decode("utf-8"))
-    except ValueError as error:
-        raise ArchiveError("backup archive entry %s is not valid JSON: %s" % (path, error))
-    if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict) \
-            or not item["metadata"].get("name") or not item.get("apiVersion") or not item.get("kind"):
-        raise ArchiveError("backup archive entry %s is not a Kubernetes object (apiVersion, kind and "
-                           "metadata.name are required)" % path)
+class _Invalid(ValueError):
+    """Raised by the JSON hooks below; its text is the reason."""
+
+
+def _object(pairs):
+    item = dict(pairs)
+    if len(item) != len(pairs):
+        seen = set()
+        duplicate = next(key for key, _value in pairs if key in seen or seen.add(key))
+        raise _Invalid("has the key %r twice in one object" % duplicate[:100])
     return item
+
+
+def _integer(text):
+    if len(text) > 20 or not INT64_MIN <= int(text) <= INT64_MAX:
+        raise _Invalid("has the integer %s, out of the 64-bit range" % (text[:30] + ("..." if len(text) > 30 else "")))
+    return int(text)
+
+
+def _float(text):
+    value = float(text)
+    if math.isinf(value):
+        raise _Invalid("has the number %s, out of the 64-bit floating point range" % text[:30])
+    return value
+
+
+def _constant(name):
+    raise _Invalid("has %s, which is not JSON" % name)
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_integer, parse_float=_float,
+                            parse_constant=_constant)
+
+
+def _nesting(data):
+    """How deeply objects and arrays nest in a JSON text, without parsing it (no recursion)."""
+    if data.count(b"{") + data.count(b"[") <= MAX_NESTING:
+        return 0  # cannot be deeper: the common case, counted in C
+    depth = deepest = 0
+    for byte in _STRING.sub(b"", data).translate(None, _NOT_BRACKETS):
+        depth += _BRACKETS[byte]
+        if depth > deepest:
+            deepest = depth
+    return deepest
+
+
+def _strings(value):
+    """Every string of a parsed JSON value (keys included), walked without recursion."""
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+
+
+def _has_lone_surrogate(data, item):
+    """A ``\\udXXX`` escape that is not half of a pair: text no UTF-8 writer (the log, the API
+    server) can encode. Go's and Python's writers never escape such code points, so the slow
+    walk runs only when the raw text holds one."""
+    if not _SURROGATE_ESCAPE.search(data):
+        return False
+    for text in _strings(item):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+    return False
+
+
+def printable(text):
+    """Text for messages and the log: an unpaired surrogate (a tar path's undecodable byte, a JSON
+    escape) becomes its escape sequence instead of failing every UTF-8 writer later."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _string_map(value):
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _check_metadata(metadata, parsed):
+    """Why the metadata is unusable (None: usable): the fields filters, item actions and the
+    report read, with the types they expect."""
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        return "has no metadata.name"
+    if parsed is not None and name != parsed.name:
+        return "has metadata.name %s, not the name of its path" % printable(repr(name[:253]))
+    if len(name) > 253 or "/" in name or "%" in name or name in (".", ".."):
+        return "has an invalid metadata.name"
+    for key in ("labels", "annotations"):
+        if metadata.get(key) is not None and not _string_map(metadata[key]):
+            return "has metadata.%s that is not a map of strings" % key
+    for key in ("namespace", "generateName", "uid", "resourceVersion", "deletionTimestamp"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], str):
+            return "has metadata.%s that is not a string" % key
+    for key in ("ownerReferences", "finalizers", "managedFields"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], list):
+            return "has metadata.%s that is not a list" % key
+    if not all(isinstance(ref, dict) for ref in metadata.get("ownerReferences") or ()):
+        return "has an owner reference that is not an object"
+    return None
+
+
+def check_item(path, data, parsed=None):
+    """The item an archive entry holds, checked on its own; ArchiveError (naming the entry and
+    the reason) when it is not a Kubernetes object this restore can handle. ``parsed``: the
+    entry's ArchivePath, to check the item against it."""
+    problem = None
+    item = None
+    try:
+        if len(data) > MAX_ITEM_BYTES:
+            problem = "is %d bytes; an item is at most %d" % (len(data), MAX_ITEM_BYTES)
+        elif _nesting(data) > MAX_NESTING:
+            problem = "is nested deeper than %d levels" % MAX_NESTING
+        else:
+            item = _DECODER.decode(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        problem = "is not valid UTF-8 (byte %d)" % error.start
+    except _Invalid as error:
+        problem = str(error)
+    except (ValueError, RecursionError) as error:
+        problem = "is not valid JSON: %s" % str(error)[:200]
+    if problem is None:
+        problem = _check_object(data, item, parsed)
+    if problem is not None:
+        raise ArchiveError("backup archive entry %s %s" % (printable(path), problem))
+    return item
+
+
+def _check_object(data, item, parsed):
+    if not isinstance(item, dict):
+        return "is not a Kubernetes object (a JSON object with apiVersion, kind and metadata.name is required)"
+    api_version, kind, metadata = item.get("apiVersion"), item.get("kind"), item.get("metadata")
+    if not isinstance(api_version, str) or not api_version or not isinstance(kind, str) or not kind \
+            or not isinstance(metadata, dict):
+        return "is not a Kubernetes object (apiVersion, kind and metadata.name are required)"
+    group, _slash, version = api_version.rpartition("/")
+    if not version or "/" in group:
+        return "has the invalid apiVersion %r" % api_version[:100]
+    if parsed is not None and group != parsed.group_resource.partition(".")[2]:
+        return "is a %s %s, not of the API group of its path (%s)" % (
+            printable(api_version[:100]), printable(kind[:100]), parsed.group_resource)
+    problem = _check_metadata(metadata, parsed)
+    if problem is None and _has_lone_surrogate(data, item):
+        problem = "holds an unpaired UTF-16 surrogate escape, which is not text"
+    return problem
+
+
+# The name the property tests and older callers use.
+_check_item = check_item
 
 
 def extract_backup(fileobj, directory, max_size):
@@ -133,20 +314,41 @@ def extract_backup(fileobj, directory, max_size):
 
 def _index_archive(extracted, fileobj, max_size):
     total = 0
-    for path, data in archive.iter_archive(fileobj, max_size):
-        total += len(data) + TAR_HEADER_SIZE
+    entries = False
+    for path, size, data in archive.iter_entries(fileobj, max_size, MAX_ITEM_BYTES):
+        total += size + TAR_HEADER_SIZE
         if total > max_size:
             raise ArchiveError("backup archive expands beyond %d bytes; refusing it" % max_size)
         if path == archive.VERSION_ENTRY:
-            extracted.format_version = data.decode("utf-8", "replace").strip()
+            extracted.format_version = (data or b"").decode("utf-8", "replace").strip()[:100]
             continue
-        parsed = archive.parse_item_path(path)
+        try:
+            parsed = archive.parse_item_path(path)
+        except ArchiveError:
+            parsed = False
+        if parsed is not None and _bad_path(parsed):
+            entries = True
+            extracted.reject(InvalidItem(printable(path), None, None, None, None, "backup archive entry %s is not at a "
+                                         "path Velero writes (resources/<resource>/namespaces/<namespace>/<name>.json "
+                                         "or resources/<resource>/cluster/<name>.json, in UTF-8)" % printable(path)))
+            continue
         if parsed is None:
             continue  # neither metadata/version nor resources/: not ours to read
+        entries = True
         index = extracted.groups.get(parsed.group_resource)
         if parsed.version is not None and index is not None and index.entries:
             continue  # a copy of a type whose plain copies are restored: neither kept nor indexed
-        item = _check_item(path, data)
+        if data is None:
+            extracted.reject(InvalidItem(path, parsed.group_resource, parsed.namespace, parsed.name, None,
+                                         "backup archive entry %s is %d bytes; an item is at most %d"
+                                         % (path, size, MAX_ITEM_BYTES)))
+            continue
+        try:
+            item = check_item(path, data, parsed)
+        except ArchiveError as error:
+            extracted.reject(InvalidItem(path, parsed.group_resource, parsed.namespace, parsed.name,
+                                         _list_key(data), str(error)))
+            continue
         if index is None:
             index = extracted.groups[parsed.group_resource] = GroupIndex(parsed.group_resource,
                                                                          parsed.namespace is not None)
@@ -157,7 +359,28 @@ def _index_archive(extracted, fileobj, max_size):
             index.entries.append(*entry)
             if len(index.preferred_only):
                 index.preferred_only = ItemEntries()  # the plain copies are restored, as Velero does
-    if not extracted.groups:
+    if not entries:
         raise ArchiveError("backup archive holds no resources/ entries: it is not a Velero backup or it is empty")
     if extracted.format_version and not extracted.format_version.startswith("1."):
         raise ArchiveError("backup archive format %s is not supported (1.x is)" % extracted.format_version)
+
+
+def _bad_path(parsed):
+    """Whether a parsed item path (False: unparsable) is not one Velero writes: its text not UTF-8
+    (tar gives undecodable bytes as surrogates), or its namespace not a namespace's name."""
+    if parsed is False:
+        return True
+    if parsed.namespace is not None and not _NAMESPACE.match(parsed.namespace):
+        return True
+    return printable("/".join(p for p in parsed if p)) != "/".join(p for p in parsed if p)
+
+
+def _list_key(data):
+    """``apiVersion/kind`` of an entry that failed its check, when plainly readable (else None)."""
+    try:
+        item = json.loads(data.decode("utf-8")) if len(data) < 65536 and _nesting(data) <= MAX_NESTING else None
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(item, dict) and isinstance(item.get("apiVersion"), str) and isinstance(item.get("kind"), str):
+        return printable("%s/%s" % (item["apiVersion"][:100], item["kind"][:100]))
+    return None

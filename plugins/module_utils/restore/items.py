@@ -4,13 +4,18 @@
 """One item from the backup to the cluster: prepared (``item_actions.prepare_for_restore``:
 skip rules, item action, metadata reset, resource modifiers, mapping), given its pod additions,
 then created, or, when it exists already, handled by the existing-object policy. The writer
-(``cluster``) does it or, in check mode, previews it; the outcome is recorded once, here."""
+(``cluster``) does it or, in check mode, previews it; the outcome is recorded once, here.
+
+Each item is restored in isolation: an item of the kind of another resource than its archive
+path's, stored at the wrong scope, or shaped so that its preparation fails (a field of an
+unexpected type) is that item's error, never the run's (docs/reliability.md)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball import item_path
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.cluster import api_reason
@@ -24,6 +29,10 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy impor
     decide,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.report import CREATED, SKIPPED, ItemResult, ItemFailed
+
+# What code written for well-formed objects raises on an item whose fields have other types or
+# shapes (a list where a map belongs, a number where a name belongs): that item's error.
+MALFORMED_ITEM_ERRORS = (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError)
 
 
 class Task(object):
@@ -59,11 +68,33 @@ class ItemRestorer(object):
         self.report.finish(task, result)
         return result.outcome
 
+    def _entry(self, task):
+        return item_path(task.group_resource, task.source_namespace, (task.item.get("metadata") or {}).get("name"))
+
+    def _check_placement(self, task):
+        """An item whose kind the cluster serves as another resource, or at another scope, than its
+        archive path says is not restored: the path chose the filters it passed."""
+        served = self.scope.served_as(task.item)
+        if served is None:
+            return
+        if served.group_resource != task.group_resource:
+            raise ItemFailed(task.item, "backup archive entry %s is a %s %s, which is %s, not %s" % (
+                self._entry(task), task.item.get("apiVersion"), task.item.get("kind"), served.group_resource,
+                task.group_resource))
+        if served.namespaced != bool(task.source_namespace):
+            raise ItemFailed(task.item, "backup archive entry %s is stored as %s, but %s is %s" % (
+                self._entry(task), "namespaced" if task.source_namespace else "cluster-scoped", task.group_resource,
+                "namespaced" if served.namespaced else "cluster-scoped"))
+
     def _restore(self, task, live):
+        self._check_placement(task)
         try:
             prepared = prepare_for_restore(task.item, task.group_resource, self.scope.ctx)
         except ModifierError as error:
             raise ItemFailed(task.item, str(error))
+        except MALFORMED_ITEM_ERRORS as error:
+            raise ItemFailed(task.item, "backup archive entry %s cannot be prepared for the restore (%s: %s)" % (
+                self._entry(task), type(error).__name__, str(error)[:200]))
         for warning in prepared.warnings:
             self.report.warn_about(task, warning)
         if prepared.item is None:
@@ -75,7 +106,11 @@ class ItemRestorer(object):
             task.api_resource = self.scope.api_resource(task.group_resource, desired)
         if task.api_resource is None:
             return self.writer.unserved(task, desired)
-        desired = self.pods.with_additions(task, desired)
+        try:
+            desired = self.pods.with_additions(task, desired)
+        except MALFORMED_ITEM_ERRORS as error:
+            raise ItemFailed(task.item, "backup archive entry %s cannot be prepared for the restore (%s: %s)" % (
+                self._entry(task), type(error).__name__, str(error)[:200]))
         try:
             live = self.writer.create(task, desired, live)
             if live is None:

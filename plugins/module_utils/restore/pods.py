@@ -26,6 +26,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import p
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import VolumeRestore
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.progress import VolumeProgress
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.cluster import POLL_INTERVAL, api_reason
 
 RESTORE_WAIT_CONTAINER = "restore-wait"
@@ -44,11 +45,12 @@ class PodVolumeRestorer(object):
 
     init_image = None
 
-    def restore_volumes(self, work, restore_uid):
+    def restore_volumes(self, work, restore_uid, progress=None):
         """work: [node_agent.VolumeRestore] (the restored pod's namespace and name, the volume, the
         restic snapshot, the repository identifier, the pod's namespace in the backup);
-        restore_uid: the marker name restore-wait waits for. Returns [(entry, error message or
-        None)] (node_agent.restore_pod_volumes has this contract)."""
+        restore_uid: the marker name restore-wait waits for; progress: a VolumeProgress to tell of
+        each volume's end (``finish(entry)``). Returns [(entry, error message or None)]
+        (node_agent.restore_pod_volumes has this contract)."""
         raise NotImplementedError
 
 
@@ -99,6 +101,17 @@ def pod_volume_snapshots(pod_volume_backups, pod):
                 and snapshot and spec.get("volume") in volumes:
             snapshots[spec["volume"]] = snapshot
     return snapshots
+
+
+def snapshot_sizes(pod_volume_backups):
+    """{snapshot id: bytes backed up} from the PodVolumeBackups' progress."""
+    sizes = {}
+    for pvb in pod_volume_backups or ():
+        status = pvb.get("status") or {}
+        total = (status.get("progress") or {}).get("totalBytes")
+        if status.get("snapshotID") and isinstance(total, int):
+            sizes[status["snapshotID"]] = total
+    return sizes
 
 
 RESTORE_WAIT_SCRIPT = (
@@ -165,6 +178,7 @@ class PodWork(object):
         self._lock = threading.Lock()
         self.pending_volumes = []
         self.pending_exec_hooks = []  # (created pod, [hooks.RestoreExecHook]) run after the volume data
+        self.volume_progress = VolumeProgress()
 
     def with_additions(self, task, desired):
         """Pods get the init containers of their restore hooks, and restore-wait (first) when
@@ -216,7 +230,10 @@ class PodWork(object):
             return
         log, results = self.report.log, self.report.results
         log.info("Restoring volume data", volumes=len(self.pending_volumes))
-        for entry, error in self.volume_restorer.restore_volumes(self.pending_volumes, self.uid):
+        sizes = snapshot_sizes(self.pod_volume_backups)
+        self.volume_progress.expect_sizes(dict((entry, sizes.get(entry.snapshot_id, 0)) for entry in self.pending_volumes))
+        for entry, error in self.volume_restorer.restore_volumes(self.pending_volumes, self.uid,
+                                                                 progress=self.volume_progress):
             if error:
                 results.error(error, namespace=entry.namespace)
                 log.error(error, namespace=entry.namespace, name=entry.pod)

@@ -8,16 +8,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import copy
 import json
 import threading
 from typing import NamedTuple, Optional
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.restore_record import (  # noqa: F401 (re-exported)
+    CREATED,
+    FAILED,
+    OUTCOMES,
+    SKIPPED,
+    UPDATED,
+)
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.common.secrets import secret_diff
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.item_actions import LAST_APPLIED_ANNOTATION
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.mapping import map_namespace
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy import (
     PLAN_CREATE,
@@ -30,39 +36,8 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy impor
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.records import PackedRecords
 
-CREATED, UPDATED, SKIPPED, FAILED = "created", "updated", "skipped", "failed"
-OUTCOMES = (CREATED, UPDATED, SKIPPED, FAILED)
 PLAN_OUTCOME = {PLAN_CREATE: CREATED, PLAN_UPDATE: UPDATED, PLAN_RECREATE: CREATED, PLAN_SKIP: SKIPPED,
                 PLAN_SKIP_IDENTICAL: SKIPPED, PLAN_SKIP_DIFFERS: SKIPPED, PLAN_FAIL: FAILED}
-HIDDEN = "<hidden>"
-
-
-def hide_secret_values(obj):
-    """A copy of a Secret for diffs and plans: every value of data/stringData and the
-    last-applied annotation (which repeats them) replaced by a marker."""
-    if not isinstance(obj, dict) or obj.get("kind") != "Secret":
-        return obj
-    obj = copy.deepcopy(obj)
-    for key in ("data", "stringData"):
-        if isinstance(obj.get(key), dict):
-            obj[key] = dict((k, HIDDEN) for k in obj[key])
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
-    if LAST_APPLIED_ANNOTATION in annotations:
-        annotations[LAST_APPLIED_ANNOTATION] = HIDDEN
-    return obj
-
-
-def secret_diff(before, after):
-    """Hide secret values in a before/after pair, but keep telling changed values apart."""
-    hidden_before, hidden_after = hide_secret_values(before), hide_secret_values(after)
-    if before.get("kind") != "Secret":
-        return hidden_before, hidden_after
-    for key in ("data", "stringData"):
-        old, new = before.get(key) or {}, after.get(key) or {}
-        for name in new:
-            if name in old and old[name] != new[name]:
-                hidden_after[key][name] = HIDDEN + " (changed)"
-    return hidden_before, hidden_after
 
 
 class Outcomes(object):
@@ -148,6 +123,7 @@ class RestoreReport(object):
         self.log = runlog.RunLog(name, runlog.RESTORE)
         self.plan = []
         self.diffs = []
+        self.on_item = None  # called after each item is recorded (the progress object)
         self._lock = threading.Lock()
 
     def scope(self, task):
@@ -187,6 +163,8 @@ class RestoreReport(object):
                 entry["reason"] = done.reason
             with self._lock:
                 self.plan.append(entry)
+        if self.on_item is not None:
+            self.on_item()
 
     def add_diff(self, task, live_diff):
         if not self.want_diff:
@@ -217,6 +195,23 @@ class RestoreReport(object):
         }
         if self.check_mode:
             result["plan"] = sorted(self.plan, key=lambda e: (e["resource"], e["namespace"] or "", e["name"]))
+            result["plan_summary"] = plan_summary(result["plan"])
         if self.want_diff:
             result["diff"] = sorted(self.diffs, key=lambda d: d["before_header"])
         return result
+
+
+UNCHANGED_ACTIONS = frozenset([PLAN_SKIP, PLAN_SKIP_IDENTICAL])  # the cluster already has it, or it is not restored
+
+
+def plan_summary(plan):
+    """Counts of a check-mode plan by action, and by namespace (``""``: cluster-scoped) and action,
+    and the entries that would change something or differ from the cluster (``differs``)."""
+    per_action, per_namespace = {}, {}
+    for entry in plan:
+        action = entry["action"]
+        per_action[action] = per_action.get(action, 0) + 1
+        counts = per_namespace.setdefault(entry["namespace"] or "", {})
+        counts[action] = counts.get(action, 0) + 1
+    differs = [entry for entry in plan if entry["action"] not in UNCHANGED_ACTIONS]
+    return {"per_action": per_action, "per_namespace": per_namespace, "differs": differs}

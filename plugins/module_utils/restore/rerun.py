@@ -15,65 +15,21 @@ __metaclass__ = type
 
 import gzip
 import io
-import re
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
-from ansible_collections.kubedr.backup.plugins.module_utils.archive.runlog import RESTORE_COMPLETED, RESTORE_FAILED, RESTORE_STARTED, parse_fields
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.restore_record import StoredRestore
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import SCHEDULE_NAME_LABEL
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.report import OUTCOMES
-
-_ENTRY = re.compile(r"^(.*)\((\w+)\)$")
-
-
-class StoredRestore(object):
-    """What the records of restore ``name`` say: its backup, phase, times, counts and results."""
-
-    def __init__(self, name):
-        self.name = name
-        self.backup_name = self.phase = self.started = self.completed = self.reason = None
-        self.recreated = 0
-        self.results = {}
-        self.resource_list = {}
-
-    def read_log(self, lines):
-        for line in lines:
-            if 'msg="Starting restore"' not in line and 'msg="Restore ' not in line:
-                continue
-            fields = parse_fields(line)
-            message = fields.get("msg")
-            if message == RESTORE_STARTED:
-                self.backup_name, self.started = fields.get("backup"), fields.get("time")
-            elif message == RESTORE_COMPLETED:
-                self.phase, self.completed = fields.get("phase"), fields.get("time")
-                self.recreated = int(fields.get("recreated") or 0)
-            elif message == RESTORE_FAILED:
-                self.phase, self.completed, self.reason = results.FAILED, fields.get("time"), fields.get("reason")
-
-    def counts(self):
-        """The module's item_counts out of the resource list (and the log's recreated count)."""
-        per_resource = {}
-        for key, entries in sorted(self.resource_list.items()):
-            per = per_resource[key] = dict((outcome, 0) for outcome in OUTCOMES)
-            for entry in entries:
-                match = _ENTRY.match(entry)
-                if match and match.group(2) in per:
-                    per[match.group(2)] += 1
-        totals = dict((o, sum(c[o] for c in per_resource.values())) for o in OUTCOMES)
-        totals["total"] = sum(totals.values())
-        totals["recreated"] = self.recreated
-        totals["per_resource"] = per_resource
-        return totals
 
 
 def read_stored_restore(store, name):
     """The StoredRestore of ``name``, or None when the location holds nothing under restores/<name>/."""
     present = set(store.list_keys(layout.restore_dir(name)))
-    if not present:
-        return None
     keys = layout.restore_keys(name)
+    if keys["logs"] not in present and keys["results"] not in present:
+        return None  # nothing, or only the progress object of a run that died: not a restore to report
     stored = StoredRestore(name)
     if keys["logs"] in present:
         with storage_mod.download_to_tempfile(store, keys["logs"]) as compressed:
@@ -81,9 +37,7 @@ def read_stored_restore(store, name):
                 stored.read_log(io.TextIOWrapper(raw, encoding="utf-8", errors="replace"))
     stored.results = store.get_json_gz(keys["results"]) or {}
     stored.resource_list = store.get_json_gz(keys["resource_list"]) or {}
-    if stored.phase is None:  # a record the log does not end (Velero's own): its errors decide
-        errors = stored.results.get("errors") or {}
-        stored.phase = results.PARTIALLY_FAILED if results.result_count(errors) else results.COMPLETED
+    stored.settle_phase()  # a record the log does not end (Velero's own): its errors decide
     return stored
 
 

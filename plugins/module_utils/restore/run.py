@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import gc
 import os
 import shutil
@@ -35,8 +36,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import progress as progress_object
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
+from ansible_collections.kubedr.backup.plugins.module_utils.common import cancel
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError
@@ -45,6 +48,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import K
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException, describe_api_error
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import leases
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import NodeAgentVolumeRestorer, node_agent_settings
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
@@ -71,6 +75,9 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.scope import
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import is_never_restored
 
 
+IN_PROGRESS = "InProgress"
+
+
 class RestoreRun(object):
     """One restore. ``execute()`` returns the module result: extract, prepare, restore the
     tiers, then record."""
@@ -93,6 +100,10 @@ class RestoreRun(object):
         self.started = None
         self.extracted = None
         self.scope = self.writer = self.items = self.namespaces = self.pods = None
+        self.total_items = 0
+        self.progress = progress_object.ProgressRecorder(store, self.keys["progress"], self._progress_document,
+                                                         enabled=self._writes_storage())
+        self.report.on_item = lambda: self.progress.report(IN_PROGRESS)
 
     def execute(self, tarball):
         self.started = self.now()
@@ -100,11 +111,13 @@ class RestoreRun(object):
         try:
             os.chmod(workdir, 0o700)
             self.extracted = extract_backup(tarball, workdir, self.options["max_archive_size"])
+            self.total_items = sum(len(group.items()) for group in self.extracted.groups.values())
             if not self.extracted.format_version:
                 self.report.results.warn("backup archive has no metadata/version entry")
             pod_volume_backups = self.store.get_json_gz(
                 layout.backup_keys(self.backup_name)["pod_volume_backups"]) or []
             self.log.info(runlog.RESTORE_STARTED, backup=self.backup_name, check_mode=self.check_mode or None)
+            self.progress.force(IN_PROGRESS)
             self._warn_partial_backup()
             try:
                 self._prepare(pod_volume_backups)
@@ -115,7 +128,7 @@ class RestoreRun(object):
             gc.freeze()
             try:
                 self._restore_all()
-            except (ClusterError, ApiException) as error:
+            except (ClusterError, ApiException, cancel.Cancelled) as error:
                 return self._failed(error)
             self._warn_unrestored_volumes()
             phase = results.phase_for(self.report.results)
@@ -123,6 +136,7 @@ class RestoreRun(object):
             self.log.info(runlog.RESTORE_COMPLETED, phase=phase, **dict(
                 (k, v) for k, v in self.report.outcomes.counts().items() if k != "per_resource"))
             try:
+                self.progress.force(phase)
                 self._upload()
             except KubedrError as error:  # the cluster work is done; only its record under restores/ is missing
                 self.report.results.warn("the restore's log, results and resource list could not be written to the "
@@ -133,6 +147,15 @@ class RestoreRun(object):
                 self.extracted.close()
             shutil.rmtree(workdir, ignore_errors=True)
             self.log.close()
+
+    def _progress_document(self, phase):
+        volumes, eta = (None, None)
+        if self.pods is not None and self.pods.volume_progress.total:
+            volumes, eta = self.pods.volume_progress.document()
+        done = self.report.outcomes.counts()["total"]
+        total = max(done, self.total_items)  # namespaces a restore makes (mapped, not in the backup) count as items
+        return progress_object.progress_document(phase, self.started, self.now(), done, total, volumes, eta,
+                                                 done_key="itemsRestored", extra={"backup": self.backup_name})
 
     # Steps ------------------------------------------------------------------------------
 
@@ -177,7 +200,8 @@ class RestoreRun(object):
             for tier in tiers:
                 self._run_tier(pool, tier)
                 self.writer.after_tier(tier)
-        self.writer.after_tiers()
+        with self.progress.ticking(IN_PROGRESS):  # volume data and exec hooks report nothing per item
+            self.writer.after_tiers()
 
     def _tasks(self, group_resource):
         """The items of a group-resource to restore, read one at a time; namespaces are ensured first."""
@@ -205,7 +229,7 @@ class RestoreRun(object):
 
         def run(task):
             try:
-                if not lost:
+                if not lost and not cancel.REQUESTED.is_set():
                     self.items.restore(task)
             except ClusterError as error:
                 lost.append(error)
@@ -226,7 +250,7 @@ class RestoreRun(object):
                 self.namespaces.restore_backed_up()
                 continue
             for task in self._tasks(group_resource):
-                if lost:
+                if lost or cancel.REQUESTED.is_set():
                     break
                 window.acquire()
                 future = pool.submit(run, task)
@@ -258,6 +282,7 @@ class RestoreRun(object):
         self.report.results.error("restore failed: %s" % reason)
         self.log.error(runlog.RESTORE_FAILED, reason=reason)
         try:
+            self.progress.force(results.FAILED)
             self._upload()
         except KubedrError:
             pass
@@ -288,17 +313,36 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
     store = crypto.open_backup(store, options.get("encryption"), backup, "backup %s" % backup_name)
     if not options.get("name"):
         options["name"] = default_restore_name(backup_name, utc_now())
-    if store.list_keys(layout.restore_dir(options["name"])):
-        raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
-                                 "a name is derived from the backup and the time)" % options["name"])
+    _check_name_is_free(store, options["name"])
     kube = kube_factory(auth)
     if volume_restorer is None and options.get("repository_password"):
         volume_restorer = NodeAgentVolumeRestorer(kube, location, options)
-    tarball = storage_mod.download_to_tempfile(store, layout.backup_keys(backup_name)["tarball"])
-    try:
-        result = RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(tarball)
-    except ClusterError as error:  # the cluster refused before anything was written: say what to do
-        raise ClusterError(hints.with_fix(hints.RESTORE, str(error), agents))
-    finally:
-        tarball.close()
-    return results.add_run_warnings(result, hints.RESTORE, agents)
+    lease = None
+    if not check_mode and not store.read_only:
+        # One run per name: a second restore of this name while one runs fails here, naming the first.
+        lease = leases.RunLease(store, layout.restore_keys(options["name"])["lease"], "restore %s" % options["name"])
+    with lease if lease is not None else contextlib.nullcontext():
+        if lease is not None:
+            _check_name_is_free(store, options["name"])  # the run that held the lease may have finished meanwhile
+        tarball = storage_mod.download_to_tempfile(store, layout.backup_keys(backup_name)["tarball"])
+        try:
+            result = RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(tarball)
+        except ClusterError as error:  # the cluster refused before anything was written: say what to do
+            raise ClusterError(hints.with_fix(hints.RESTORE, str(error), agents))
+        finally:
+            tarball.close()
+    results.add_run_warnings(result, hints.RESTORE, agents)
+    if lease is not None and lease.unsupported:
+        result.setdefault("warnings", []).append(
+            "%s: a concurrent run of the same name would not be detected" % lease.unsupported)
+    return result
+
+
+def _check_name_is_free(store, name):
+    """A restore's name is used once; a run that died leaves only its progress object and lease, which a
+    new run of the name replaces."""
+    keys = layout.restore_keys(name)
+    left_by_a_run = (keys["progress"], keys["lease"])
+    if [key for key in store.list_keys(layout.restore_dir(name)) if key not in left_by_a_run]:
+        raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
+                                 "a name is derived from the backup and the time)" % name)

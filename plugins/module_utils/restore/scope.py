@@ -13,16 +13,22 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common import kubere
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as actions
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.items import MALFORMED_ITEM_ERRORS, Task
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import parse_priorities
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.mapping import validate_namespace_mapping
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy import PLAN_FAIL
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.report import FAILED, ItemResult
 
 
 def restore_status_resources(status_option, group_resources, api_resources):
     """The group-resources whose status is restored (Velero's spec.restoreStatus: nothing unless
     included_resources names them; ``*`` = all but the excluded)."""
-    includes = selection.resolve_resource_patterns(status_option.get("included_resources"), api_resources)
+    includes = selection.resolve_resource_patterns(status_option.get("included_resources"), api_resources,
+                                                   "restore_status.included_resources")
     if not includes:
         return frozenset()
-    excludes = selection.resolve_resource_patterns(status_option.get("excluded_resources"), api_resources)
+    excludes = selection.resolve_resource_patterns(status_option.get("excluded_resources"), api_resources,
+                                                   "restore_status.excluded_resources")
     chosen = selection.IncludesExcludes(includes, excludes)
     return frozenset(gr for gr in group_resources if chosen.should_include(gr))
 
@@ -44,6 +50,7 @@ class RestoreScope(object):
         self.ctx = None
         self.additional = set()  # (group_resource, namespace, name) pulled in by restored items
         self._crd_pending = None
+        self._served = {}
 
     def prepare(self, report, pod_volume_backups):
         self.discovery = self.kube.discover()
@@ -52,6 +59,9 @@ class RestoreScope(object):
             report.log.warning(warning)
         self.synthetic = self._archive_api_resources()
         self.selection = selection.BackupSelection(self.options, self.discovery.resources + self.synthetic)
+        if self.options.get("priorities") is not None:  # the user's: names resolve by the filters' one rule
+            high, low = parse_priorities(self.options["priorities"])
+            selection.resolve_resource_patterns(high + low, self.discovery.resources + self.synthetic, "priorities")
         namespaces = set(ns for index in self.extracted.groups.values() for ns, _n, _ref in index.items() if ns)
         namespace_items = self.extracted.group(kr.NAMESPACES)
         namespaces.update(name for _ns, name, _ref in (namespace_items.items() if namespace_items else ()))
@@ -59,6 +69,35 @@ class RestoreScope(object):
         validate_namespace_mapping(self.options["namespace_mapping"], restored_namespaces)
         self._plan_additional()
         self.ctx = self._restore_context(pod_volume_backups)
+        self._report_invalid_items(report)
+
+    def _report_invalid_items(self, report):
+        """The archive's entries that are not usable items (``index.InvalidItem``): an error each,
+        as the item's own, unless the filters leave its namespace or resource out anyway; the run
+        goes on (and ends PartiallyFailed)."""
+        for invalid in self.extracted.invalid:
+            if invalid.group_resource is None:  # a malformed path: no item to name
+                report.results.error(invalid.reason)
+                report.log.error(invalid.reason)
+                continue
+            if invalid.namespace and not self.selection.namespace_included(invalid.namespace):
+                continue
+            if invalid.group_resource == kr.NAMESPACES and not self.selection.namespace_included(invalid.name):
+                continue
+            api_resource = self._filter_resource(invalid.group_resource)
+            if api_resource is not None and not self.selection.lists_resource(api_resource) \
+                    and (invalid.group_resource, invalid.namespace, invalid.name) not in self.additional:
+                continue
+            stand_in = {"metadata": {"name": invalid.name}}
+            task = Task(invalid.group_resource, None, stand_in, invalid.namespace)
+            task.list_key = invalid.list_key or invalid.group_resource
+            report.finish(task, ItemResult(FAILED, stand_in, PLAN_FAIL, error=invalid.reason))
+        hidden = self.extracted.invalid_count - len(self.extracted.invalid)
+        if hidden > 0:
+            message = ("backup archive has %d more entries that are not valid items (not listed one by one)"
+                       % hidden)
+            report.results.error(message)
+            report.log.error(message)
 
     def _archive_api_resources(self):
         """ApiResources for the archive's group-resources the cluster does not serve (yet), so
@@ -79,8 +118,9 @@ class RestoreScope(object):
         the PV bound to a restored PVC, the CRD of restored custom resources."""
         for namespace, _name, item in self.extracted.items_of(kr.PVCS):
             if self.selected(kr.PVCS, item, namespace) is None:
-                volume = (item.get("spec") or {}).get("volumeName")
-                if volume:
+                spec = item.get("spec")
+                volume = spec.get("volumeName") if isinstance(spec, dict) else None
+                if volume and isinstance(volume, str):
                     self.additional.add((kr.PVS, None, volume))
         crds = self.extracted.group(kr.CRDS)
         for _ns, name, _path in (crds.items() if crds else ()):
@@ -92,7 +132,13 @@ class RestoreScope(object):
         pvs = [item for _ns, _n, item in self.extracted.items_of(kr.PVS)]
         fs_backed = actions.fs_backed_pvcs(pod_volume_backups)
         if self.options["restore_pvs"]:
-            reprovisioned = actions.pvs_to_reprovision(pvs, fs_backed)
+            reprovisioned = set()
+            for pv in pvs:  # one at a time: a malformed PV is its own error (at its restore), no one else's
+                try:
+                    reprovisioned.update(actions.pvs_to_reprovision([pv], fs_backed))
+                except MALFORMED_ITEM_ERRORS:
+                    reprovisioned.add(pv["metadata"]["name"])
+            reprovisioned = frozenset(reprovisioned)
         else:
             reprovisioned = frozenset(pv["metadata"]["name"] for pv in pvs)
         return actions.RestoreContext(
@@ -110,6 +156,17 @@ class RestoreScope(object):
         if found is not None and found.group_resource == group_resource:
             return found
         return None
+
+    def served_as(self, item):
+        """The ApiResource the cluster serves an item's apiVersion and kind as (None: not served).
+        Looked up once per apiVersion and kind and discovery (items come by the thousand)."""
+        discovery = self.discovery
+        key = (discovery, item.get("apiVersion", ""), item.get("kind", ""))
+        try:
+            return self._served[key]
+        except KeyError:
+            found = self._served[key] = discovery.find_kind(key[1], key[2])
+            return found
 
     def namespace_resource(self):
         return self.discovery.find(kr.NAMESPACES)

@@ -7,7 +7,8 @@
 - Namespace filters are globs (``*``, ``?``, ``[abc]``); ``*`` or an empty include list means all.
 - Resource filters accept ``resource``, ``resource.group``, kind, singular and short names
   and globs; they are resolved once against discovery into group-resource names
-  (``deployments.apps``, ``pods``).
+  (``deployments.apps``, ``pods``) by one rule (``resolve_resource_patterns``): a name without
+  its group that several groups serve (and the core group does not) is an error, never a guess.
 - Cluster-scoped resources follow either the old style (``include_cluster_resources``:
   null/true/false, with ``included_resources``/``excluded_resources``) or the new style
   (``included|excluded_cluster_scoped_resources`` + ``included|excluded_namespace_scoped_resources``);
@@ -129,11 +130,18 @@ def resource_names(api_resource):
     return names
 
 
-def resolve_resource_patterns(patterns, api_resources):
-    """Turn user resource names/globs into group-resource names (``deployments.apps``).
+def resolve_resource_patterns(patterns, api_resources, option="resources"):
+    """Turn user resource names/globs into group-resource names (``deployments.apps``), by one rule
+    for every filter that names resources (docs/backup.md, "Resource names"):
 
-    An exact name resolves to one group-resource, preferring the core group then discovery order
-    (as kubectl does). A glob expands to every group-resource one of whose names it matches.
+    - ``*`` is everything; a glob expands to every group-resource one of whose names it matches
+      (``widgets.*`` matches ``widgets.a.example.com`` and ``widgets.b.example.com``);
+    - a name with its group (``widgets.a.example.com``, ``deploy.apps``) is that group's resource;
+    - a name without a group is the core group's resource when the core group has one by that
+      name (``pods``, ``events``: as kubectl and Velero read them), else the one group-resource of
+      that name; when several groups have it, InvalidOptionError names ``option`` and lists the
+      qualified names to choose from: an ambiguous name never silently picks one group.
+
     A name discovery does not know stays as written, so it matches nothing rather than everything.
     """
     resolved = []
@@ -147,10 +155,15 @@ def resolve_resource_patterns(patterns, api_resources):
                                  if any(glob_match(lowered, n) for n in resource_names(r))))
             resolved.extend(matches or [lowered])
             continue
-        candidates = [r for r in api_resources if lowered in resource_names(r)]
+        candidates = [r for r in api_resources if "/" not in r.resource and lowered in resource_names(r)]
         core = [r for r in candidates if not r.group]
-        chosen = (core or candidates)
-        resolved.append(chosen[0].group_resource if chosen else lowered)
+        chosen = sorted(set(r.group_resource for r in (core or candidates)))
+        if len(chosen) > 1:
+            raise InvalidOptionError(
+                "%s: %r is ambiguous: it names %s. Write the resource with its group (one of %s), or a glob "
+                "such as '%s.*' for all of them" % (
+                    option, pattern, " and ".join(chosen), ", ".join(chosen), chosen[0].split(".", 1)[0]))
+        resolved.append(chosen[0] if chosen else lowered)
     return _unique(resolved)
 
 
@@ -195,7 +208,7 @@ class BackupSelection(object):
         self.new_style = any(filters.get(k) for k in NEW_STYLE_OPTIONS)
 
         def resolve(key):
-            return resolve_resource_patterns(filters.get(key), self.api_resources)
+            return resolve_resource_patterns(filters.get(key), self.api_resources, key)
 
         if self.new_style:
             self.namespace_scoped = IncludesExcludes(resolve("included_namespace_scoped_resources"),

@@ -333,6 +333,11 @@ class EncryptedStore(object):
         self.cipher = cipher
         self.annotations = {ANNOTATION: cipher.annotation()}
 
+    @property
+    def plain_store(self):
+        """The wrapped store, for objects that are never encrypted (leases)."""
+        return self._store
+
     def __getattr__(self, name):
         if name.startswith("__") or name == "_store":  # copy/pickle probes before __init__ ran
             raise AttributeError(name)

@@ -40,6 +40,7 @@ def backup_keys(backup_name):
         "pod_volume_backups": base + "-podvolumebackups.json.gz",
         "volume_snapshots": base + "-volumesnapshots.json.gz",
         "progress": base + "-progress.json",
+        "lease": base + "-lease.json",
     }
 
 
@@ -58,6 +59,8 @@ def restore_keys(restore_name):
         "logs": base + "-logs.gz",
         "results": base + "-results.gz",
         "resource_list": base + "-resource-list.json.gz",
+        "progress": base + "-progress.json",
+        "lease": base + "-lease.json",
     }
 
 

@@ -26,8 +26,8 @@ except ImportError:  # callers check HAS_BOTO3 and say what needs boto3
     HAS_BOTO3 = False
 
 DEFAULT_REGION = "us-east-1"  # when neither the option, the profile nor the environment names one
-CONNECT_TIMEOUT = 10  # seconds
-READ_TIMEOUT = 120  # seconds: a slow multipart part must not be cut short
+CONNECT_TIMEOUT = 10  # seconds; storage_location.connect_timeout
+READ_TIMEOUT = 60  # seconds of silence on an open connection; storage_location.read_timeout
 
 
 def s3_client(location, endpoint_url=None):
@@ -53,11 +53,41 @@ def s3_client(location, endpoint_url=None):
         s3={"addressing_style": location.get("s3_addressing_style") or "auto"},
         signature_version="s3v4",
         retries={"max_attempts": 5, "mode": "standard"},
-        connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+        connect_timeout=timeouts(location)[0], read_timeout=timeouts(location)[1],
         user_agent_extra=useragent.user_agent(),
     )
-    return session.client("s3", region_name=session.region_name or DEFAULT_REGION,
-                          endpoint_url=location.get("endpoint_url") or endpoint_url, verify=verify, config=config)
+    client = session.client("s3", region_name=session.region_name or DEFAULT_REGION,
+                            endpoint_url=location.get("endpoint_url") or endpoint_url, verify=verify, config=config)
+    client.meta.events.register_first("needs-retry.s3", _no_retry_after_timeout)
+    return client
+
+
+def timeouts(location):
+    """(connect, read) seconds of a location's S3 connections; InvalidOptionError for a bad value."""
+    return (positive_seconds(location.get("connect_timeout"), CONNECT_TIMEOUT, "storage_location.connect_timeout"),
+            positive_seconds(location.get("read_timeout"), READ_TIMEOUT, "storage_location.read_timeout"))
+
+
+def positive_seconds(value, default, option):
+    """A timeout option in seconds (a number above 0, at most a day), or ``default`` when not given."""
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 0 < seconds <= 86400:
+        raise InvalidOptionError("%s must be a number of seconds above 0 (at most a day), got %r" % (option, value))
+    return seconds
+
+
+def _no_retry_after_timeout(caught_exception=None, **_kwargs):
+    """botocore retries every attempt that timed out (each waiting the whole timeout again); a hung
+    endpoint must cost the configured wait once. Raising here ends the request with that error
+    (botocore asks every needs-retry handler before it retries)."""
+    if isinstance(caught_exception, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+        raise caught_exception
+    return None
 
 
 def delete_prefix(client, bucket, prefix, dry_run=False):
@@ -104,6 +134,7 @@ class S3Store(BackupStore):
         self.prefix = (options.get("prefix") or "").strip("/")
         self.endpoint = options.get("endpoint_url") or "AWS S3"
         self.read_only = options.get("access_mode") == "ReadOnly"
+        self.timeouts = timeouts(options)
         self.client = s3_client(options)
         self.transfer = TransferConfig(multipart_threshold=MULTIPART_CHUNK, multipart_chunksize=MULTIPART_CHUNK,
                                        max_concurrency=4, use_threads=True)
@@ -120,7 +151,13 @@ class S3Store(BackupStore):
         where = "s3://%s/%s" % (self.bucket, self._key(key)) if key is not None else "bucket %s" % self.bucket
         if isinstance(error, botocore.exceptions.NoCredentialsError):
             return StorageError("no S3 credentials: set storage_location.access_key and secret_key (or a profile)")
-        if isinstance(error, (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError)):
+        if isinstance(error, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+            connect = isinstance(error, botocore.exceptions.ConnectTimeoutError)
+            return StorageError("the S3 endpoint %s did not %s within %g s (storage_location.%s): %s" % (
+                self.endpoint, "accept a connection" if connect else "answer a request to %s %s" % (action, where),
+                self.timeouts[0] if connect else self.timeouts[1], "connect_timeout" if connect else "read_timeout",
+                error))
+        if isinstance(error, botocore.exceptions.EndpointConnectionError):
             # botocore's message names the URL it tried and why; it never holds credentials.
             return StorageError("cannot reach the S3 endpoint %s: %s" % (self.endpoint, error))
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AccessDenied", "InvalidToken",

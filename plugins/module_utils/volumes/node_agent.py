@@ -26,6 +26,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import p
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic, runner
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.progress import StatusLines, VolumeProgress
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import SECRET_ENV, Repository
 
 NODE_AGENT_DEFAULTS = dict(
@@ -123,13 +124,15 @@ def _run_per_node(groups, handle):
 
 
 def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for, backup_name, backup_uid,
-                        location_name=DEFAULT_STORAGE_LOCATION, log=None):
-    """Back up every PodVolume. repository_for(namespace) returns the repository.Repository of
+                        location_name=DEFAULT_STORAGE_LOCATION, log=None, progress=None):
+    """Back up every PodVolume (``progress``: a VolumeProgress kept up to date). repository_for(namespace) returns the repository.Repository of
     that volume namespace (with its password).
 
     Returns a list of (record, error message or None), record being PodVolumeBackup-shaped."""
     agents = node_agent_pods(kube, settings)
     gate = _RepositoryGate()
+    progress = progress if progress is not None else VolumeProgress()
+    progress.expect(len(pod_volumes))
 
     def one(volume):
         started = _now()
@@ -152,7 +155,8 @@ def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for,
             tags = restic.volume_tags(backup_name, backup_uid, volume.pod, volume.pod_uid, volume.namespace,
                                       volume.volume)
             summary = runner.volume_backup_in_pod(api_client, settings.namespace, agent, repo, directory, tags,
-                                                  container=settings.container, stdin_env=secret_env_names(repo))
+                                                  container=settings.container, stdin_env=secret_env_names(repo),
+                                                  on_stdout=StatusLines(progress, volume))
             outcome.update(phase="Completed", snapshot_id=summary.get("snapshot_id"), path=directory,
                            total_bytes=summary.get("total_bytes_processed"),
                            bytes_done=summary.get("total_bytes_processed"))
@@ -167,6 +171,7 @@ def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for,
 
     def _finish(volume, outcome, error):
         outcome["completion"] = _now()
+        progress.finish(volume, outcome.get("bytes_done"), failed=outcome.get("phase") == "Failed")
         if log is not None:
             log(volume, outcome, error)
         record = volumes.pod_volume_backup_record(backup_name, backup_uid, volume, location_name,
@@ -196,23 +201,30 @@ def wait_for_scheduled_pod(kube, namespace, name, timeout):
     return pod
 
 
-def restore_pod_volumes(api_client, kube, work, settings, repository_for, restore_uid, timeout=600, log=None):
+def restore_pod_volumes(api_client, kube, work, settings, repository_for, restore_uid, timeout=600, log=None,
+                        progress=None):
     """Restore every VolumeRestore into its restored pod, then write the marker the pod's
     restore-wait init container waits for. repository_for(entry) returns the
-    repository.Repository holding the entry's snapshot. Returns [(VolumeRestore, error or None)]."""
+    repository.Repository holding the entry's snapshot. Returns [(VolumeRestore, error or None)].
+    ``progress``: a VolumeProgress told of each volume's end."""
     agents = node_agent_pods(kube, settings)
+    progress = progress if progress is not None else VolumeProgress()
 
     def pod_work(entries):
         first = entries[0]
         try:
             pod = wait_for_scheduled_pod(kube, first.namespace, first.pod, timeout)
         except KubedrError as e:
+            for entry in entries:
+                progress.finish(entry, failed=True)
             return [(entry, "volume %s of pod %s/%s: %s" % (entry.volume, entry.namespace, entry.pod, e))
                     for entry in entries]
         done = []
         for entry in entries:
-            done.append((entry, _restore_one(api_client, kube, settings, agents, pod, entry,
-                                             repository_for, restore_uid, timeout, log)))
+            error = _restore_one(api_client, kube, settings, agents, pod, entry, repository_for, restore_uid, timeout,
+                                 log)
+            progress.finish(entry, failed=error is not None)
+            done.append((entry, error))
         return done
 
     # Pods, not volumes, are the unit here: each pod waits for its own scheduling.
@@ -300,6 +312,6 @@ class NodeAgentVolumeRestorer(object):
         return Repository.from_storage_location(self.storage_location, entry.source_namespace,
                                                 repository=entry.repo_identifier, password=self.password)
 
-    def restore_volumes(self, work, restore_uid):
+    def restore_volumes(self, work, restore_uid, progress=None):
         return restore_pod_volumes(self.kube.exec_client, self.kube, work, self.settings, self.repository_for,
-                                   restore_uid, timeout=self.timeout)
+                                   restore_uid, timeout=self.timeout, progress=progress)

@@ -62,9 +62,14 @@ def pod_script(argv, cwd=None, stdin_env=("RESTIC_PASSWORD",), repo=None):
     """A `/bin/sh -c` script for the node-agent pod: read each variable of `stdin_env`
     from one line of standard input (kwok and some runtimes close stdin only when the
     stream ends, so the script never waits for end of file), export them, change to
-    `cwd`, and exec restic. Non-secret settings of `repo` (region, cache directory)
-    are exported inline; secrets never appear in the script."""
-    lines = ["set -e"]
+    `cwd`, and run restic. Non-secret settings of `repo` (region, cache directory)
+    are exported inline; secrets never appear in the script.
+
+    A stream that ends before restic does (the run was cancelled, its process killed) must not
+    leave restic running in the node agent with its repository locked: a watcher waits for
+    the end of standard input and then stops restic with SIGTERM, on which restic removes its
+    lock. (Runtimes do not stop an exec'd command when its stream goes away.)"""
+    lines = ["set -e", "exec 3<&0"]
     for name in stdin_env or ():
         if not re.match(r"^[A-Z_][A-Z0-9_]*$", name):
             raise InvalidOptionError("bad environment variable name %r" % name)
@@ -76,7 +81,16 @@ def pod_script(argv, cwd=None, stdin_env=("RESTIC_PASSWORD",), repo=None):
                 lines.append("export %s=%s" % (name, shell_quote(value)))
     if cwd:
         lines.append("cd %s" % shell_quote(cwd))
-    lines.append("exec " + " ".join(shell_quote(a) for a in argv))
+    lines.append(" ".join(shell_quote(a) for a in argv) + " </dev/null &")
+    lines.extend([
+        "command_pid=$!",
+        '{ cat >/dev/null; kill -TERM "$command_pid"; } <&3 >/dev/null 2>&1 &',
+        "watcher_pid=$!",
+        "exec 3<&-",
+        'set +e; wait "$command_pid"; status=$?',
+        'kill "$watcher_pid" 2>/dev/null',
+        'exit "$status"',
+    ])
     return "\n".join(lines) + "\n"
 
 
@@ -107,11 +121,13 @@ def pod_stdin(repo, stdin_env=("RESTIC_PASSWORD",)):
 
 
 def run_in_pod(api_client, namespace, pod, repo, argv, operation, cwd=None, container=None,
-               stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, check=True, ok_codes=(0,)):
+               stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, check=True, ok_codes=(0,), on_stdout=None):
     """Run a restic command line inside a node-agent pod (through the API server's exec),
-    secrets on stdin. Returns a ResticResult; raises ResticError like run_local."""
+    secrets on stdin. Returns a ResticResult; raises ResticError like run_local.
+    ``on_stdout(bytes)`` sees the output as it arrives."""
     res = exec_in_pod(api_client, namespace, pod, pod_command(argv, cwd=cwd, stdin_env=stdin_env, repo=repo),
-                      container=container, stdin=pod_stdin(repo, stdin_env), timeout=timeout)
+                      container=container, stdin=pod_stdin(repo, stdin_env), timeout=timeout, on_stdout=on_stdout,
+                      cancellable=True)
     result = ResticResult(res.rc, res.stdout, res.stderr, argv)
     if check and res.rc not in ok_codes:
         raise restic.error_from_result(operation + " in pod %s/%s" % (namespace, pod), repo.identifier, res.rc,
@@ -166,12 +182,13 @@ def restore_directory(repo, snapshot_id, directory, timeout=DEFAULT_TIMEOUT):
 
 
 def volume_backup_in_pod(api_client, namespace, pod, repo, volume_dir, tags, host=restic.DEFAULT_HOST, parent=None,
-                         container=None, stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT):
+                         container=None, stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, on_stdout=None):
     """`restic backup` of a pod volume directory (as the node agent sees it) exec'd in the
-    node-agent pod: the parsed summary (snapshot_id, totals, errors, incomplete)."""
+    node-agent pod: the parsed summary (snapshot_id, totals, errors, incomplete); its status
+    lines go to ``on_stdout`` as they arrive."""
     res = run_in_pod(api_client, namespace, pod, repo, restic.backup_command(repo, tags=tags, host=host, parent=parent),
                      "backup", cwd=volume_dir, container=container, stdin_env=stdin_env, timeout=timeout,
-                     ok_codes=(0, BACKUP_INCOMPLETE))
+                     ok_codes=(0, BACKUP_INCOMPLETE), on_stdout=on_stdout)
     return _backup_summary(res)
 
 

@@ -75,7 +75,7 @@ def put_backup(store, name, records):
     for role, key in keys.items():
         if role == "pod_volume_backups":
             store.put_json_gz(key, records)
-        elif role != "metadata":
+        elif role not in ("metadata", "lease"):  # a finished run gave its lease back
             store.put_bytes(key, b"x")
     store.put_bytes(keys["metadata"], json.dumps({"metadata": {"name": name}, "status": {}}).encode())
 

@@ -125,6 +125,47 @@ def test_connection_errors_end_in_a_clear_cluster_error(no_sleep):
         kube.KubeClient(transport=fake, max_attempts=3).get("/api")
 
 
+def test_throttling_is_retried_beyond_max_attempts_honouring_retry_after(no_sleep):
+    throttled = ApiException(status=429, reason="Too Many Requests", headers={"retry-after": "3"})
+    fake = FakeTransport([throttled] * 12 + [{"kind": "Status"}])
+    assert kube.KubeClient(transport=fake, max_attempts=3).get("/version") == {"kind": "Status"}
+    assert len(fake.calls) == 13 and len(no_sleep) == 12
+    assert all(delay >= 3 for delay in no_sleep)  # Retry-After (any case of the header's name) is honoured
+
+
+def test_throttling_ends_once_its_budget_is_spent(no_sleep, monkeypatch):
+    clock = iter(range(0, 1000, 100))
+    monkeypatch.setattr(kube.time, "monotonic", lambda: next(clock))
+    fake = FakeTransport([api_error(429)])
+    with pytest.raises(ApiException):
+        kube.KubeClient(transport=fake, throttled_budget=250).get("/version")
+    assert len(fake.calls) == 4  # at 0 (start), 100, 200: retried; at 300: over budget
+
+
+def test_a_timeout_is_never_retried_and_names_the_server_and_the_option(no_sleep):
+    import urllib3
+    fake = FakeTransport([urllib3.exceptions.ReadTimeoutError(None, "/api", "read timed out")])
+    with pytest.raises(ClusterError) as raised:
+        kube.KubeClient(transport=fake, timeout=(4, 7)).get("/api")
+    assert str(raised.value).startswith("the Kubernetes API server at https://fake:6443 did not answer GET /api "
+                                        "within 7 s (api_read_timeout)")
+    assert len(fake.calls) == 1 and no_sleep == []
+    fake = FakeTransport([urllib3.exceptions.ConnectTimeoutError(None, "connect timed out")])
+    with pytest.raises(ClusterError, match="did not accept a connection within 4 s .api_connect_timeout."):
+        kube.KubeClient(transport=fake, timeout=(4, 7)).get("/api")
+    assert len(fake.calls) == 1
+
+
+def test_the_timeouts_are_connection_options(tmp_path):
+    from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube import config
+    settings = config.resolve_connection({"host": "https://h:1", "api_connect_timeout": 2, "api_read_timeout": 3.5})
+    assert (settings.connect_timeout, settings.read_timeout) == (2, 3.5)
+    assert (config.resolve_connection({"host": "https://h:1"}).read_timeout) == 60
+    with pytest.raises(InvalidOptionError, match="api_read_timeout must be a number of seconds above 0"):
+        config.resolve_connection({"host": "https://h:1", "api_read_timeout": 0})
+
+
 def test_lists_are_paginated_and_items_get_api_version_and_kind(no_sleep):
     fake = FakeTransport([
         {"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "t1"}},

@@ -172,11 +172,6 @@ def special(name, kind, linkname=""):
     (special("resources/configmaps/namespaces/x/l.json", tarfile.SYMTYPE, "/etc/passwd"), "link"),
     (special("resources/configmaps/namespaces/x/h.json", tarfile.LNKTYPE, "metadata/version"), "link"),
     (special("resources/configmaps/namespaces/x/d.json", tarfile.BLKTYPE), "device"),
-    (("resources/configmaps/namespaces/x/bad.json", b"{"), "not valid JSON"),
-    (("resources/configmaps/namespaces/x/bad.json", b'"text"'), "not a Kubernetes object"),
-    (("resources/configmaps/namespaces/x/noname.json", b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}'),
-     "not a Kubernetes object"),
-    (("resources/configmaps/weird.json", b"{}"), "unexpected path"),
 ])
 def test_extract_refuses_hostile_entries(tmp_path, entry, message):
     root = tmp_path / "x"
@@ -184,6 +179,86 @@ def test_extract_refuses_hostile_entries(tmp_path, entry, message):
     with pytest.raises(ArchiveError, match=message):
         restore_index.extract_backup(tarball([("metadata/version", b"1.1.0\n"), entry]), str(root), 1024 * 1024)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+DEEP = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep"},"data":' + b"[" * 200000 + b"]" * 200000 + b"}"
+
+
+@pytest.mark.parametrize("path,data,reason", [
+    ("resources/configmaps/namespaces/x/bad.json", b"{", "is not valid JSON"),
+    ("resources/configmaps/namespaces/x/bad.json", b'"text"', "is not a Kubernetes object"),
+    ("resources/configmaps/namespaces/x/noname.json", b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}',
+     "has no metadata.name"),
+    ("resources/configmaps/weird.json", b"{}", "is not at a path Velero writes"),
+    ("resources/configmaps/namespaces/x/deep.json", DEEP, "is nested deeper than 200 levels"),
+    ("resources/configmaps/namespaces/x/bad.json", b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"\xff"}}',
+     "is not valid UTF-8 (byte 58)"),
+    ("resources/configmaps/namespaces/x/dup.json", item("ConfigMap", "dup", "x")[:-1] + b',"kind":"Secret"}',
+     "has the key 'kind' twice"),
+    ("resources/configmaps/namespaces/x/n.json", item("ConfigMap", "n", "x")[:-1] + b',"data":{"a":1e999}}',
+     "out of the 64-bit floating point range"),
+    ("resources/configmaps/namespaces/x/n.json", item("ConfigMap", "n", "x")[:-1] + b',"x":9223372036854775808}',
+     "out of the 64-bit range"),
+    ("resources/configmaps/namespaces/x/n.json", item("ConfigMap", "n", "x")[:-1] + b',"x":NaN}', "has NaN"),
+    ("resources/configmaps/namespaces/x/other.json", item("ConfigMap", "n", "x"), "not the name of its path"),
+    ("resources/configmaps/namespaces/x/d.json", item("Deployment", "d", "x", "apps/v1"),
+     "not of the API group of its path"),
+    ("resources/configmaps/namespaces/x/s.json", item("ConfigMap", "s", "x")[:-1] + b',"y":"\\ud800"}',
+     "unpaired UTF-16 surrogate"),
+    ("resources/configmaps/namespaces/x/l.json",
+     b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"l","labels":["a"]}}', "metadata.labels"),
+    ("resources/configmaps/namespaces/Not_A_Namespace/n.json", item("ConfigMap", "n", "x"), "not at a path Velero writes"),
+])
+def test_a_bad_item_is_set_aside_with_its_path_and_reason(tmp_path, path, data, reason):
+    good = ("resources/configmaps/namespaces/x/good.json", item("ConfigMap", "good", "x"))
+    extracted = restore_index.extract_backup(tarball([("metadata/version", b"1.1.0\n"), (path, data), good]),
+                                             str(tmp_path), 64 * 1024 * 1024)
+    assert [name for _ns, name, _item in extracted.items_of("configmaps")] == ["good"]
+    [invalid] = extracted.invalid
+    assert invalid.path == path and path in invalid.reason and reason in invalid.reason, invalid.reason
+    assert extracted.invalid_count == 1
+    extracted.close()
+
+
+def test_brackets_inside_strings_are_no_nesting_and_200_levels_are_allowed(tmp_path):
+    # 200 levels with the item itself and its data map; 500 brackets and an escaped quote inside strings
+    data = ', "data": {"a": "%s\\"[{", "b": %s}}' % ("[" * 500, "[" * 198 + "]" * 198)
+    fine = item("ConfigMap", "fine", "x")[:-1] + data.encode()
+    deeper = item("ConfigMap", "deeper", "x")[:-1] + data.replace("[" * 198, "[" * 199).replace("]" * 198, "]" * 199).encode()
+    extracted = restore_index.extract_backup(tarball([("resources/configmaps/namespaces/x/fine.json", fine),
+                                                      ("resources/configmaps/namespaces/x/deeper.json", deeper)]),
+                                             str(tmp_path), 1024 * 1024)
+    assert [name for _ns, name, _i in extracted.items_of("configmaps")] == ["fine"]
+    assert [bad.name for bad in extracted.invalid] == ["deeper"]
+    extracted.close()
+
+
+def test_a_path_that_is_not_utf8_is_reported_printably(tmp_path):
+    path = "resources/configmaps/namespaces/x/n\udcff.json"  # how tarfile gives an undecodable byte
+    extracted = restore_index.extract_backup(tarball([(path, item("ConfigMap", "n\udcff", "x"))]), str(tmp_path),
+                                             1024 * 1024)
+    [invalid] = extracted.invalid
+    assert "n\\udcff.json is not at a path Velero writes" in invalid.reason
+    invalid.reason.encode("utf-8")  # every writer (the log, the results) can take it
+    extracted.close()
+
+
+def test_a_huge_item_is_not_read_into_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(restore_index, "MAX_ITEM_BYTES", 1000)
+    huge = item("ConfigMap", "huge", "x")[:-1] + b',"data":{"a":"' + b"x" * 5000 + b'"}}'
+    extracted = restore_index.extract_backup(tarball([("resources/configmaps/namespaces/x/huge.json", huge)]),
+                                             str(tmp_path), 1024 * 1024)
+    assert not extracted.groups
+    assert "is %d bytes; an item is at most 1000" % len(huge) in extracted.invalid[0].reason
+    extracted.close()
+
+
+def test_invalid_items_beyond_the_detail_cap_are_only_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(restore_index, "MAX_INVALID_DETAILS", 3)
+    bad = [("resources/configmaps/namespaces/x/b%d.json" % i, b"{") for i in range(10)]
+    extracted = restore_index.extract_backup(tarball(bad), str(tmp_path), 1024 * 1024)
+    assert len(extracted.invalid) == 3 and extracted.invalid_count == 10
+    extracted.close()
 
 
 def test_extract_caps_size_including_headers(tmp_path):

@@ -93,6 +93,33 @@ def test_resource_names_resolve_like_kubectl(name, expected):
     assert resolve_resource_patterns([name], RESOURCES) == [expected]
 
 
+TWO_WIDGETS = RESOURCES + [res("other.example.org", "v1", "widgets", "Widget", True, ["wd"])]
+
+
+@pytest.mark.parametrize("name", ["widgets", "widget", "Widget"])
+def test_an_ambiguous_name_is_an_error_listing_the_qualified_names(name):
+    with pytest.raises(InvalidOptionError) as raised:
+        resolve_resource_patterns([name], TWO_WIDGETS, "included_resources")
+    message = str(raised.value)
+    assert message.startswith("included_resources: %r is ambiguous" % name)
+    assert "widgets.example.com and widgets.other.example.org" in message and "'widgets.*'" in message
+
+
+def test_the_rule_applies_to_every_filter_that_names_resources():
+    for option in ("included_resources", "excluded_resources", "included_namespace_scoped_resources",
+                   "excluded_namespace_scoped_resources"):
+        with pytest.raises(InvalidOptionError, match="^%s: 'widgets' is ambiguous" % option):
+            BackupSelection({option: ["widgets"]}, TWO_WIDGETS)
+
+
+def test_qualified_names_globs_and_the_core_group_are_never_ambiguous():
+    assert resolve_resource_patterns(["widgets.other.example.org"], TWO_WIDGETS) == ["widgets.other.example.org"]
+    assert resolve_resource_patterns(["widgets.*"], TWO_WIDGETS) == ["widgets.example.com", "widgets.other.example.org"]
+    assert resolve_resource_patterns(["wd"], TWO_WIDGETS) == ["widgets.other.example.org"]  # one group's short name
+    # pods (core) and pods.metrics.k8s.io, events and events.events.k8s.io: the core group, as kubectl.
+    assert resolve_resource_patterns(["pods", "events"], TWO_WIDGETS) == ["pods", "events"]
+
+
 def test_resource_globs_expand_over_discovery():
     assert resolve_resource_patterns(["*.apps"], RESOURCES) == ["deployments.apps", "replicasets.apps"]
     assert resolve_resource_patterns(["config*"], RESOURCES) == ["configmaps"]

@@ -19,11 +19,14 @@ def test_backup_object_names_are_velero_s():
         "pod_volume_backups": "backups/nightly/nightly-podvolumebackups.json.gz",
         "volume_snapshots": "backups/nightly/nightly-volumesnapshots.json.gz",
         "progress": "backups/nightly/nightly-progress.json",
+        "lease": "backups/nightly/nightly-lease.json",
     }
     assert restore_keys("r1") == {
         "logs": "restores/r1/restore-r1-logs.gz",
         "results": "restores/r1/restore-r1-results.gz",
         "resource_list": "restores/r1/restore-r1-resource-list.json.gz",
+        "progress": "restores/r1/restore-r1-progress.json",
+        "lease": "restores/r1/restore-r1-lease.json",
     }
 
 
@@ -61,7 +64,7 @@ def test_delete_removes_every_object_and_folder(tmp_path):
     for key in backup_keys("b1").values():
         store.put_bytes(key, b"x")
     store.put_bytes(backup_keys("b2")["metadata"], b"{}")
-    assert store.delete_backup("b1") == 8
+    assert store.delete_backup("b1") == 9
     assert store.list_keys("backups/") == ["backups/b2/velero-backup.json"]
     assert not os.path.exists(os.path.join(str(tmp_path), "cluster-a", "backups", "b1"))
 

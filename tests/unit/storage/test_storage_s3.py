@@ -19,9 +19,17 @@ def test_client_settings():
     assert client.meta.region_name == "us-east-1"
     assert config.signature_version == "s3v4"
     assert config.s3 == {"addressing_style": "path"}
-    assert (config.connect_timeout, config.read_timeout) == (10, 120)
+    assert (config.connect_timeout, config.read_timeout) == (10, 60)
     assert config.retries == {"total_max_attempts": 6, "mode": "standard"}  # 5 retries after the first
     assert client._endpoint.http_session._verify is False
+
+
+def test_timeouts_are_options_and_bad_ones_are_refused():
+    config = s3.s3_client(dict(MINIO, connect_timeout=2, read_timeout=3.5)).meta.config
+    assert (config.connect_timeout, config.read_timeout) == (2, 3.5)
+    for bad in (0, -1, "soon", 10 ** 6):
+        with pytest.raises(InvalidOptionError, match="storage_location.read_timeout must be a number of seconds"):
+            s3.s3_client(dict(MINIO, read_timeout=bad))
 
 
 def test_ca_bundle_wins_over_validate_certs():

@@ -400,6 +400,21 @@ def test_pod_script_reads_secrets_from_stdin(tmp_path):
     assert "backup --json --host=velero --tag=backup=b ." in fields[6]
 
 
+def test_pod_script_stops_the_command_when_the_stream_ends(tmp_path):
+    """A cancelled run closes the exec stream: restic must not go on (and hold its lock) in the node agent."""
+    marker = tmp_path / "stopped"
+    binary = fake_restic(tmp_path, 'trap \'echo TERM > "%s"; exit 143\' TERM\nwhile :; do sleep 0.05; done\n' % marker)
+    r = repo()
+    r.restic_binary = binary
+    command = runner.pod_command(restic.backup_command(r), stdin_env=("RESTIC_PASSWORD",), repo=r)
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={"PATH": "/bin"})
+    proc.stdin.write(runner.pod_stdin(r))
+    proc.stdin.flush()
+    proc.stdin.close()  # the stream ends
+    assert proc.wait(timeout=20) == 143
+    assert marker.read_text() == "TERM\n"
+
+
 def test_pod_script_without_stdin_fails_clearly():
     command = runner.pod_command(["true"], stdin_env=("RESTIC_PASSWORD",))
     proc = subprocess.run(command, input="", capture_output=True, text=True, check=False, env={"PATH": "/bin"})
