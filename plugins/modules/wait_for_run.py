@@ -110,7 +110,7 @@ progress:
     - The last progress object read (C(phase), C(totalItems), C(itemsBackedUp) or C(itemsRestored),
       C(volumes) with C(total), C(done), C(failed), C(bytesDone), C(totalBytes), and C(etaSeconds)).
     - Besides it, the result holds every key of the waited-for module's result (for example RV(name), RV(phase),
-      RV(item_counts)) as that module documents them.
+      C(item_counts)) as that module documents them.
   returned: always
   type: dict
   sample: {"phase": "Completed", "totalItems": 42, "itemsBackedUp": 42, "etaSeconds": null}

@@ -259,13 +259,17 @@ def json_not_an_object(rng, item):
     return rng.choice([b"[]", b'"text"', b"5", b"null", b"true", json.dumps([item]).encode()]), True
 
 
+KIND_RESOURCES = [(("v1", "Secret"), "secrets"), (("v1", "Namespace"), "namespaces"),
+                  (("rbac.authorization.k8s.io/v1", "ClusterRole"), "clusterroles.rbac.authorization.k8s.io"),
+                  (("apps/v1", "Deployment"), "deployments.apps"), (("v1", "Pod"), "pods"),
+                  (("v1", "PersistentVolume"), "persistentvolumes")]
+
+
 def json_wrong_kind(rng, item):
-    api_version, kind = rng.choice([("v1", "Secret"), ("v1", "Namespace"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-                                    ("apps/v1", "Deployment"), ("v1", "Pod"), ("v1", "PersistentVolume")])
-    changed = dict(item, apiVersion=api_version, kind=kind)
-    # Same apiVersion and kind as before: not a change. Otherwise a kind of another resource is
-    # that item's error (another group at once, or once discovery names its resource).
-    return json.dumps(changed).encode(), (api_version, kind) != (item.get("apiVersion"), item.get("kind"))
+    (api_version, kind), resource = rng.choice(KIND_RESOURCES)
+    # A kind of another resource than its path's is that item's error (another group at once, or
+    # once discovery names its resource); whether it is another is for mutate_json to say.
+    return json.dumps(dict(item, apiVersion=api_version, kind=kind)).encode(), resource
 
 
 def json_metadata_namespace(rng, item):
@@ -306,6 +310,8 @@ def mutate_json(rng, entries, expected):
     if not isinstance(item, dict):
         return "nothing (%s is no object any more)" % path
     new, invalid = mutation(rng, item)
+    if isinstance(invalid, str):  # the resource of the new kind: invalid at another resource's path
+        invalid = invalid != path.split("/")[1]
     entries[index] = (path, new)
     while path in expected:  # written anew: what an earlier mutation broke may be whole again
         expected.remove(path)

@@ -42,7 +42,9 @@ def test_mutated_archives_never_crash_escape_or_leave_their_namespace(bed, api_c
     entries = archive_fuzz.read_entries(tarball)
     discovery = archive_fuzz.recorded_discovery(bed)
     if os.environ.get("FUZZ_REPLAY"):
-        print(archive_fuzz.replay(entries, discovery, namespace, int(os.environ["FUZZ_REPLAY"])))
+        case_seed = int(os.environ["FUZZ_REPLAY"])
+        print("FUZZ_REPLAY=%d: %s" % (case_seed, archive_fuzz.mutated_archive(entries, case_seed)[1]))
+        print(archive_fuzz.replay(entries, discovery, namespace, case_seed))
         return
     seed = int(os.environ.get("FUZZ_SEED") or time.strftime("%Y%m%d"))
     count = int(os.environ.get("FUZZ_COUNT") or 100000)

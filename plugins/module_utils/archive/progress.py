@@ -82,4 +82,3 @@ class ProgressRecorder(object):
             self.store.put_bytes(self.key, data)
         except KubedrError:
             pass  # progress is for watchers; the run's own outcome is recorded elsewhere
-

@@ -73,4 +73,3 @@ class Repeating(object):
         self._stop.set()
         self._thread.join()
         return False
-
