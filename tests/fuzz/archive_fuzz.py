@@ -210,6 +210,8 @@ def _nest(depth):
 # Each JSON mutation returns (new bytes, whether the item is now invalid for sure).
 def json_type_confusion(rng, item):
     nodes = [p for p, _v in _nodes(item) if p]
+    if not nodes:
+        return json.dumps(item).encode(), False
     path = rng.choice(nodes)
     _set(item, path, _random_value(rng))
     return json.dumps(item).encode(), False
@@ -217,7 +219,8 @@ def json_type_confusion(rng, item):
 
 def json_delete_field(rng, item):
     nodes = [p for p, _v in _nodes(item) if p]
-    _delete(item, rng.choice(nodes))
+    if nodes:
+        _delete(item, rng.choice(nodes))
     return json.dumps(item).encode(), False
 
 
@@ -246,7 +249,7 @@ def json_invalid_utf8(rng, item):
 def json_duplicate_key(rng, item):
     text = json.dumps(item).encode()
     key = rng.choice([b"kind", b"metadata", b"apiVersion"])
-    return text[:-1] + b', "' + key + b'": ' + json.dumps(item[key.decode()]).encode() + b"}", True
+    return text[:-1] + b', "' + key + b'": ' + json.dumps(item.get(key.decode())).encode() + b"}", True
 
 
 def json_number_out_of_range(rng, item):
@@ -272,13 +275,18 @@ def json_wrong_kind(rng, item):
     return json.dumps(dict(item, apiVersion=api_version, kind=kind)).encode(), resource
 
 
+def _metadata(item):
+    metadata = item.get("metadata")
+    return dict(metadata) if isinstance(metadata, dict) else {}
+
+
 def json_metadata_namespace(rng, item):
-    metadata = dict(item.get("metadata") or {}, namespace=rng.choice(OTHER_NAMESPACES))
+    metadata = dict(_metadata(item), namespace=rng.choice(OTHER_NAMESPACES))
     return json.dumps(dict(item, metadata=metadata)).encode(), False
 
 
 def json_bad_metadata(rng, item):
-    metadata = dict(item.get("metadata") or {})
+    metadata = _metadata(item)
     field, value = rng.choice([("labels", ["a"]), ("labels", {"a": 1}), ("annotations", "x"), ("name", 5),
                                ("name", ""), ("name", "other"), ("ownerReferences", {}), ("namespace", [])])
     metadata[field] = value

@@ -117,12 +117,12 @@ class RestoreRun(object):
             pod_volume_backups = self.store.get_json_gz(
                 layout.backup_keys(self.backup_name)["pod_volume_backups"]) or []
             self.log.info(runlog.RESTORE_STARTED, backup=self.backup_name, check_mode=self.check_mode or None)
-            self.progress.force(IN_PROGRESS)
             self._warn_partial_backup()
             try:
                 self._prepare(pod_volume_backups)
             except ApiException as error:
                 raise ClusterError("cannot read the cluster at %s: %s" % (self.kube.host, describe_api_error(error)))
+            self.progress.force(IN_PROGRESS)  # once the cluster answered: a refused restore leaves no trace
             # What is alive now (imports, discovery, the index) lives to the end: the collector
             # need not walk it again at every collection the items' garbage triggers.
             gc.freeze()
