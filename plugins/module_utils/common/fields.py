@@ -43,3 +43,16 @@ def nonempty_string(value, where):
     if not isinstance(value, str) or not value:
         raise InvalidOptionError("%s: must be a non-empty string, got %r" % (where, value))
     return value
+
+
+def timeout_seconds(value, default, option):
+    """A timeout option in seconds (a number above 0, at most a day), or ``default`` when not given."""
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if not 0 < seconds <= 86400:
+        raise InvalidOptionError("%s must be a number of seconds above 0 (at most a day), got %r" % (option, value))
+    return seconds

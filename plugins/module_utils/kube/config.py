@@ -22,6 +22,7 @@ import threading
 import time
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.fields import timeout_seconds
 
 try:
     from urllib.parse import urlsplit
@@ -318,25 +319,11 @@ def resolve_connection(auth, environ=None):
     # One header line per group: the API server reads every Impersonate-Group line and takes a
     # comma inside one as part of a single group's name.
     settings.headers.extend(("Impersonate-Group", group) for group in auth.get("impersonate_groups") or [])
-    settings.connect_timeout = timeout_option(auth, "api_connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-    settings.read_timeout = timeout_option(auth, "api_read_timeout", DEFAULT_READ_TIMEOUT)
+    settings.connect_timeout = timeout_seconds(auth.get("api_connect_timeout"), DEFAULT_CONNECT_TIMEOUT, "api_connect_timeout")
+    settings.read_timeout = timeout_seconds(auth.get("api_read_timeout"), DEFAULT_READ_TIMEOUT, "api_read_timeout")
     if not settings.host:
         raise InvalidOptionError("the Kubernetes configuration names no API server (host)")
     return settings
-
-
-def timeout_option(options, key, default):
-    """A timeout option in seconds (a positive number), or ``default`` when it is not given."""
-    value = options.get(key)
-    if value is None:
-        return default
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 0 < seconds <= 86400:
-        raise InvalidOptionError("%s must be a number of seconds above 0 (at most a day), got %r" % (key, value))
-    return seconds
 
 
 def bypasses_proxy(host_url, no_proxy):

@@ -14,6 +14,7 @@ __metaclass__ = type
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common import useragent
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.fields import timeout_seconds
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.backup_store import MULTIPART_CHUNK, BackupStore
 
 try:
@@ -64,21 +65,8 @@ def s3_client(location, endpoint_url=None):
 
 def timeouts(location):
     """(connect, read) seconds of a location's S3 connections; InvalidOptionError for a bad value."""
-    return (positive_seconds(location.get("connect_timeout"), CONNECT_TIMEOUT, "storage_location.connect_timeout"),
-            positive_seconds(location.get("read_timeout"), READ_TIMEOUT, "storage_location.read_timeout"))
-
-
-def positive_seconds(value, default, option):
-    """A timeout option in seconds (a number above 0, at most a day), or ``default`` when not given."""
-    if value is None:
-        return default
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        seconds = 0
-    if not 0 < seconds <= 86400:
-        raise InvalidOptionError("%s must be a number of seconds above 0 (at most a day), got %r" % (option, value))
-    return seconds
+    return (timeout_seconds(location.get("connect_timeout"), CONNECT_TIMEOUT, "storage_location.connect_timeout"),
+            timeout_seconds(location.get("read_timeout"), READ_TIMEOUT, "storage_location.read_timeout"))
 
 
 def _no_retry_after_timeout(caught_exception=None, **_kwargs):
