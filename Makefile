@@ -57,7 +57,7 @@ AIT_DIR := $(TB)/ansible-test/ansible_collections/kubedr/backup
 integration: cluster-up pytest-integration ansible-integration
 
 pytest-integration: cluster-up
-	@$(TOOLS) && python -m pytest -q tests/integration $(PYTEST_ARGS)
+	@$(TOOLS) && python -m pytest -q --durations=30 --durations-min=15 tests/integration $(PYTEST_ARGS)
 
 # ansible-test integration targets (tests/integration/targets) against the same test bed;
 # the test bed's addresses reach them as variables through integration_config.yml.

@@ -25,6 +25,7 @@ display = Display()
 
 JOB_KEYS = ("ansible_job_id", "finished", "started", "results_file", "erased")  # async_status' own bookkeeping
 WAIT_ONLY_ARGS = ("jid", "poll_interval", "timeout")
+PROGRESS_EVERY = 5.0  # seconds: how often a run rewrites its progress object (archive/progress.py)
 
 
 def elapsed_text(seconds):
@@ -92,21 +93,27 @@ class ActionModule(ActionBase):
 
     def _wait(self, result, task_vars, args, jid, async_dir, reader_args, interval, timeout):
         started = time.monotonic()
+        # The progress object changes at most every PROGRESS_EVERY seconds: the job is polled at the
+        # user's interval, the object read (one more module run) no more often than that.
+        every = max(interval, PROGRESS_EVERY)
+        next_read = started + every
         line, progress = None, None
         while True:
             job = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
                                        module_args={"jid": jid, "_async_dir": async_dir})
             if job.get("finished") or (job.get("failed") and not job.get("started")):
                 break
-            read = self._execute_module(module_name="kubedr.backup.wait_for_run", task_vars=task_vars,
-                                        module_args=reader_args)
-            if read.get("failed"):
-                line = "%s %s: progress not readable now (%s)" % (args["kind"], args["name"], read.get("msg"))
-            else:
-                line, progress = read.get("line"), read.get("progress")
-            waited = time.monotonic() - started
-            display.display("%s, %s elapsed" % (line, elapsed_text(waited)))
-            if waited >= timeout:
+            moment = time.monotonic()
+            if moment >= next_read:
+                next_read = moment + every
+                read = self._execute_module(module_name="kubedr.backup.wait_for_run", task_vars=task_vars,
+                                            module_args=reader_args)
+                if read.get("failed"):
+                    line = "%s %s: progress not readable now (%s)" % (args["kind"], args["name"], read.get("msg"))
+                else:
+                    line, progress = read.get("line"), read.get("progress")
+                display.display("%s, %s elapsed" % (line, elapsed_text(moment - started)))
+            if moment - started >= timeout:
                 result.update(failed=True, line=line, progress=progress, ansible_job_id=jid,
                               msg="%s %s did not end within %ss; job %s keeps running until its async time is over"
                               % (args["kind"], args["name"], timeout, jid))
@@ -115,10 +122,6 @@ class ActionModule(ActionBase):
         if job.get("finished"):
             self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
                                  module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
-            final = self._execute_module(module_name="kubedr.backup.wait_for_run", task_vars=task_vars,
-                                         module_args=reader_args)
-            if not final.get("failed"):
-                line, progress = final.get("line"), final.get("progress")
         result.update(dict((k, v) for k, v in job.items() if k not in JOB_KEYS))
         result.update(line=line, progress=progress)
         return result

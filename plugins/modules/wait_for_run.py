@@ -18,8 +18,8 @@ description:
   - Waits for a M(kubedr.backup.k8s_backup) or M(kubedr.backup.k8s_restore) task started with C(async) and
     C(poll=0), and returns that task's result as its own (failed when the run failed), so the play reads it as
     if the module had run in the foreground.
-  - While the run goes on it prints one line per poll in the play's normal output, from the run's progress
-    object in the storage location, for example
+  - While the run goes on it prints a line in the play's normal output at each poll (at most every 5 seconds,
+    how often a run rewrites it), from the run's progress object in the storage location, for example
     V(backup nightly-x - 12,400 items; volumes 1/3, 1.2/4.0 GiB; ETA 3m). Unlike an
     C(until) loop over M(ansible.builtin.async_status) it prints no C(FAILED - RETRYING) lines.
   - The job's files are cleaned up once it has ended.
@@ -59,7 +59,7 @@ options:
     required: true
   poll_interval:
     description:
-      - Seconds between polls, and so between progress lines.
+      - Seconds between polls of the job, and between progress lines (at least 5 seconds apart).
     type: int
     default: 10
   timeout:
@@ -107,7 +107,8 @@ EXAMPLES = r"""
 RETURN = r"""
 progress:
   description:
-    - The last progress object read (C(phase), C(totalItems), C(itemsBackedUp) or C(itemsRestored),
+    - The last progress object read while waiting, none for a run that ended before the first read
+      (C(phase), C(totalItems), C(itemsBackedUp) or C(itemsRestored),
       C(volumes) with C(total), C(done), C(failed), C(bytesDone), C(totalBytes), and C(etaSeconds)).
     - Besides it, the result holds every key of the waited-for module's result (for example RV(name), RV(phase),
       C(item_counts)) as that module documents them.
@@ -115,7 +116,7 @@ progress:
   type: dict
   sample: {"phase": "Completed", "totalItems": 42, "itemsBackedUp": 42, "etaSeconds": null}
 line:
-  description: The last progress line printed.
+  description: The last progress line printed; none for a run that ended before the first.
   returned: always
   type: str
   sample: "backup nightly-20261202: 42 items (Completed)"
