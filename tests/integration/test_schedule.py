@@ -112,7 +112,8 @@ def test_cronjob_objects_and_idempotence(bed, api_client, core_v1, schedule):
     secret_name = "kubedr-schedule-" + name
     assert secret_refs == {"AWS_ACCESS_KEY_ID": (secret_name, "AWS_ACCESS_KEY_ID"),
                            "AWS_SECRET_ACCESS_KEY": (secret_name, "AWS_SECRET_ACCESS_KEY"),
-                           "KUBEDR_REPOSITORY_PASSWORD": (secret_name, "KUBEDR_REPOSITORY_PASSWORD")}
+                           "KUBEDR_REPOSITORY_PASSWORD": (secret_name, "KUBEDR_REPOSITORY_PASSWORD"),
+                           "KUBEDR_WEBHOOK_URL": (secret_name, "KUBEDR_WEBHOOK_URL")}
 
     secret = core_v1.read_namespaced_secret(secret_name, namespace)
     assert sorted(secret.data) == ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "KUBEDR_REPOSITORY_PASSWORD"]
