@@ -163,8 +163,11 @@ def test_backup_listing_filters_uncommitted_and_details(bed, core_v1, namespace,
                          what="pod slow running")
         running = start_backup(bed, location, "nightly-20240103020000", included_namespaces=[slow_ns], labels=NIGHTLY)
         try:
-            seen = testbed.wait_for(lambda: by_name(assert_ok(run_info(location, include_uncommitted=True))).get(
-                "nightly-20240103020000"), timeout=60, what="the running backup listed")
+            # Listed from its lease first (phase New), then from its progress object once written.
+            seen = testbed.wait_for(lambda: (by_name(assert_ok(run_info(location, include_uncommitted=True))).get(
+                "nightly-20240103020000") or {}).get("progress") and by_name(assert_ok(run_info(
+                    location, include_uncommitted=True)))["nightly-20240103020000"], timeout=60,
+                what="the running backup listed with its progress")
             assert (seen["phase"], seen["committed"], seen["progress"]["phase"]) == ("InProgress", False, "InProgress")
             # Not committed: not in the default listing; its schedule (by its name) and phase select it.
             assert "nightly-20240103020000" not in by_name(assert_ok(run_info(location)))

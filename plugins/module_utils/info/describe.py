@@ -84,7 +84,7 @@ def uncommitted_summary(store, name, present, now, stale_after, encryption=None,
     view = progress_view(document, "backup", name) if document is not None else None
     errors = (stored or {}).get("errors") or results.empty_result()
     reason = next((m[len(FAILURE_PREFIX):] for m in errors.get("velero") or [] if m.startswith(FAILURE_PREFIX)), None)
-    phase, note = unfinished_phase("backup", view, now, stale_after, reason)
+    phase, note = unfinished_phase("backup", view, now, stale_after, reason, leased=keys["lease"] in present)
     notes.insert(0, note)
     summary = {
         "name": name,

@@ -30,7 +30,7 @@ RESTORE_PHASES = ("New", "FailedValidation", "InProgress", "WaitingForPluginOper
                   "WaitingForPluginOperationsPartiallyFailed", "Finalizing", "FinalizingPartiallyFailed",
                   "Completed", "PartiallyFailed", "Failed", UNKNOWN)
 # Phases no committed kubedr backup has: asking for them without include_uncommitted lists nothing.
-RUNNING_PHASES = (results.IN_PROGRESS, UPLOADING, UNKNOWN)
+RUNNING_PHASES = ("New", results.IN_PROGRESS, UPLOADING, UNKNOWN)
 _SCHEDULED_NAME = "%s-\\d{14}"  # <schedule>-YYYYmmddHHMMSS, as Velero and the playbooks name scheduled backups
 
 

@@ -22,6 +22,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil impo
 from ansible_collections.kubedr.backup.plugins.module_utils.info.run_progress import progress_line
 
 UNKNOWN = "Unknown"
+NEW = "New"  # Velero's phase of a run that has not started its work
 DEFAULT_STALE_AFTER = 300  # seconds; the writer rewrites the object every 5 s while the run lives
 _RFC3339 = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(\.\d+)?([Zz]|[+-]\d\d:?\d\d)$")
 
@@ -85,14 +86,18 @@ def progress_view(document, kind, name):
     return view
 
 
-def unfinished_phase(kind, view, now, stale_after, failure_reason=None):
+def unfinished_phase(kind, view, now, stale_after, failure_reason=None, leased=False):
     """(phase, note) of a run with no final record: ``kind`` backup or restore, ``view`` its
     progress_view (None when there is no progress object), ``now`` an aware datetime,
-    ``failure_reason`` what its log's failure line says, if anything."""
+    ``failure_reason`` what its log's failure line says, if anything; ``leased``: its lease object
+    is there (a run holds the name)."""
     final = "velero-backup.json" if kind == "backup" else "log"
     if failure_reason or (view and view.get("phase") == results.FAILED):
         return results.FAILED, "the %s failed before writing its %s: %s" % (
             kind, final, "see failure_reason" if failure_reason else "see its log and results")
+    if view is None and leased:
+        return NEW, ("a run holds its lease and has not written its first progress yet (it reads the cluster, "
+                     "or downloads the backup, first)")
     if view is None:
         return UNKNOWN, ("no progress object and no %s: a run that stopped before its first progress write, or one "
                          "written by a kubedr without progress objects" % final)

@@ -87,7 +87,8 @@ class RestoreReader(object):
         if keys["logs"] in present or keys["results"] in present:
             stored.settle_phase()  # the records say how it ended; its last progress object adds nothing
         else:
-            stored.phase, note = unfinished_phase("restore", view, self.now, self.stale_after)
+            stored.phase, note = unfinished_phase("restore", view, self.now, self.stale_after,
+                                                  leased=keys.get("lease") in present)
             notes.insert(0, note)
             stored.backup_name = stored.backup_name or (view or {}).get("backup")
             stored.started = stored.started or (view or {}).get("start_timestamp")
