@@ -144,7 +144,9 @@ def test_velero_backup_restores_with_namespace_mapping(bed, api_client, fixture)
              == "Bound", what="restored claim bound to the restored volume")
 
     service = get_raw(api_client, ns_path(a2, "services", "web"))
-    assert service["spec"]["clusterIP"] != "10.0.0.55" and service["spec"]["ports"][0]["nodePort"] > 0
+    # The address is reset and allocated anew; the source namespace is gone, so the allocator may hand back
+    # 10.0.0.55 itself (1 in ~250 runs): the reset is checked by the unit tests of the restore's item actions.
+    assert service["spec"]["clusterIP"] and service["spec"]["ports"][0]["nodePort"] > 0
 
     widget = get_raw(api_client, "/apis/%s/v1/namespaces/%s/widgets/w1" % (fixture.group, a2))
     assert widget["spec"] == {"size": 3} and "status" not in widget  # restore_status not asked for
