@@ -68,8 +68,9 @@ build_minio() {
 # refuses; that form also asks the proxy for the module's version list, which it does not serve here).
 # The binary is built beside its final place and moved there, so an interrupted build never leaves a
 # half-written binary that `have_monitoring` would take for a finished one.
-build_in_module() { # module version package binary
-  local module=$1 version=$2 package=$3 binary=$4 dir upstream
+build_in_module() { # module version package binary target-dir [extra ldflags] [extra -replace old=new@v ...]
+  local module=$1 version=$2 package=$3 binary=$4 target=$5 ldextra=${6:-} dir upstream r
+  local extra_replaces=("${@:7}")
   dir=$work/$binary-$version
   mkdir -p "$dir" &&
   printf 'module kubedr.local/%sbuild\ngo 1.26\nrequire %s %s\n' "$binary" "$module" "$version" > "$dir/go.mod" &&
@@ -85,21 +86,49 @@ for r in mod.get("Replace") or []:
 for e in mod.get("Exclude") or []:
     print("-exclude=%s" % at(e))
 ') &&
+  for r in "${extra_replaces[@]}"; do edits+=("-replace=$r"); done &&
   { [ ${#edits[@]} -eq 0 ] || (cd "$dir" && go mod edit "${edits[@]}"); } &&
-  (cd "$dir" && go build -trimpath -ldflags "-s -w -X github.com/prometheus/common/version.Version=${version#v}" \
-      -o "$dir/$binary.new" "$package") &&
-  mv -f "$dir/$binary.new" "$KUBEDR_MONITORING_BIN_DIR/$binary"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w $ldextra" -o "$dir/$binary.new" "$package") &&
+  mv -f "$dir/$binary.new" "$target/$binary"
 }
 
+prometheus_version() { echo "-X github.com/prometheus/common/version.Version=${1#v}"; }
+
 build_pushgateway() {
-  build_in_module github.com/prometheus/pushgateway "$PUSHGATEWAY_VERSION" github.com/prometheus/pushgateway pushgateway
+  build_in_module github.com/prometheus/pushgateway "$PUSHGATEWAY_VERSION" github.com/prometheus/pushgateway pushgateway \
+    "$KUBEDR_MONITORING_BIN_DIR" "$(prometheus_version "$PUSHGATEWAY_VERSION")"
 }
 
 build_promtool() {
-  build_in_module github.com/prometheus/prometheus "$PROMTOOL_VERSION" github.com/prometheus/prometheus/cmd/promtool promtool
+  build_in_module github.com/prometheus/prometheus "$PROMTOOL_VERSION" github.com/prometheus/prometheus/cmd/promtool promtool \
+    "$KUBEDR_MONITORING_BIN_DIR" "$(prometheus_version "$PROMTOOL_VERSION")"
 }
 
-have_monitoring() { for b in "$@"; do [ -x "$KUBEDR_MONITORING_BIN_DIR/$b" ] || return 1; done; }
+build_restic() {
+  build_in_module github.com/restic/restic "$RESTIC_VERSION" github.com/restic/restic/cmd/restic restic "$KUBEDR_UPLOADER_BIN_DIR"
+}
+
+build_kopia() {
+  build_in_module github.com/kopia/kopia "$KOPIA_VERSION" github.com/kopia/kopia kopia "$KUBEDR_UPLOADER_BIN_DIR" \
+    "-X github.com/kopia/kopia/repo.BuildVersion=${KOPIA_VERSION#v}"
+}
+
+build_velero() { # version: the binary is velero-<version>
+  local replaces_var="VELERO_${1//./_}_REPLACES" replaces
+  replaces_var=${replaces_var^^}
+  read -r -a replaces <<< "${!replaces_var:-}"
+  build_in_module github.com/vmware-tanzu/velero "$1" github.com/vmware-tanzu/velero/cmd/velero "velero-$1" \
+    "$KUBEDR_VELERO_BIN_DIR" "-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$1 -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean" \
+    "${replaces[@]}"
+}
+
+build_velero_aws_plugin() {
+  build_in_module github.com/vmware-tanzu/velero-plugin-for-aws "$VELERO_AWS_PLUGIN_VERSION" \
+    github.com/vmware-tanzu/velero-plugin-for-aws/velero-plugin-for-aws velero-plugin-for-aws "$KUBEDR_VELERO_BIN_DIR"
+}
+
+have_in() { local d=$1; shift; for b in "$@"; do [ -x "$d/$b" ] || return 1; done; }
+have_monitoring() { have_in "$KUBEDR_MONITORING_BIN_DIR" "$@"; }
 
 have kwok kwokctl || run_step kwok "$KWOK_VERSION" build_kwok
 have etcd || run_step etcd "$ETCD_VERSION" build_etcd
@@ -108,9 +137,20 @@ have minio || run_step minio "$MINIO_VERSION" build_minio
 mkdir -p "$KUBEDR_MONITORING_BIN_DIR"
 have_monitoring pushgateway || run_step pushgateway "$PUSHGATEWAY_VERSION" build_pushgateway
 have_monitoring promtool || run_step promtool "$PROMTOOL_VERSION" build_promtool
-# $KUBEDR_BIN_DIR is the one directory on the tests' PATH: link the monitoring tools of these versions into it.
-for b in pushgateway promtool; do
-  [ "$(readlink "$KUBEDR_BIN_DIR/$b" || true)" = "$KUBEDR_MONITORING_BIN_DIR/$b" ] ||
-    ln -sfn "$KUBEDR_MONITORING_BIN_DIR/$b" "$KUBEDR_BIN_DIR/$b"
+mkdir -p "$KUBEDR_UPLOADER_BIN_DIR" "$KUBEDR_VELERO_BIN_DIR"
+have_in "$KUBEDR_UPLOADER_BIN_DIR" restic || run_step restic "$RESTIC_VERSION" build_restic
+have_in "$KUBEDR_UPLOADER_BIN_DIR" kopia || run_step kopia "$KOPIA_VERSION" build_kopia
+for v in $VELERO_VERSIONS; do
+  have_in "$KUBEDR_VELERO_BIN_DIR" "velero-$v" || run_step velero "$v" build_velero "$v"
 done
+have_in "$KUBEDR_VELERO_BIN_DIR" velero-plugin-for-aws || run_step velero-plugin-for-aws "$VELERO_AWS_PLUGIN_VERSION" build_velero_aws_plugin
+# $KUBEDR_BIN_DIR is the one directory on the tests' PATH: link the tools of these versions into it
+# (restic there comes before Debian's /usr/bin/restic).
+link() { # target-dir binary
+  [ "$(readlink "$KUBEDR_BIN_DIR/$2" || true)" = "$1/$2" ] || ln -sfn "$1/$2" "$KUBEDR_BIN_DIR/$2"
+}
+for b in pushgateway promtool; do link "$KUBEDR_MONITORING_BIN_DIR" "$b"; done
+for b in restic kopia; do link "$KUBEDR_UPLOADER_BIN_DIR" "$b"; done
+for v in $VELERO_VERSIONS; do link "$KUBEDR_VELERO_BIN_DIR" "velero-$v"; done
+link "$KUBEDR_VELERO_BIN_DIR" velero-plugin-for-aws
 echo "$KUBEDR_BIN_DIR"

@@ -54,6 +54,8 @@ POST_RESTORE_HOOK_PREFIX = "post.hook.restore.velero.io/"
 
 # Annotations of the stored Backup object.
 RESOURCE_TIMEOUT_ANNOTATION = "velero.io/resource-timeout"
+# kubectl apply repeats the whole object (a Secret's values included) in this annotation.
+LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 SOURCE_CLUSTER_K8S_ANNOTATION_PREFIX = "velero.io/source-cluster-k8s-"  # + gitversion, major-version, minor-version
 
 # Velero's namespace and storage location names, as they appear in stored documents and logs.

@@ -10,12 +10,12 @@ __metaclass__ = type
 
 import copy
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import LAST_APPLIED_ANNOTATION
+
 HIDDEN = "<hidden>"
 CHANGED = HIDDEN + " (changed)"
 SECRET_KIND = "Secret"
 SECRET_VALUE_FIELDS = ("data", "stringData")
-# kubectl apply repeats the whole object, values included, in this annotation.
-LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def hide_secret_values(obj):

@@ -9,9 +9,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.info import records
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import validate_object_name
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
@@ -28,15 +27,9 @@ def progress_key(kind, name):
 
 
 def read_progress(store, kind, name):
-    """The run's progress object, or None while it has none (not started, or another tool's run)."""
-    data = store.get_bytes(progress_key(kind, name))
-    if data is None:
-        return None
-    try:
-        document = json.loads(data.decode("utf-8"))
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
+    """The run's progress object, or None while it has none (not started, another tool's run, or unreadable)."""
+    document, _note = records.read_progress(store, progress_key(kind, name))
+    return document
 
 
 def human_bytes(count, unit=None):
