@@ -14,7 +14,8 @@ fi
 pidf=$tb/minio-$name/pid
 if [ -f "$pidf" ]; then
   pid=$(cat "$pidf")
-  if kill -0 "$pid" 2>/dev/null; then
+  # Only the MinIO serving this test bed's data directory: a recorded PID may have been reused.
+  if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$tb/minio-$name/data"; then
     kill "$pid"
     for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true

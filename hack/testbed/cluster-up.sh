@@ -73,7 +73,12 @@ if [ ! -f "$minio_dir/credentials" ]; then
     "$(head -c24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$minio_dir/credentials")
 fi
 . "$minio_dir/credentials"
-if [ -f "$minio_dir/pid" ] && kill -0 "$(cat "$minio_dir/pid")" 2>/dev/null; then
+minio_running() { # the recorded PID is alive AND is the MinIO of this data directory (PIDs get reused)
+  local pid
+  pid=$(cat "$minio_dir/pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$minio_dir/data"
+}
+if minio_running; then
   port=$(cat "$minio_dir/port")
 else
   port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -8,16 +8,17 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Pod volume data through restic in the node agent (roles/node_agent).
+    # Pod volume data through restic or kopia in the node agent (roles/node_agent).
     DOCUMENTATION = r"""
 options:
   repository_password:
     description:
-      - Password of the restic repositories that hold pod volume data (one repository per volume
-        namespace under C(restic/) in the storage location).
+      - Password of the restic and kopia repositories that hold pod volume data (one repository per volume
+        namespace and uploader, under C(restic/) or C(kopia/) in the storage location). Velero uses one password
+        for both kinds (its C(velero-repo-credentials) secret, key C(repository-password)).
       - Required when pod volumes are backed up or restored. Velero's default repositories use
         C(static-passw0rd); set it for Velero interoperability.
-      - It reaches restic on the exec's standard input, never a command line.
+      - It reaches restic or kopia on the exec's standard input, never a command line.
       - One name in every module of the collection (C(restic_repo) included), and one environment variable -
         can also be set with E(KUBEDR_REPOSITORY_PASSWORD). When neither is given, E(RESTIC_PASSWORD) is read,
         with a deprecation warning (it will not be read from version 1.0.0 on).
@@ -25,7 +26,7 @@ options:
     aliases: [restic_password]
   node_agent:
     description:
-      - Where the restic node agents run (see the P(kubedr.backup.node_agent#role) role). restic runs
+      - Where the node agents run (see the P(kubedr.backup.node_agent#role) role). restic or kopia runs
         in the node agent on the volume's node, through the API server's exec.
     type: dict
     suboptions:

@@ -49,11 +49,12 @@ options:
   state:
     description:
       - V(present) creates the backup unless a committed backup of that name exists.
-      - V(absent) deletes the backup whole, or leaves it whole - its objects, its restic snapshots of pod
-        volumes (this needs O(repository_password)) and the records of the restores made from it. Every
+      - V(absent) deletes the backup whole, or leaves it whole - its objects, its restic or kopia snapshots of
+        pod volumes (this needs O(repository_password)) and the records of the restores made from it. Every
         repository is opened first (a wrong password or an unreachable repository fails before anything is
         deleted); then C(velero-backup.json) goes, so the backup is no longer listed nor restorable; then the
-        snapshots are forgotten (one C(restic forget) per repository) and the other objects deleted. A run that
+        snapshots are forgotten (one C(restic forget) or C(kopia snapshot delete) per repository, run where the
+        module runs, so the C(restic) or C(kopia) CLI must be installed there) and the other objects deleted. A run that
         fails half-way leaves the backup unlisted with a deletion record; rerunning V(absent) finishes it.
     type: str
     choices: [present, absent]
@@ -94,12 +95,27 @@ options:
     type: dict
   default_volumes_to_fs_backup:
     description:
-      - Back up the data of every pod volume with restic through the node agent, except the volumes
+      - Back up the data of every pod volume with the O(uploader_type) through the node agent, except the volumes
         named in the pod annotation C(backup.velero.io/backup-volumes-excludes).
       - When false, only the volumes named in the pod annotation C(backup.velero.io/backup-volumes).
       - hostPath, secret, configMap, projected and downwardAPI volumes are never backed up.
     type: bool
     default: false
+  uploader_type:
+    description:
+      - The uploader that backs pod volume data up, exec'd in the node agent of the volume's node.
+      - V(restic) writes to the restic repository of each volume namespace (C(restic/<namespace>) in the
+        storage location); V(kopia) to the kopia repository (C(kopia/<namespace>/)), exactly as Velero's kopia
+        uploader does - the layout, snapshot source, tags and the PodVolumeBackup records (C(uploaderType=kopia),
+        no C(repoIdentifier), the kopia manifest ID as C(snapshotID)). Velero 1.17 and later back up with kopia
+        only, and Velero 1.19 and later cannot restore restic data; see the collection's C(docs/volumes.md) on
+        choosing.
+      - The node agent's image must carry the chosen CLI (P(kubedr.backup.node_agent#role) role,
+        C(node_agent_uploader_type)). Restores need no option - each volume is restored with the uploader its
+        record names, Velero's backups included.
+    type: str
+    choices: [restic, kopia]
+    default: restic
   hooks:
     description:
       - Exec hooks run in pods before (C(pre)) and after (C(post)) their backup, shaped like Velero's
@@ -152,6 +168,15 @@ EXAMPLES = r"""
     excluded_namespace_scoped_resources: [secrets]
     storage_location: "{{ location }}"
   check_mode: true
+
+- name: Back up the shop namespace, its volume data with kopia as Velero 1.17+ does
+  kubedr.backup.k8s_backup:
+    name: shop-kopia-20240101
+    included_namespaces: [shop]
+    default_volumes_to_fs_backup: true
+    uploader_type: kopia
+    repository_password: "{{ velero_repository_password }}"
+    storage_location: "{{ location }}"
 
 - name: Delete a backup
   kubedr.backup.k8s_backup:
@@ -247,7 +272,8 @@ format_version:
   sample: 1.1.0
 pod_volumes:
   description:
-    - The pod volumes backed up (in check mode, that would be), with the phase and restic snapshot of each.
+    - The pod volumes backed up (in check mode, that would be), with the phase and the snapshot of each (a restic
+      snapshot ID or a kopia manifest ID, after O(uploader_type)).
   returned: state=present
   type: list
   elements: dict
@@ -261,11 +287,13 @@ deleted_objects:
   sample: ["s3://velero/backups/old/velero-backup.json"]
 forgotten_snapshots:
   description:
-    - The backup's restic snapshot IDs forgotten (in check mode, that would be), by repository, as the backup's
-      records name them. Snapshots already gone (or in a repository that does not exist) are left out.
+    - The backup's snapshot IDs forgotten (in check mode, that would be), by repository, as the backup's records
+      name them - a restic repository by its identifier, a kopia repository as C(kopia:) and its location.
+      Snapshots already gone (or in a repository that does not exist) are left out.
   returned: state=absent
   type: dict
-  sample: {"s3:http://minio:9000/velero/restic/shop": ["1a2b3c4d"]}
+  sample: {"s3:http://minio:9000/velero/restic/shop": ["1a2b3c4d"],
+           "kopia:s3:http://minio:9000/velero/kopia/web": ["f4c5b0e3c0a1d2e3f4a5b6c7d8e9f0a1"]}
 deleted_restores:
   description: Names of the restores made from the backup whose records under C(restores/) were deleted (in check
     mode, that would be).
@@ -302,6 +330,7 @@ BACKUP_ARG_SPEC = dict(
     ttl=dict(type="str", default="720h"),
     labels=dict(type="dict"),
     default_volumes_to_fs_backup=dict(type="bool", default=False),
+    uploader_type=dict(type="str", choices=["restic", "kopia"], default="restic"),
     hooks=dict(type="dict"),
 )
 for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC):

@@ -26,13 +26,17 @@ description:
   - Never restored - nodes, events, csinodes, volumeattachments and Velero's own resources. Completed
     pods, finished jobs and mirror pods are skipped.
   - Before an item is created, server-populated metadata and status are dropped, labels
-    C(velero.io/backup-name) and C(velero.io/restore-name) are added and Velero's restore item actions
-    run (pods, services, jobs, persistent volumes and claims, service accounts, secrets, role bindings).
+    C(velero.io/backup-name) and C(velero.io/restore-name) are added (not to namespaces, as in Velero) and
+    Velero's restore item actions run (pods, services, jobs, persistent volumes and claims, service accounts,
+    secrets, role bindings).
   - The restore's log, results and resource list are written under C(restores/<name>/) as Velero writes
     them, unless the location is ReadOnly.
   - Volume data (file-system backups) is restored through the node agent when O(repository_password) is
     given; without it, pods with such volumes are restored and a warning names their volumes. A volume whose
     backup did not complete is a restore error (the restore ends C(PartiallyFailed)).
+  - Each volume is restored with the uploader its C(PodVolumeBackup) record names (C(spec.uploaderType) - restic,
+    or kopia as Velero 1.10 and later write by default), so Velero's kopia backups restore as kubedr's do; the
+    node agent's image must carry that uploader's CLI.
 author:
   - kubedr.backup developers (@kubedr)
 extends_documentation_fragment:

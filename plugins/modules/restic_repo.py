@@ -3,8 +3,7 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The restic_repo module: its documentation and argument spec; the repository work itself is
-module_utils/volumes/maintenance."""
+"""The restic_repo module: documentation and argument spec; the work is module_utils/volumes/maintenance."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,19 +11,20 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: restic_repo
-short_description: Manage the restic repositories that hold pod volume data
+short_description: Manage the restic and kopia repositories that hold pod volume data
 version_added: 0.1.0
 description:
-  - Creates (C(restic init)) or deletes a restic repository, or runs one maintenance action on it -
+  - Creates or deletes a restic or kopia repository (O(uploader_type)), or runs one maintenance action on it -
     C(check), C(snapshots), C(forget), C(prune), C(unlock) or C(stats).
   - The repository is given verbatim with O(repository), or derived from O(storage_location) and
     O(volume_namespace) exactly as Velero names it - C(s3:<endpoint_url>/<bucket>/<prefix>/restic/<namespace>),
     C(s3:s3-<region>.amazonaws.com/<bucket>/<prefix>/restic/<namespace>) on AWS, or
     C(<path>/<prefix>/restic/<namespace>) for a filesystem location - so the repositories of
-    Velero's file-system backups are managed the same way.
-  - restic runs where the module runs (the Ansible host or an execution environment). Secrets reach
-    it through its environment only (C(RESTIC_PASSWORD) or C(RESTIC_PASSWORD_FILE), C(AWS_*)), never
-    through its command line.
+    Velero's file-system backups are managed the same way. A kopia repository is Velero's too - the S3 prefix
+    C(<prefix>/kopia/<namespace>/) of the location, or the directory C(<path>/<prefix>/kopia/<namespace>).
+  - restic or kopia runs where the module runs (the Ansible host or an execution environment). Secrets reach
+    it through its environment only (C(RESTIC_PASSWORD), C(RESTIC_PASSWORD_FILE), C(KOPIA_PASSWORD), C(AWS_*)),
+    never through its command line. kopia connects as Velero does (C(default@default), the maintenance owner).
   - The module makes no Kubernetes connection. It accepts the Kubernetes connection options of the other
     modules (O(kubeconfig), O(context), O(host) ...) and ignores them, so that C(module_defaults) for
     C(group/kubedr.backup.kubedr) apply to every module of the group.
@@ -43,6 +43,14 @@ extends_documentation_fragment:
   - kubedr.backup.storage_location
   - kubedr.backup.k8s_auth.ignored
 options:
+  uploader_type:
+    description:
+      - The kind of repository, as in M(kubedr.backup.k8s_backup). With V(kopia), O(cache_dir), O(restic_path),
+        O(remove_all) are ignored and the restic-only options (C(keep_*) but O(keep_last), O(keep_tags),
+        O(group_by), O(max_unused), O(stats_mode)) are refused.
+    type: str
+    choices: [restic, kopia]
+    default: restic
   state:
     description:
       - V(present) initialises the repository unless it exists (C(changed) only when it initialised).
@@ -54,12 +62,15 @@ options:
   action:
     description:
       - A maintenance action on an existing repository.
-      - V(check) verifies the repository structure (and data, see O(read_data) and O(read_data_subset)).
+      - V(check) verifies the repository structure (and data, see O(read_data) and O(read_data_subset)); kopia
+        C(snapshot verify).
       - V(snapshots) lists snapshots matching O(tags), O(hosts) and O(paths) (RV(snapshots)).
       - V(forget) removes snapshots according to the keep policy (O(keep_last) ...) or O(snapshot_ids);
-        with O(prune) the unreferenced data is removed too.
-      - V(prune) removes data no snapshot references.
-      - V(unlock) removes stale locks (all locks with O(remove_all)).
+        with O(prune) the unreferenced data is removed too. kopia takes O(snapshot_ids) or O(keep_last) (per
+        source) - Velero pins its kopia snapshots, so kopia's own retention never expires them.
+      - V(prune) removes data no snapshot references; kopia C(maintenance run --full), whose safety margins keep
+        recently unreferenced data for a while.
+      - V(unlock) removes stale locks (all locks with O(remove_all)). kopia repositories have no locks - a no-op.
       - V(stats) returns the repository statistics (RV(stats)).
     type: str
     choices: [check, snapshots, forget, prune, unlock, stats]
@@ -81,8 +92,8 @@ options:
     required: false
   repository_password:
     description:
-      - The repository password, under the same name and environment variable as in the other modules.
-        Velero's default is C(static-passw0rd).
+      - The repository password, under the same name and environment variable as in the other modules
+        (Velero's default is C(static-passw0rd)).
       - Can also be set with the E(KUBEDR_REPOSITORY_PASSWORD) environment variable. Takes precedence over
         O(password_file).
       - When neither this option nor O(password_file) is given and E(KUBEDR_REPOSITORY_PASSWORD) is not set,
@@ -96,17 +107,18 @@ options:
       - A file whose first line is the repository password. Can also be set with E(RESTIC_PASSWORD_FILE).
     type: path
   cache_dir:
-    description:
-      - restic's cache directory (E(RESTIC_CACHE_DIR)). restic's default when unset.
+    description: The restic cache directory (E(RESTIC_CACHE_DIR)); restic's default when unset.
     type: path
   restic_path:
-    description:
-      - The restic executable.
+    description: The restic executable.
     type: path
     default: restic
+  kopia_path:
+    description: The kopia executable (O(uploader_type=kopia)).
+    type: path
+    default: kopia
   timeout:
-    description:
-      - Seconds one restic command may run.
+    description: Seconds one restic or kopia command may run.
     type: int
     default: 3600
   read_data:
@@ -135,8 +147,7 @@ options:
     type: list
     elements: str
   latest:
-    description:
-      - With O(action=snapshots), only the last N snapshots of each host and path.
+    description: With O(action=snapshots), only the last N snapshots of each host and path (kopia, of each source).
     type: int
   snapshot_ids:
     description:
@@ -201,10 +212,10 @@ options:
     type: str
     choices: [restore-size, files-by-contents, blobs-per-file, raw-data]
 notes:
-  - Written against restic 0.14 and later. restic 0.14 prints JSON for C(snapshots), C(forget) and C(stats) only;
-    C(check) and C(prune) results are read from its text output.
+  - Supports restic 0.14 to 0.18; only its JSON output is read, except C(prune)'s summary lines (restic has no JSON
+    for them). With restic 0.14, C(check) reports no counts (its outcome is the exit status).
 requirements:
-  - restic >= 0.14
+  - restic >= 0.14 (or kopia >= 0.21 for O(uploader_type=kopia))
   - boto3 >= 1.28.0 (only for O(state=absent) on S3)
 seealso:
   - module: kubedr.backup.k8s_backup
@@ -262,6 +273,17 @@ EXAMPLES = r"""
     read_data_subset: 10%
     repository: /srv/backups/restic/app
 
+- name: Verify a tenth of the files of the kopia repository of namespace app, then run its full maintenance
+  kubedr.backup.restic_repo:
+    uploader_type: kopia
+    action: "{{ item }}"
+    read_data_subset: 10%
+    volume_namespace: app
+    storage_location:
+      provider: filesystem
+      path: /srv/backups
+  loop: [check, prune]
+
 - name: Delete the repository
   kubedr.backup.restic_repo:
     state: absent
@@ -273,12 +295,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 repository:
-  description: The repository identifier restic was given.
+  description: The repository identifier restic was given (for kopia, the same form, naming its prefix).
   returned: always
   type: str
   sample: s3:http://minio.example:9000/velero/restic/app
 command:
-  description: The last restic command line run (never contains a secret).
+  description: The last restic or kopia command line run (never contains a secret).
   returned: when restic ran
   type: list
   elements: str
@@ -329,8 +351,15 @@ snapshots:
       description: The parent snapshot's ID, if any.
       type: str
     tree:
-      description: The ID of the snapshot's root tree.
+      description: The ID of the snapshot's root tree (restic).
       type: str
+    pins:
+      description: The snapshot's pins (kopia; Velero's is C(velero-pin)).
+      type: list
+      elements: str
+    total_bytes:
+      description: The snapshot's size (kopia).
+      type: int
 forget:
   description: What O(action=forget) kept and removed (in check mode, would remove).
   returned: when O(action=forget)
@@ -353,7 +382,8 @@ forget:
       type: bool
 prune:
   description: restic's prune summary (C(to_repack), C(to_delete), C(total_prune), C(remaining), ...) and
-    C(removed_anything).
+    C(removed_anything); for kopia C(packs_before), C(packs_after), C(packs_deleted), C(bytes_before),
+    C(bytes_after) and C(removed_anything) (null in check mode).
   returned: when O(action=prune), or O(action=forget) with O(prune)
   type: dict
   sample: {total_prune: "2 blobs / 375 B", remaining: "3 blobs / 98.073 KiB", removed_anything: true}
@@ -363,11 +393,24 @@ check:
   type: dict
   contains:
     errors_found:
-      description: Whether restic found errors (the module fails when it did).
+      description: Whether errors were found (the module fails when they were).
       type: bool
-    output:
-      description: restic's report.
-      type: str
+    num_errors:
+      description: How many (null with restic 0.14, which reports none).
+      type: int
+    broken_packs:
+      description: restic's damaged pack files (restic 0.18).
+      type: list
+      elements: str
+    suggest_repair_index:
+      description: Whether restic suggests C(restic repair index).
+      type: bool
+    suggest_prune:
+      description: Whether restic suggests a prune.
+      type: bool
+    stats:
+      description: kopia's verification counts (C(processedObjectCount), C(readFileCount), ...).
+      type: dict
 locks:
   description: The repository's lock IDs before O(action=unlock).
   returned: when O(action=unlock)
@@ -378,9 +421,14 @@ locks_removed:
   returned: when O(action=unlock)
   type: list
   elements: str
+note:
+  description: Why O(action=unlock) did nothing on a kopia repository.
+  returned: when O(action=unlock) and O(uploader_type=kopia)
+  type: str
 stats:
   description: restic's statistics (C(total_size), C(total_file_count), C(snapshots_count), and in raw-data
-    mode C(total_blob_count)).
+    mode C(total_blob_count)); for kopia the same three summed over the snapshots, and C(repository) (its
+    C(unique_id), C(hash), C(encryption), C(splitter), C(storage_type)).
   returned: when O(action=stats)
   type: dict
   sample: {total_size: 200017, total_file_count: 4, snapshots_count: 2}
@@ -396,10 +444,11 @@ from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import 
     new_module,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter.runner import run
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes.maintenance import manage_repository
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.maintenance import UPLOADER_TYPES, manage_repository
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.restic import STATS_MODES
 
 ARGUMENT_SPEC = dict(
+    uploader_type=dict(type="str", choices=list(UPLOADER_TYPES), default="restic"),
     state=dict(type="str", choices=["present", "absent"]),
     action=dict(type="str", choices=["check", "snapshots", "forget", "prune", "unlock", "stats"]),
     repository=dict(type="str"),
@@ -410,6 +459,7 @@ ARGUMENT_SPEC = dict(
     password_file=dict(type="path", no_log=False, fallback=(env_fallback, ["RESTIC_PASSWORD_FILE"])),
     cache_dir=dict(type="path"),
     restic_path=dict(type="path", default="restic"),
+    kopia_path=dict(type="path", default="kopia"),
     timeout=dict(type="int", default=3600),
     read_data=dict(type="bool", default=False),
     read_data_subset=dict(type="str"),

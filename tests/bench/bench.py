@@ -12,7 +12,10 @@ tuning the raw CREATE client, default "8,16,32,64"), BENCH_VOLUME_MIB (size of t
 backed up and restored through the node agent and with plain restic, default 1024; 0 skips),
 BENCH_ROUNDS (raw LIST and backup measured alternately this many times, medians compared; default
 3), BENCH_SETTLE_S (how long to wait for the controllers to make the Services' endpoints before
-measuring, default 300).
+measuring, default 300), BENCH_PARTS (comma list of the parts to run, default
+"objects,volume,uploaders": the resources, restic's pod volume, the uploaders side by side;
+uploader_bench.py has the uploaders' knobs: BENCH_UPLOADER_MIB, BENCH_SMALL_FILES,
+BENCH_SMALL_FILE_BYTES, BENCH_UPLOADER_ROUNDS).
 """
 import json
 import os
@@ -331,13 +334,36 @@ class Bench(object):
 def main():
     # A cluster of its own, so leftovers of other tests do not skew the figures.
     env = testbed.cluster_up("bench")
+    parts = set(p.strip() for p in os.environ.get("BENCH_PARTS", "objects,volume,uploaders").split(","))
+    bench = Bench(env)
+    report = {"run_id": bench.run_id}
+    if "objects" in parts:
+        objects_part(bench, report)
+
+    volume_mib = int(os.environ.get("BENCH_VOLUME_MIB", "1024"))
+    if volume_mib and "volume" in parts:
+        testbed.ensure_collection_path()
+        import volume_bench
+        report["volume"] = volume_bench.run(env, bench.location, volume_mib, log)
+
+    if "uploaders" in parts:
+        testbed.ensure_collection_path()
+        import uploader_bench
+        report["uploaders"] = uploader_bench.run(env, bench.location, log, run_module_measured)
+
+    with open(os.path.join(testbed.REPO, "bench-results.json"), "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+    print_table(report)
+
+
+def objects_part(bench, report):
+    """Backup and restore of BENCH_N objects against the raw LIST and CREATE limits, and peak RSS."""
     n = int(os.environ.get("BENCH_N", "20000"))
     ns_count = int(os.environ.get("BENCH_NAMESPACES", "100"))
     rss_sizes = [int(s) for s in os.environ.get("BENCH_RSS_SIZES", "10000,50000,100000").split(",") if s]
     have_restore = os.path.exists(os.path.join(testbed.REPO, "plugins", "modules", "k8s_restore.py"))
-    bench = Bench(env)
     src = "bench-%s-src" % bench.run_id
-    report = {"n_objects": n, "namespaces": ns_count, "run_id": bench.run_id}
+    report.update(n_objects=n, namespaces=ns_count)
 
     bench.seed(src, n, ns_count)
     report["settle_seconds"] = round(bench.settle(src, services_in(n, ns_count), int(os.environ.get("BENCH_SETTLE_S", "300"))))
@@ -394,18 +420,50 @@ def main():
         log("RSS at %d objects: %s" % (size, entry))
     report["rss_by_n"] = rss_by_n
 
-    volume_mib = int(os.environ.get("BENCH_VOLUME_MIB", "1024"))
-    if volume_mib:
-        testbed.ensure_collection_path()
-        import volume_bench
-        report["volume"] = volume_bench.run(env, bench.location, volume_mib, log)
-
-    with open(os.path.join(testbed.REPO, "bench-results.json"), "w") as f:
-        json.dump(report, f, indent=2, sort_keys=True)
-    print_table(report)
-
 
 def print_table(r):
+    rows = object_rows(r) if "n_objects" in r else []
+    volume = r.get("volume")
+    if volume:
+        rows += [
+            ("pod volume (%d MiB) backup" % volume["volume_mib"], "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
+                volume["node_agent_backup_mb_s"], volume["plain_backup_mb_s"], volume["backup_ratio"])),
+            ("pod volume restore", "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
+                volume["node_agent_restore_mb_s"], volume["plain_restore_mb_s"], volume["restore_ratio"])),
+        ]
+    rows += uploader_rows(r.get("uploaders"))
+    width = max(len(row[0]) for row in rows) if rows else 0
+    print("")
+    for key, value in rows:
+        print("%s  %s" % (key.ljust(width), value))
+    print("(ratios are of figures measured in this one run; written to bench-results.json)")
+
+
+def uploader_rows(u):
+    if not u:
+        return []
+    rows = [("uploaders", "%s; %s; medians of %d alternated rounds" % (u["kopia_version"], u["restic_version"],
+                                                                       u["rounds"]))]
+    agent = u.get("node_agent_kopia")
+    if agent:
+        rows.append(("kopia %d MiB: node agent / plain" % agent["volume_mib"],
+                     "k8s_backup %ss (the volume %s s by its records), plain kopia create + snapshot %ss: "
+                     "ratio %s" % (agent["node_agent_seconds"], agent["node_agent_volume_rounds_seconds"],
+                                   agent["plain_seconds"], agent["ratio"])))
+    for key, label in (("random", "random data"), ("small_files", "small files")):
+        data = u.get(key)
+        if data:
+            what = "%d MiB" % data["mib"] if key == "random" else "%d x %d B" % (data["files"], data["file_bytes"])
+            for tool in ("kopia", "restic"):
+                t = data[tool]
+                rows.append(("%s (%s), %s" % (label, what, tool), "backup %ss, repository %.1f MB, peak %s MiB" % (
+                    t["backup_seconds"], t["repository_bytes"] / 1e6, t["peak_rss_mib"])))
+            rows.append(("  kopia / restic", "time %s, size %s, memory %s" % (
+                data["kopia_time_over_restic"], data["kopia_size_over_restic"], data["kopia_memory_over_restic"])))
+    return rows
+
+
+def object_rows(r):
     def fmt(value, unit=""):
         return "n/a" if value is None else ("%s%s" % (value, unit))
     rows = [
@@ -424,19 +482,7 @@ def print_table(r):
         rows.append(("peak RSS at %s objects" % size, "backup %s MiB (tree PSS %s, RSS %s), restore %s MiB" % (
             entry["backup_peak_rss_mib"], entry["backup_tree_pss_mib"], entry["backup_tree_rss_mib"],
             entry.get("restore_peak_rss_mib", "n/a"))))
-    volume = r.get("volume")
-    if volume:
-        rows += [
-            ("pod volume (%d MiB) backup" % volume["volume_mib"], "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
-                volume["node_agent_backup_mb_s"], volume["plain_backup_mb_s"], volume["backup_ratio"])),
-            ("pod volume restore", "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
-                volume["node_agent_restore_mb_s"], volume["plain_restore_mb_s"], volume["restore_ratio"])),
-        ]
-    width = max(len(row[0]) for row in rows)
-    print("")
-    for key, value in rows:
-        print("%s  %s" % (key.ljust(width), value))
-    print("(ratios are of figures measured in this one run; written to bench-results.json)")
+    return rows
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import time
 import uuid
 
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, runner
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, runner, uploaders
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
 
 from testbed import wait_for
@@ -46,10 +46,9 @@ def same_tree(left, right):
     return True
 
 
-def run(env, location, mib, log):
-    """Returns a dict of MB/s figures (MB = 10^6 bytes)."""
-    kube = KubeClient({"kubeconfig": env["KUBECONFIG"]})
-    host_pods = env["KUBEDR_HOST_PODS_DIR"]
+def start_node_agent(kube, host_pods):
+    """A node-agent DaemonSet in a namespace of its own; returns (namespace, the agent pod of the
+    first node)."""
     agent_ns = "bench-agent-" + uuid.uuid4().hex[:5]
     labels = {"app.kubernetes.io/name": "kubedr-node-agent"}
     kube.request("POST", "/api/v1/namespaces", body={"metadata": {"name": agent_ns}})
@@ -60,7 +59,14 @@ def run(env, location, mib, log):
             "containers": [{"name": "restic", "image": "restic/restic:0.17.3", "command": ["sleep", "infinity"]}]}}}})
     settings = fs_backup.node_agent_settings({"namespace": agent_ns, "host_pods_path": host_pods})
     agents = wait_for(lambda: fs_backup.node_agent_pods(kube, settings), what="a node agent")
-    agent = sorted(agents.values())[0]
+    return agent_ns, sorted(agents.values())[0]
+
+
+def run(env, location, mib, log):
+    """Returns a dict of MB/s figures (MB = 10^6 bytes)."""
+    kube = KubeClient({"kubeconfig": env["KUBECONFIG"]})
+    host_pods = env["KUBEDR_HOST_PODS_DIR"]
+    agent_ns, agent = start_node_agent(kube, host_pods)
 
     work = os.path.join(host_pods, "bench-volume-" + uuid.uuid4().hex[:6])
     source = os.path.join(work, "volumes", "kubernetes.io~empty-dir", "data")
@@ -84,7 +90,7 @@ def run(env, location, mib, log):
                 runner.restore_directory(repo, summary["snapshot_id"], target)
                 restore_secs = time.time() - started
             else:
-                stdin_env = fs_backup.secret_env_names(repo)
+                stdin_env = uploaders.ResticUploader.secret_env_names(repo)
                 runner.ensure_repository_in_pod(kube.exec_client, agent_ns, agent, repo, stdin_env=stdin_env)
                 started = time.time()
                 summary = runner.volume_backup_in_pod(kube.exec_client, agent_ns, agent, repo, source,

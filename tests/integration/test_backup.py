@@ -55,7 +55,7 @@ def test_namespace_backup_has_velero_layout_item_by_item(bed, s3, api_client, co
         "backups/layout/layout.tar.gz", "backups/layout/velero-backup.json", "backups/layout/layout-logs.gz",
         "backups/layout/layout-resource-list.json.gz", "backups/layout/layout-results.gz",
         "backups/layout/layout-podvolumebackups.json.gz", "backups/layout/layout-volumesnapshots.json.gz",
-        "backups/layout/layout-progress.json",
+        "backups/layout/layout-progress.json", "backups/layout/layout-volumeinfo.json.gz",
     ])
     entries = s3_archive(s3, location, "layout")
     assert entries[0] == ("metadata/version", b"1.1.0\n")
@@ -93,6 +93,7 @@ def test_namespace_backup_has_velero_layout_item_by_item(bed, s3, api_client, co
     empty = {"velero": [], "cluster": [], "namespaces": {}}
     assert gz_json(get_object(s3, location, "backups/layout/layout-results.gz")) == {"warnings": empty, "errors": empty}
     assert gz_json(get_object(s3, location, "backups/layout/layout-volumesnapshots.json.gz")) is None
+    assert gz_json(get_object(s3, location, "backups/layout/layout-volumeinfo.json.gz")) == []  # no volumes
     logs = gzip_text(get_object(s3, location, "backups/layout/layout-logs.gz"))
     assert "backup=velero/layout" in logs and "Backup completed" in logs
 
@@ -379,7 +380,7 @@ def test_rerun_is_idempotent_and_absent_removes_everything(bed, s3, core_v1, nam
     assert after == before
 
     check = assert_ok(run_backup(bed, location, "again", check_mode=True, state="absent"))
-    assert check["changed"] is True and len(check["deleted_objects"]) == 8
+    assert check["changed"] is True and len(check["deleted_objects"]) == 9
     assert list_keys(s3, location) == sorted(before)
     gone = assert_ok(run_backup(bed, location, "again", state="absent"))
     assert gone["changed"] is True

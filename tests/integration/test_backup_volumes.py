@@ -83,6 +83,14 @@ def test_hooks_and_pod_volume_backup(bed, s3, core_v1, namespace, location, node
                                             "velero.io/backup-uid": backup["metadata"]["uid"]}
     assert record["spec"]["pod"]["uid"] == pod.metadata.uid and record["spec"]["volume"] == "data"
     assert record["status"]["snapshotID"] == volume["snapshot_id"]
+    # What Velero (>= 1.13) reads beside it: the volume information, and the hooks counted in the status.
+    [info] = gz_json(get_object(s3, location, "backups/vol/vol-volumeinfo.json.gz"))
+    assert info["backupMethod"] == "PodVolumeBackup" and info["result"] == "succeeded" and not info["skipped"]
+    assert "pvName" not in info  # an emptyDir: no claim, no PV
+    assert (info["pvbInfo"]["podName"], info["pvbInfo"]["volumeName"], info["pvbInfo"]["snapshotHandle"],
+            info["pvbInfo"]["uploaderType"]) == ("db", "data", volume["snapshot_id"], record["spec"]["uploaderType"])
+    assert backup["status"]["hookStatus"] == {"hooksAttempted": 2}
+    assert backup["spec"]["snapshotMoveData"] is False
 
     # The snapshot is in the namespace's restic repository, under restic/ of the same location.
     repo = repository.Repository.from_storage_location(location, namespace, password=PASSWORD)

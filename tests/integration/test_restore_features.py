@@ -127,7 +127,8 @@ def test_velero_backup_restores_with_namespace_mapping(bed, api_client, fixture)
     # Everything lands in the target namespaces, nothing in the source ones.
     assert get_raw(api_client, "/api/v1/namespaces/" + fixture.a) is None
     namespace = get_raw(api_client, "/api/v1/namespaces/" + a2)
-    assert namespace["metadata"]["labels"]["team"] == "a"
+    # As Velero creates a namespace: its backed-up labels, no velero.io/backup-name or restore-name.
+    assert namespace["metadata"]["labels"] == {"team": "a", "kubernetes.io/metadata.name": a2}
     app = get_raw(api_client, ns_path(a2, "configmaps", "app-config"))
     assert app["data"] == {"color": "blue"}
     assert app["metadata"]["labels"] == {"app": "web", "velero.io/backup-name": "velero-made",
@@ -372,7 +373,7 @@ def test_volume_restorer_hook_gets_the_pods_volume_work(bed, api_client, fixture
     assert result["phase"] == "Completed", result["restore_errors"]
     [(work, restore_uid)] = recorder.calls
     assert [tuple(entry) for entry in work] == [
-        (target, "worker", "scratch", "abc123", "s3:http://minio/velero/restic/" + fixture.a, fixture.a)]
+        (target, "worker", "scratch", "abc123", "s3:http://minio/velero/restic/" + fixture.a, fixture.a, "restic")]
     init = get_raw(api_client, ns_path(target, "pods", "worker"))["spec"]["initContainers"][0]
     assert init["name"] == "restore-wait" and init["image"] == "busybox" and restore_uid in init["command"]
     assert init["volumeMounts"][0] == {"name": "scratch", "mountPath": "/restores/scratch"}

@@ -59,8 +59,11 @@ def expiration(started, ttl_seconds):
     return rfc3339(started + datetime.timedelta(seconds=ttl_seconds))
 
 
-def backup_status(phase, started, ttl_seconds, items, warnings, errors, completed=None):
-    """The Backup's ``status``; zero counts are omitted as Go's omitempty does."""
+def backup_status(phase, started, ttl_seconds, items, warnings, errors, completed=None, hooks=(0, 0)):
+    """The Backup's ``status``; zero counts are omitted as Go's omitempty does. ``hooks``: the exec
+    hooks attempted and failed, as Velero's ``hookStatus`` (present even when empty, as Velero
+    writes it)."""
+    attempted, failed = hooks
     status = {
         "version": 1,
         "formatVersion": FORMAT_VERSION,
@@ -68,6 +71,8 @@ def backup_status(phase, started, ttl_seconds, items, warnings, errors, complete
         "startTimestamp": rfc3339(started),
         "expiration": expiration(started, ttl_seconds),
         "progress": {"totalItems": items, "itemsBackedUp": items},
+        "hookStatus": dict((key, count) for key, count in (("hooksAttempted", attempted), ("hooksFailed", failed))
+                           if count),
     }
     if completed is not None:
         status["completionTimestamp"] = rfc3339(completed)

@@ -17,12 +17,13 @@ The order, and why:
    encrypted backup whose ``velero-backup.json``, holding its encryption parameters, is gone).
 3. Delete ``velero-backup.json``, the commit marker: from here on the backup is neither listed nor
    restorable, so it is never offered for a restore with part of its volume data forgotten.
-4. Forget the snapshots: one ``restic forget`` per repository.
+4. Forget the snapshots: one ``restic forget`` per restic repository, one ``kopia snapshot delete``
+   per kopia repository (the data goes at the repository's next maintenance, as in Velero).
 5. Delete the restores' records, then the backup's other objects, the deletion record last.
 
 A failure in 1 leaves the backup whole. A failure in 2-5 leaves it unlisted, with its deletion
 record and what was not deleted yet; rerunning ``state: absent`` finds it by those objects and
-finishes the job. restic cannot forget in several repositories at once, so hiding the backup
+finishes the job. Neither uploader can forget in several repositories at once, so hiding the backup
 before the first forget is what keeps it from ever being listed with its snapshots partly gone.
 """
 
@@ -38,19 +39,28 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import kopia, kopia_snapshots, restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.kopia import KopiaRepository
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import Repository
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.runner import run_local
 
 RESTORE_LOG_LINES = 50  # a restore's log names its backup on its first line ("Starting restore")
+# Kopia records name no repository (as Velero's): their key here is this prefix and the kopia
+# repository of the pod's namespace, so restic and kopia repositories never share a key.
+KOPIA_KEY = "kopia:"
 
 
-def snapshots_by_repository(pod_volume_backups):
-    """{repository identifier: sorted snapshot IDs} of PodVolumeBackup records."""
+def snapshots_by_repository(pod_volume_backups, location=None):
+    """{repository key: sorted snapshot IDs} of PodVolumeBackup records: restic's identifier, or
+    KOPIA_KEY + the kopia repository of the volume namespace in ``location``."""
     grouped = {}
     for record in pod_volume_backups or []:
         snapshot = (record.get("status") or {}).get("snapshotID")
-        repository = (record.get("spec") or {}).get("repoIdentifier")
+        spec = record.get("spec") or {}
+        repository = spec.get("repoIdentifier")
+        if snapshot and spec.get("uploaderType") == kopia_snapshots.UPLOADER:
+            namespace = (spec.get("pod") or {}).get("namespace")
+            repository = KOPIA_KEY + KopiaRepository.from_storage_location(location, namespace).identifier
         if snapshot and repository:
             grouped.setdefault(repository, set()).add(snapshot)
     return dict((repository, sorted(ids)) for repository, ids in grouped.items())
@@ -126,13 +136,15 @@ def progress_backup_name(store, progress_key):
 class BackupDeletion(object):
     """The deletion of one backup: ``prepare()`` changes nothing, ``delete()`` does it in order."""
 
-    def __init__(self, store, location, name, password, encryption=None, restic_runner=run_local):
+    def __init__(self, store, location, name, password, encryption=None, restic_runner=run_local,
+                 kopia_runner=kopia.run_local):
         self.store = store  # the plain store: the deletion record is written and read unencrypted
         self.location = location
         self.name = name
         self.password = password
         self.encryption = encryption
         self.restic_runner = restic_runner
+        self.kopia_runner = kopia_runner
         self.keys = []
         self.snapshots = {}  # {repository: record IDs} of the backup
         self.existing = {}  # {repository: {record ID: full ID}} of those still in the repositories
@@ -155,17 +167,33 @@ class BackupDeletion(object):
             return record.get("snapshots") or {}, record.get("restores") or []
         reading = crypto.open_backup(self.store, self.encryption, committed, "backup %s" % self.name)
         pod_volume_backups = reading.get_json_gz(layout.backup_keys(self.name)["pod_volume_backups"])
-        return snapshots_by_repository(pod_volume_backups), []
+        return snapshots_by_repository(pod_volume_backups, self.location), []
 
     def repository(self, identifier):
+        if identifier.startswith(KOPIA_KEY):
+            return KopiaRepository.from_identifier(identifier[len(KOPIA_KEY):], self.location, password=self.password)
         return Repository.from_storage_location(self.location, repository=identifier, password=self.password)
 
     def listed_snapshots(self, repo):
+        """The repository's snapshots as dicts with id and tag_map (none when it does not exist:
+        nothing left to forget)."""
+        if isinstance(repo, KopiaRepository):
+            try:
+                res = self.kopia_runner(repo, kopia_snapshots.list_args(), "snapshot list")
+            except kopia.KopiaRepositoryNotFound:
+                return []
+            return [dict(s, tag_map=s["tags"]) for s in kopia_snapshots.parse_list_output(res.stdout)]
         try:
             res = self.restic_runner(repo, restic.snapshots_command(repo), "snapshots")
         except restic.ResticRepositoryNotFound:
-            return []  # no repository, no snapshot left to forget
+            return []
         return restic.parse_snapshots(res.stdout)
+
+    def forget(self, repo, snapshot_ids):
+        if isinstance(repo, KopiaRepository):
+            self.kopia_runner(repo, kopia_snapshots.delete_args(snapshot_ids), "snapshot delete")
+        else:
+            self.restic_runner(repo, restic.forget_command(repo, snapshot_ids=snapshot_ids), "forget")
 
     def prepare(self):
         """Everything the deletion needs, read before anything changes; raises when a repository
@@ -175,7 +203,7 @@ class BackupDeletion(object):
         if self.keys:
             self.snapshots, recorded_restores = self.recorded_snapshots(self.store.backup_metadata(self.name))
         if self.snapshots and not self.password:
-            raise InvalidOptionError("the backup has pod volume snapshots in restic repositories; give "
+            raise InvalidOptionError("the backup has pod volume snapshots in restic or kopia repositories; give "
                                      "repository_password so they are forgotten with it (nothing was deleted)")
         for identifier, ids in sorted(self.snapshots.items()):
             found = existing_snapshots(ids, self.listed_snapshots(self.repository(identifier)), self.name)
@@ -192,8 +220,7 @@ class BackupDeletion(object):
         if marker in self.keys:
             self.store.delete(marker)
         for identifier, found in sorted(self.existing.items()):
-            repo = self.repository(identifier)
-            self.restic_runner(repo, restic.forget_command(repo, snapshot_ids=sorted(set(found.values()))), "forget")
+            self.forget(self.repository(identifier), sorted(set(found.values())))
         for restore_name, keys in sorted(self.restores.items()):
             log_key = layout.restore_keys(restore_name)["logs"]  # last: it says which backup the restore is of
             for key in sorted(keys, key=lambda k: k == log_key):
@@ -210,10 +237,11 @@ class BackupDeletion(object):
                 "deleted_restores": sorted(self.restores)}
 
 
-def delete_backup(store, location, name, check_mode, password, encryption=None, restic_runner=run_local):
+def delete_backup(store, location, name, check_mode, password, encryption=None, restic_runner=run_local,
+                  kopia_runner=kopia.run_local):
     """Delete the backup whole (see the module docstring for the order); in check mode, report what
     would go. ``store`` is the location's plain store. Returns the module result."""
-    deletion = BackupDeletion(store, location, name, password, encryption, restic_runner)
+    deletion = BackupDeletion(store, location, name, password, encryption, restic_runner, kopia_runner)
     if not check_mode:
         store.ensure_writable()
     deletion.prepare()

@@ -17,20 +17,21 @@ __metaclass__ = type
 
 import threading
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import volume_info
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import DEFAULT_STORAGE_LOCATION, PODS, PVCS, PVS
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import uploaders
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.progress import VolumeProgress
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import Repository
 
 
 class PodWork(object):
     """Collects what the pods need while the pipeline streams items, then does it.
 
     options: the module's backup options (default_volumes_to_fs_backup, hooks, node_agent,
-    repository_password); results/log: the run's Results and RunLog."""
+    repository_password, uploader_type); results/log: the run's Results and RunLog."""
 
     OBSERVED = frozenset([PODS, PVCS, PVS])  # the types whose items ``take`` must see
 
@@ -41,6 +42,7 @@ class PodWork(object):
         self.resource_hooks = hooks.parse_hooks_option(options.get("hooks"))
         self.settings = fs_backup.node_agent_settings(options.get("node_agent"))
         self.password = options.get("repository_password")
+        self.uploader = uploaders.uploader(options.get("uploader_type"))
         self.backup_name = backup_name
         self.backup_uid = backup_uid
         self.results = results
@@ -51,6 +53,8 @@ class PodWork(object):
         self._pod_volumes = []      # volumes.PodVolume of every backed-up pod's selected volumes
         self._claims = {}           # (namespace, claim) -> bound PV name
         self._csi_pvs = set()
+        self.persistent_volumes = []  # volume_info.persistent_volume_summary of each backed-up PV
+        self.hooks_attempted = self.hooks_failed = 0
         self._hooked_pods = {}      # (namespace, name) -> pod, for post hooks
         self._blocked = set()       # pods whose pre hook failed with on_error Fail
         self.volume_progress = VolumeProgress()
@@ -70,9 +74,11 @@ class PodWork(object):
             if bound:
                 with self._lock:
                     self._claims[(meta.get("namespace"), meta.get("name"))] = bound
-        elif group_resource == PVS and (item.get("spec") or {}).get("csi"):
+        elif group_resource == PVS:
             with self._lock:
-                self._csi_pvs.add(item["metadata"]["name"])
+                self.persistent_volumes.append(volume_info.persistent_volume_summary(item))
+                if (item.get("spec") or {}).get("csi"):
+                    self._csi_pvs.add(item["metadata"]["name"])
 
     def _observe_pod(self, item):
         selected, skipped = volumes.volumes_to_back_up(item, self.default_fs_backup)
@@ -101,6 +107,9 @@ class PodWork(object):
                 continue
             self._hooked_pods[key] = pod
             outcomes, failed = hooks.run_hooks(self.kube.exec_client, pod, selected)
+            with self._lock:  # Velero's status.hookStatus
+                self.hooks_attempted += len(outcomes)
+                self.hooks_failed += sum(1 for outcome in outcomes if not outcome.ok)
             hooks.record_outcomes(outcomes, "pod %s: %s hook" % (meta.get("name"), phase), self.results, self.log,
                                   meta.get("namespace"))
             if failed and phase == hooks.PRE:
@@ -119,7 +128,7 @@ class PodWork(object):
     # ---------------------------------------------------------------- volumes
 
     def repository_for(self, namespace):
-        return Repository.from_storage_location(self.storage_location, namespace, password=self.password)
+        return self.uploader.repository(self.storage_location, namespace, self.password)
 
     def back_up_volumes(self, location_name=DEFAULT_STORAGE_LOCATION):
         """After every item: back the collected pod volumes up; returns the PodVolumeBackup records
@@ -157,7 +166,8 @@ class PodWork(object):
 
         outcomes = fs_backup.back_up_pod_volumes(self.kube.exec_client, self.kube, work, self.settings,
                                                  self.repository_for, self.backup_name, self.backup_uid,
-                                                 location_name, log=log_volume, progress=self.volume_progress)
+                                                 location_name, log=log_volume, progress=self.volume_progress,
+                                                 uploader=self.uploader)
         return [outcome[0] for outcome in outcomes]
 
 

@@ -24,6 +24,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.archive import resul
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import velero
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import volume_info
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.collect import Collector, CountingSink
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.delete import delete_backup
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
@@ -117,6 +118,8 @@ class BackupRun(object):
             lambda: self.store.put_json_gz(self.keys["results"], self.results.to_dict()),
             lambda: self.store.put_json_gz(self.keys["pod_volume_backups"], self.pod_volume_backups),
             lambda: self.store.put_json_gz(self.keys["volume_snapshots"], None),
+            lambda: self.store.put_json_gz(self.keys["volume_info"], volume_info.backup_volume_info(
+                self.pod_work.persistent_volumes, self.pod_volume_backups)),
         ]
         with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
             for upload in [pool.submit(upload) for upload in uploads]:
@@ -135,7 +138,8 @@ class BackupRun(object):
 
     def _status(self, phase, completed):
         return velero.backup_status(phase, self.started, parse_duration(self.spec["ttl"]), len(self.index),
-                                    self.results.warning_count(), self.results.error_count(), completed)
+                                    self.results.warning_count(), self.results.error_count(), completed,
+                                    (self.pod_work.hooks_attempted, self.pod_work.hooks_failed))
 
     def _annotations(self):
         try:

@@ -19,6 +19,9 @@ DEFAULT_TTL_SECONDS = 720 * 3600  # Velero's, for a zero TTL
 
 # Options stored under Velero's field name as given.
 _CAMEL_LIST_OPTIONS = {
+    "excluded_namespaces": "excludedNamespaces",
+    "included_resources": "includedResources",
+    "excluded_resources": "excludedResources",
     "included_cluster_scoped_resources": "includedClusterScopedResources",
     "excluded_cluster_scoped_resources": "excludedClusterScopedResources",
     "included_namespace_scoped_resources": "includedNamespaceScopedResources",
@@ -38,16 +41,14 @@ def _hooks(option):
 
 def backup_spec(options):
     """The ``spec`` of the stored velero.io/v1 Backup (Velero's field names; empty fields omitted
-    as Go's omitempty does)."""
+    as Go's omitempty does; the fields Velero's server fills in when a request leaves them out,
+    as it fills them: ``snapshotMoveData`` false, else ``velero backup describe`` says "auto")."""
     spec = {
         "includedNamespaces": options.get("included_namespaces") or ["*"],
-        "excludedNamespaces": options.get("excluded_namespaces") or [],
-        "includedResources": options.get("included_resources") or [],
-        "excludedResources": options.get("excluded_resources") or [],
         "ttl": _ttl(options),
         "storageLocation": DEFAULT_STORAGE_LOCATION,
-        "volumeSnapshotLocations": [],
         "defaultVolumesToFsBackup": bool(options.get("default_volumes_to_fs_backup")),
+        "snapshotMoveData": False,  # kubedr moves no CSI snapshot data
         "hooks": _hooks(options.get("hooks")),
         "metadata": {},
         "csiSnapshotTimeout": "10m0s",

@@ -16,7 +16,8 @@ prepare_for_restore runs, in this order:
 1. skip rules (skips.skip_reason): completed pods, finished jobs, mirror pods;
 2. the item action of the item's group-resource (it still sees managedFields and
    status, which the Service and PV decisions need);
-3. reset_metadata (server-populated metadata and status go, restore labels come);
+3. reset_metadata (server-populated metadata and status go, restore labels come,
+   except on Namespaces, as in Velero);
 4. resource modifiers, whose conditions see the item's namespace in the backup (as
    Velero documents: modifiers match the original namespace);
 5. namespace mapping of metadata.namespace (and of the name of Namespace items).
@@ -51,7 +52,6 @@ SERVER_METADATA_FIELDS = (
 )
 
 LABEL_VALUE_MAX_LENGTH = 63  # validation.DNS1035LabelMaxLength
-LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 BIND_ANNOTATIONS = ("pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller")
 PVC_ANNOTATIONS_DROPPED = BIND_ANNOTATIONS + (
     "volume.beta.kubernetes.io/storage-provisioner",
@@ -84,15 +84,17 @@ def _drop(mapping, keys):
         mapping.pop(key, None)
 
 
-def reset_metadata(item, backup_name, restore_name, restore_status=False):
+def reset_metadata(item, backup_name, restore_name, restore_status=False, restore_labels=True):
     """A copy of `item` ready to be created: server-populated metadata and (unless
     restore_status) status removed, labels velero.io/backup-name and
-    velero.io/restore-name added."""
+    velero.io/restore-name added (unless restore_labels is false)."""
     item = copy.deepcopy(item)
     metadata = item.setdefault("metadata", {})
     _drop(metadata, SERVER_METADATA_FIELDS)
     if not restore_status:
         item.pop("status", None)
+    if not restore_labels:
+        return item
     labels = metadata.get("labels") or {}
     labels[kr.BACKUP_NAME_LABEL] = velero_label_value(backup_name)
     labels[kr.RESTORE_NAME_LABEL] = velero_label_value(restore_name)
@@ -222,9 +224,9 @@ def _explicit_node_ports(service):
     the user set explicitly: from kubectl's last-applied annotation if present, else from
     managedFields (server-side apply). Auto-assigned node ports are not explicit."""
     annotations = service.get("metadata", {}).get("annotations") or {}
-    if LAST_APPLIED_ANNOTATION in annotations:
+    if kr.LAST_APPLIED_ANNOTATION in annotations:
         try:
-            applied = json.loads(annotations[LAST_APPLIED_ANNOTATION]).get("spec") or {}
+            applied = json.loads(annotations[kr.LAST_APPLIED_ANNOTATION]).get("spec") or {}
         except (ValueError, AttributeError):
             applied = None
         if isinstance(applied, dict):
@@ -461,8 +463,10 @@ def prepare_for_restore(item, group_resource, ctx):
     prepared, messages = run_item_action(item, group_resource, ctx)
     if prepared is None:
         return PreparedItem(None, "; ".join(messages), [], [])
+    # Velero creates a namespace with its backed-up labels only (restore.go getNamespace), so
+    # `kubectl delete ns -l velero.io/restore-name=...` matches no namespace after either tool's restore.
     prepared = reset_metadata(prepared, ctx.backup_name, ctx.restore_name,
-                              ctx.restores_status_of(group_resource))
+                              ctx.restores_status_of(group_resource), restore_labels=group_resource != kr.NAMESPACES)
     applied = []
     if ctx.resource_modifiers:
         prepared, applied = apply_modifiers(prepared, group_resource, ctx.resource_modifiers)

@@ -6,7 +6,8 @@ of its restore hooks; ``restore-wait`` first when its volume data is restored) a
 once every tier is done: the volume data (file-system restore), then the exec hooks.
 
 Volume data: pods whose volumes have file-system backups are handed, after every tier is done,
-to a ``PodVolumeRestorer``: ``node_agent.NodeAgentVolumeRestorer`` (restic in the node agents)
+to a ``PodVolumeRestorer``: ``node_agent.NodeAgentVolumeRestorer`` (restic or kopia, whichever
+each PodVolumeBackup's ``uploaderType`` names, in the node agents)
 when ``repository_password`` is given; without it such volumes are reported as warnings. A
 volume whose backup did not complete (its PodVolumeBackup is not Completed) has no data to
 restore: Velero skips it silently, here it is an error of the restore (PartiallyFailed), so a
@@ -36,7 +37,7 @@ DEFAULT_VOLUME_RESTORE_TIMEOUT = 600  # the volume_restore_timeout default
 
 class PodVolumeRestorer(object):
     """The interface for volume data (file-system restore); node_agent.NodeAgentVolumeRestorer
-    implements it with restic in the node agents.
+    implements it with restic or kopia in the node agents.
 
     When a restorer is given, every restored pod with file-system-backed volumes first gets the
     ``restore-wait`` init container (image ``init_image``); once every tier is done,
@@ -47,7 +48,7 @@ class PodVolumeRestorer(object):
 
     def restore_volumes(self, work, restore_uid, progress=None):
         """work: [node_agent.VolumeRestore] (the restored pod's namespace and name, the volume, the
-        restic snapshot, the repository identifier, the pod's namespace in the backup);
+        snapshot, the repository identifier, the pod's namespace in the backup, the uploader type);
         restore_uid: the marker name restore-wait waits for; progress: a VolumeProgress to tell of
         each volume's end (``finish(entry)``). Returns [(entry, error message or None)]
         (node_agent.restore_pod_volumes has this contract)."""
@@ -71,22 +72,24 @@ def missing_volume_data(pod_volume_backups, pod):
 
 
 def volume_work(source_pod, created_pod, snapshots, pod_volume_backups):
-    """The VolumeRestore entries of one restored pod: {volume: snapshot} with the repository of
-    each volume's PodVolumeBackup."""
+    """The VolumeRestore entries of one restored pod: {volume: snapshot} with the repository and
+    the uploader of each volume's PodVolumeBackup."""
     source = source_pod.get("metadata") or {}
-    repositories = {}
+    specs = {}
     for pvb in pod_volume_backups or ():
         spec = pvb.get("spec") or {}
         owner = spec.get("pod") or {}
         if (owner.get("namespace"), owner.get("name")) == (source.get("namespace"), source.get("name")):
-            repositories[spec.get("volume")] = spec.get("repoIdentifier")
+            specs[spec.get("volume")] = spec
     metadata = created_pod["metadata"]
-    return [VolumeRestore(metadata.get("namespace"), metadata["name"], volume, snapshot, repositories.get(volume),
-                          source.get("namespace")) for volume, snapshot in sorted(snapshots.items())]
+    return [VolumeRestore(metadata.get("namespace"), metadata["name"], volume, snapshot,
+                          specs.get(volume, {}).get("repoIdentifier"), source.get("namespace"),
+                          specs.get(volume, {}).get("uploaderType") or None)
+            for volume, snapshot in sorted(snapshots.items())]
 
 
 def pod_volume_snapshots(pod_volume_backups, pod):
-    """{volume name: restic snapshot id} to restore into `pod` (the item from the backup,
+    """{volume name: snapshot id (restic or kopia)} to restore into `pod` (the item from the backup,
     with its namespace in the backup). As Velero: the PodVolumeBackups of that pod name
     and namespace with a snapshot id (none means an empty or failed volume), for volumes
     the pod still has."""
@@ -133,7 +136,7 @@ def add_restore_wait_init_container(pod, volumes, restore_uid, image, security_c
 
     The container `restore-wait` mounts each volume at /restores/<volume> and waits
     until /restores/<volume>/.velero/<restore_uid> exists for all of them (the marker
-    the restore writes once restic has restored the data; the same one Velero's helper
+    the restore writes once the uploader has restored the data; the same one Velero's helper
     waits for), then removes the .velero directories. Names are passed as arguments,
     never spliced into the script. An existing restore-wait container is replaced.
     """

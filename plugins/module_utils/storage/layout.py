@@ -39,6 +39,7 @@ def backup_keys(backup_name):
         "results": base + "-results.gz",
         "pod_volume_backups": base + "-podvolumebackups.json.gz",
         "volume_snapshots": base + "-volumesnapshots.json.gz",
+        "volume_info": base + "-volumeinfo.json.gz",  # Velero >= 1.13's BackupVolumeInfo list
         "progress": base + "-progress.json",
         "lease": base + "-lease.json",
     }

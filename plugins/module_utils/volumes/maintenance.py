@@ -2,52 +2,40 @@
 # Copyright: (c) 2026, kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The restic_repo module's engine: create or delete a restic repository, or run one
-maintenance action on it (check, snapshots, forget, prune, unlock, stats).
+"""The restic_repo module's engine: create or delete a restic or a kopia repository, or run
+one maintenance action on it (check, snapshots, forget, prune, unlock, stats).
 
-restic runs where the module runs (``runner.run_local``); a repository in S3 is deleted with
-the storage's S3 client, one on a filesystem by removing its directory.
+restic runs where the module runs (``runner.run_local``); kopia's actions are
+``kopia_maintenance``'s. Deleting a repository is ``repo_admin``'s, for both.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import os
-import shutil
-
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
-from ansible_collections.kubedr.backup.plugins.module_utils.storage import s3
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic, runner
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import Repository, parse_identifier
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.kopia_maintenance import KopiaRepoManager
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repo_admin import RepoManagerBase
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import Repository
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.uploaders import DEFAULT_UPLOADER, KOPIA, UPLOADER_TYPES
 
 
 def build_repository(params):
-    loc = dict(params.get("storage_location") or {})
-    if params.get("repository") and params.get("volume_namespace"):
-        raise InvalidOptionError("give either repository or volume_namespace (with storage_location), not both")
-    if not params.get("repository"):
-        if not loc:
-            raise InvalidOptionError("either repository, or storage_location with volume_namespace, is required")
-        if not params.get("volume_namespace"):
-            raise InvalidOptionError("volume_namespace is required to name the repository in storage_location")
     return Repository.from_storage_location(
-        loc, volume_namespace=params.get("volume_namespace"), repository=params.get("repository"),
-        password=params.get("repository_password") or None,
+        dict(params.get("storage_location") or {}), volume_namespace=params.get("volume_namespace"),
+        repository=params.get("repository"), password=params.get("repository_password") or None,
         password_file=None if params.get("repository_password") else (params.get("password_file") or None),
         cache_dir=params.get("cache_dir"), restic_binary=params.get("restic_path"),
     )
 
 
-class RepoManager(object):
-    """One run of the restic_repo module: its state or its action on one repository."""
+class RepoManager(RepoManagerBase):
+    """One run of the restic_repo module on a restic repository: its state or its action."""
 
     def __init__(self, params, check_mode):
-        self.params = params
-        self.check_mode = check_mode
+        super(RepoManager, self).__init__(params, check_mode)
         self.repo = build_repository(params)
-        self.last_command = None
-        self.loc = params.get("storage_location") or {}
 
     def run(self, argv, operation, check=True, ok_codes=(0,)):
         self.last_command = argv
@@ -58,21 +46,8 @@ class RepoManager(object):
         """``run`` in the shape runner.ensure_repository calls its runner."""
         return self.run(argv, operation)
 
-    def result(self, changed, **extra):
-        out = dict(changed=changed, repository=self.repo.identifier)
-        if self.last_command:
-            out["command"] = list(self.last_command)
-        out.update(extra)
-        return out
-
-    def need_password(self):
-        if not self.repo.password and not self.repo.password_file:
-            raise InvalidOptionError("the repository password is required (repository_password, password_file, "
-                                     "or the KUBEDR_REPOSITORY_PASSWORD environment variable)")
-
-    def need_writable(self, what):
-        if self.loc.get("access_mode") == "ReadOnly":
-            raise InvalidOptionError("storage_location is ReadOnly: refusing to %s" % what)
+    def has_password(self):
+        return bool(self.repo.password or self.repo.password_file)
 
     # ----------------------------------------------------------------- state
 
@@ -85,26 +60,21 @@ class RepoManager(object):
         created = runner.ensure_repository(self.repo, self.run_for)
         return self.result(created, initialized=created)
 
-    def absent(self):
-        self.need_writable("delete a repository")
-        where = parse_identifier(self.repo.identifier)
-        if where["kind"] == "local":
-            count = delete_directory(where["path"], self.check_mode)
-        else:
-            count = delete_s3_repository(self.loc, where, self.check_mode)
-        return self.result(count > 0, deleted_objects=count)
-
     # ----------------------------------------------------------------- actions
 
     def check(self):
         argv = restic.check_command(self.repo, read_data=self.params["read_data"],
                                     read_data_subset=self.params.get("read_data_subset"))
-        res = self.run(argv, "check")
-        output = (res.stdout + res.stderr).strip()
-        return self.result(False, check=dict(errors_found=False, output=output))
-
-    def filters(self):
-        return dict(tags=self.params.get("tags"), hosts=self.params.get("hosts"), paths=self.params.get("paths"))
+        res = self.run(argv, "check", check=False)
+        report = restic.parse_check(res.stdout, res.stderr)
+        if res.rc != 0:
+            error = restic.error_from_result("check", self.repo.identifier, res.rc, res.stderr, self.repo.secrets())
+            if report["errors_found"] or report["num_errors"]:
+                error = restic.ResticError("restic check found %s error(s) in %s: %s" % (
+                    report["num_errors"] or len(report["errors"]), self.repo.identifier,
+                    " | ".join(report["errors"][-4:])[:600] or "see restic's report"), rc=res.rc)
+            raise error
+        return self.result(False, check=report)
 
     def snapshots(self):
         res = self.run(restic.snapshots_command(self.repo, latest=self.params.get("latest"), **self.filters()),
@@ -155,11 +125,11 @@ class RepoManager(object):
 
     def unlock(self):
         self.need_writable("unlock")
-        before = restic.parse_locks(self.run(restic.list_locks_command(self.repo), "list locks").stdout)
+        before = restic.parse_ids(self.run(restic.list_locks_command(self.repo), "list locks").stdout)
         if self.check_mode or not before:
             return self.result(False, locks=before, locks_removed=[])
         self.run(restic.unlock_command(self.repo, remove_all=self.params["remove_all"]), "unlock")
-        after = set(restic.parse_locks(self.run(restic.list_locks_command(self.repo), "list locks").stdout))
+        after = set(restic.parse_ids(self.run(restic.list_locks_command(self.repo), "list locks").stdout))
         removed = [lock for lock in before if lock not in after]
         return self.result(bool(removed), locks=before, locks_removed=removed)
 
@@ -168,36 +138,11 @@ class RepoManager(object):
                                             snapshot_ids=self.params.get("snapshot_ids"), **self.filters()), "stats")
         return self.result(False, stats=restic.parse_stats(res.stdout))
 
-    def execute(self):
-        if self.params.get("state") == "absent":
-            return self.absent()
-        self.need_password()
-        if self.params.get("state") == "present":
-            return self.present()
-        return getattr(self, self.params["action"])()
-
-
-def delete_directory(path, check_mode):
-    if not os.path.isdir(path):
-        return 0
-    count = sum(len(files) for unused_root, unused_dirs, files in os.walk(path))
-    if not check_mode:
-        shutil.rmtree(path)
-    return count
-
-
-def delete_s3_repository(loc, where, check_mode):
-    """Delete every object of the repository ``where`` (parse_identifier's) in S3; its count."""
-    prefix = where["key_prefix"].strip("/")
-    if not prefix:
-        raise InvalidOptionError("refusing to delete a whole bucket: the repository has no path inside %s"
-                                 % where["bucket"])
-    if not s3.HAS_BOTO3:
-        raise StorageError("boto3 is required to delete a repository in S3")
-    client = s3.s3_client(loc, endpoint_url=where.get("endpoint_url"))
-    return s3.delete_prefix(client, where["bucket"], prefix, dry_run=check_mode)
-
 
 def manage_repository(params, check_mode):
     """The restic_repo module's work: its result dict."""
-    return RepoManager(params, check_mode).execute()
+    uploader = params.get("uploader_type") or DEFAULT_UPLOADER
+    if uploader not in UPLOADER_TYPES:
+        raise InvalidOptionError("uploader_type must be one of %s" % ", ".join(UPLOADER_TYPES))
+    manager = KopiaRepoManager if uploader == KOPIA else RepoManager
+    return manager(params, check_mode).execute()

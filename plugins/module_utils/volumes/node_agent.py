@@ -4,11 +4,11 @@
 
 """File-system backup and restore of pod volumes through the node agent.
 
-For each volume, the module execs restic in the node-agent pod running on the volume's
-node (through the API server), inside the volume's directory under the kubelet pods
-directory the agent mounts. Volumes on different nodes run concurrently, one node's
-volumes one after another (they share that node's disk). Secrets reach restic on the
-exec's standard input, never its command line.
+For each volume, the module execs the uploader (restic or kopia, uploaders.py) in the
+node-agent pod running on the volume's node (through the API server), inside the volume's
+directory under the kubelet pods directory the agent mounts. Volumes on different nodes run
+concurrently, one node's volumes one after another (they share that node's disk). Secrets
+reach the uploader on the exec's standard input, never its command line.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,10 +24,9 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import poll
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic, runner
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic, runner, uploaders
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.progress import StatusLines, VolumeProgress
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import SECRET_ENV, Repository
 
 NODE_AGENT_DEFAULTS = dict(
     namespace="kubedr-node-agent",
@@ -64,11 +63,7 @@ def node_agent_pods(kube, settings):
     return agents
 
 
-def secret_env_names(repo):
-    """The variables restic needs that travel on stdin: the password and, for S3, the keys
-    (the node agent's own environment may lack them, e.g. under kwok)."""
-    env = repo.env({})
-    return tuple(name for name in SECRET_ENV if name == "RESTIC_PASSWORD" or env.get(name))
+secret_env_names = uploaders.ResticUploader.secret_env_names  # restic's stdin variables (tests/bench use it)
 
 
 def resolve_volume_dir(api_client, settings, agent_pod, pod_uid, vol_dir):
@@ -88,19 +83,25 @@ def resolve_volume_dir(api_client, settings, agent_pod, pod_uid, vol_dir):
 
 
 class _RepositoryGate(object):
-    """Ensures each namespace's repository exists once, even with nodes working in parallel."""
+    """The first snapshot into each repository creates it unless it exists, once, even with
+    nodes working in parallel (two kopia creations of one repository at once would corrupt it):
+    other volumes of that repository wait for it; other repositories do not."""
 
-    def __init__(self):
+    def __init__(self, uploader):
+        self._uploader = uploader
         self._lock = threading.Lock()
+        self._locks = {}
         self._ready = set()
 
-    def ensure(self, api_client, settings, agent_pod, repo):
+    def back_up(self, api_client, settings, agent_pod, repo, *args, **kwargs):
         with self._lock:
-            if repo.identifier in self._ready:
-                return
-            runner.ensure_repository_in_pod(api_client, settings.namespace, agent_pod, repo,
-                                            container=settings.container, stdin_env=secret_env_names(repo))
-            self._ready.add(repo.identifier)
+            lock = self._locks.setdefault(repo.identifier, threading.Lock())
+        with lock:
+            if repo.identifier not in self._ready:
+                summary = self._uploader.back_up_creating(api_client, settings, agent_pod, repo, *args, **kwargs)
+                self._ready.add(repo.identifier)
+                return summary
+        return self._uploader.back_up(api_client, settings, agent_pod, repo, *args, **kwargs)
 
 
 def _now():
@@ -124,13 +125,15 @@ def _run_per_node(groups, handle):
 
 
 def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for, backup_name, backup_uid,
-                        location_name=DEFAULT_STORAGE_LOCATION, log=None, progress=None):
-    """Back up every PodVolume (``progress``: a VolumeProgress kept up to date). repository_for(namespace) returns the repository.Repository of
-    that volume namespace (with its password).
+                        location_name=DEFAULT_STORAGE_LOCATION, log=None, progress=None, uploader=None):
+    """Back up every PodVolume with ``uploader`` (uploaders.Uploader; default restic).
+    ``progress``: a VolumeProgress kept up to date. repository_for(namespace) returns the
+    uploader's repository of that volume namespace (with its password).
 
     Returns a list of (record, error message or None), record being PodVolumeBackup-shaped."""
+    uploader = uploader or uploaders.uploader(None)
     agents = node_agent_pods(kube, settings)
-    gate = _RepositoryGate()
+    gate = _RepositoryGate(uploader)
     progress = progress if progress is not None else VolumeProgress()
     progress.expect(len(pod_volumes))
 
@@ -148,18 +151,15 @@ def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for,
                 raise ClusterError("volume directory %s not found in node agent %s" % (
                     volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir), agent))
             if empty:
-                # restic refuses an empty snapshot; Velero records the volume without one.
+                # restic refuses an empty snapshot; Velero records the volume without one (kubedr does for kopia too).
                 outcome.update(phase="Completed", path=directory, message=EMPTY_VOLUME_MESSAGE)
                 return _finish(volume, outcome, None)
-            gate.ensure(api_client, settings, agent, repo)
             tags = restic.volume_tags(backup_name, backup_uid, volume.pod, volume.pod_uid, volume.namespace,
                                       volume.volume)
-            summary = runner.volume_backup_in_pod(api_client, settings.namespace, agent, repo, directory, tags,
-                                                  container=settings.container, stdin_env=secret_env_names(repo),
-                                                  on_stdout=StatusLines(progress, volume))
+            summary = gate.back_up(api_client, settings, agent, repo, directory, volume, tags,
+                                   on_stdout=StatusLines(progress, volume))
             outcome.update(phase="Completed", snapshot_id=summary.get("snapshot_id"), path=directory,
-                           total_bytes=summary.get("total_bytes_processed"),
-                           bytes_done=summary.get("total_bytes_processed"))
+                           total_bytes=summary.get("total_bytes"), bytes_done=summary.get("total_bytes"))
             error = None
             if summary.get("incomplete"):
                 error = "some files of volume %s of pod %s/%s could not be read" % (
@@ -175,7 +175,8 @@ def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for,
         if log is not None:
             log(volume, outcome, error)
         record = volumes.pod_volume_backup_record(backup_name, backup_uid, volume, location_name,
-                                                  repository_for(volume.namespace).identifier, outcome)
+                                                  uploader.record_identifier(repository_for(volume.namespace)), outcome,
+                                                  uploader_type=uploader.name)
         return record, error
 
     groups = _by_node(pod_volumes, lambda v: v.node)
@@ -185,8 +186,11 @@ def back_up_pod_volumes(api_client, kube, pod_volumes, settings, repository_for,
 # --------------------------------------------------------------------------- restore
 
 # A volume to restore into a restored pod: the pod as created (namespace, name), its
-# volume, the snapshot and the repository the snapshot lives in.
-VolumeRestore = namedtuple("VolumeRestore", "namespace pod volume snapshot_id repo_identifier source_namespace")
+# volume, the snapshot, the repository the snapshot lives in (as recorded; kopia records none),
+# the pod's namespace in the backup and the uploader that made the snapshot (None: restic).
+VolumeRestore = namedtuple("VolumeRestore", "namespace pod volume snapshot_id repo_identifier source_namespace "
+                                            "uploader_type")
+VolumeRestore.__new__.__defaults__ = (None,)
 
 
 def wait_for_scheduled_pod(kube, namespace, name, timeout):
@@ -278,8 +282,8 @@ def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for,
             raise ClusterError("volume directory %s did not appear within %ss" % (
                 volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir), timeout))
         repo = repository_for(entry)
-        runner.volume_restore_in_pod(api_client, settings.namespace, agent, repo, entry.snapshot_id, directory,
-                                     container=settings.container, stdin_env=secret_env_names(repo))
+        uploaders.uploader(entry.uploader_type).restore(api_client, settings, agent, repo, entry.snapshot_id,
+                                                        directory)
         marker = "%s/%s/%s" % (directory, MARKER_DIR, restore_uid)
         res = exec_in_pod(api_client, settings.namespace, agent,
                           ["/bin/sh", "-c", 'mkdir -p "$(dirname "$1")" && : > "$1"', "mark", marker],
@@ -296,8 +300,8 @@ def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for,
 
 class NodeAgentVolumeRestorer(object):
     """restore.PodVolumeRestorer backed by the node agents: restored pods get the
-    restore-wait init container (init_image) and their volumes are restored by restic
-    exec'd in the node agent of their node."""
+    restore-wait init container (init_image) and their volumes are restored by the uploader
+    that made each snapshot (restic or kopia), exec'd in the node agent of their node."""
 
     def __init__(self, kube, storage_location, options):
         self.kube = kube
@@ -309,8 +313,8 @@ class NodeAgentVolumeRestorer(object):
 
     def repository_for(self, entry):
         """The repository recorded with the snapshot, else the backup namespace's (Velero's naming)."""
-        return Repository.from_storage_location(self.storage_location, entry.source_namespace,
-                                                repository=entry.repo_identifier, password=self.password)
+        return uploaders.uploader(entry.uploader_type).repository(self.storage_location, entry.source_namespace,
+                                                                  self.password, identifier=entry.repo_identifier)
 
     def restore_volumes(self, work, restore_uid, progress=None):
         return restore_pod_volumes(self.kube.exec_client, self.kube, work, self.settings, self.repository_for,

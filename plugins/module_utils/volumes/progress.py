@@ -5,7 +5,8 @@
 """Live progress of the pod volumes of a run (pure, thread-safe).
 
 The node agent's uploader prints JSON status lines while it works (restic: ``message_type``
-``status`` with ``bytes_done``, ``total_bytes`` and ``seconds_remaining``); ``StatusLines``
+``status`` with ``bytes_done``, ``total_bytes`` and ``seconds_remaining`` while backing up,
+``bytes_restored`` and ``total_bytes`` while restoring); ``StatusLines``
 reads them from the output as it arrives and ``VolumeProgress`` sums them over the volumes of a
 run, for the run's progress object.
 """
@@ -14,8 +15,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import threading
+
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.restic import json_message
 
 MAX_PENDING_LINE = 1 << 16  # a status line is a few hundred bytes; a longer one is not a status line
 
@@ -102,17 +104,22 @@ class StatusLines(object):
 
 
 def parse_status_line(line):
-    """(bytes_done, total_bytes, seconds_remaining) of a restic JSON status line; None for any other line."""
+    """(bytes_done, total_bytes, seconds_remaining) of a restic JSON status line (backup's
+    bytes_done, or restore's bytes_restored plus bytes_skipped: 0.16 and later); None for any other line."""
     line = line.strip()
     if not line.startswith(b"{") or b'"status"' not in line:
         return None
-    try:
-        message = json.loads(line.decode("utf-8", "replace"))
-    except ValueError:
+    message = json_message(line)
+    if message is None or message.get("message_type") != "status":
         return None
-    if not isinstance(message, dict) or message.get("message_type") != "status":
-        return None
-    numbers = [message.get(field) for field in ("bytes_done", "total_bytes", "seconds_remaining")]
+    if "bytes_done" in message or "bytes_restored" not in message:
+        done = message.get("bytes_done")
+    else:
+        done = message.get("bytes_restored")
+        skipped = message.get("bytes_skipped")
+        if isinstance(done, (int, float)) and isinstance(skipped, (int, float)):
+            done += skipped
+    numbers = [done, message.get("total_bytes"), message.get("seconds_remaining")]
     if not all(value is None or isinstance(value, (int, float)) for value in numbers):
         return None
     return numbers[0] or 0, numbers[1] or 0, numbers[2]

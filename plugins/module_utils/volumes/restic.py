@@ -9,9 +9,14 @@ The command line builders take a ``repository.Repository`` and never a secret: s
 named by RESTIC_PASSWORD_FILE), and error messages are scrubbed of them. ``runner`` runs
 the command lines.
 
-Written against restic 0.14 (Debian's), whose JSON output exists for `backup`,
-`snapshots`, `forget` and `stats` but not for `init`, `check`, `prune`, `unlock`
-or `restore`; its backup summary carries the short snapshot ID.
+Every command runs with ``--json`` and only restic's JSON is read, from restic 0.14
+(Debian's) to 0.18. What the older releases lack degrades as follows (RESTIC_VERSIONS):
+0.14 prints no JSON for `restore` and `check` (their outcome is the exit status alone:
+``parse_restore_output`` and ``parse_check`` then return no counts), its backup summary
+carries the short snapshot ID (``find_snapshot`` resolves it), its backup errors may have
+no message, and its fatal errors are text (0.17 and later print an `exit_error` object and
+exit with 10, 11 or 12 for a missing repository, a lock, a wrong password). `prune` prints
+no JSON in any release: its summary lines are the one text read (``parse_prune``).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,6 +28,7 @@ import re
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
 
+RESTIC_VERSIONS = "0.14 to 0.18"  # the releases these command lines and parsers are tested with
 DEFAULT_HOST = "velero"  # Velero's `restic backup --host=velero`: keeps parents across pod names
 REDACTED = "********"
 
@@ -100,8 +106,7 @@ def error_from_result(operation, repository, rc, stderr, secrets=()):
     kind, text = classify_stderr(stderr)
     if kind == "failed" and rc in _EXIT_CODES:  # restic >= 0.17 documents these exit codes
         kind, text = _EXIT_CODES[rc]
-    lines = [line.strip() for line in redact(stderr, secrets).splitlines() if line.strip()]
-    detail = " | ".join(lines[-4:])[:600]
+    detail = " | ".join(error_lines(redact(stderr, secrets))[-4:])[:600]
     msg = "restic %s on %s failed (exit status %s)" % (operation, repository, rc)
     if text:
         msg += ": " + text
@@ -109,6 +114,21 @@ def error_from_result(operation, repository, rc, stderr, secrets=()):
         msg += ". restic said: " + detail
     cls = ResticRepositoryNotFound if kind == "not_found" else ResticError
     return cls(msg, kind=kind, rc=rc)
+
+
+def error_lines(stderr):
+    """restic's error messages, oldest first: the `message` of its JSON error objects
+    (`exit_error` of 0.17 and later, `error` of backup, restore and check), any other line as is."""
+    lines = []
+    for line in (stderr or "").splitlines():
+        line = line.strip()
+        message = json_message(line)
+        if message is not None:
+            text = error_text(message) if message.get("message_type") == "error" else message.get("message")
+            line = (text or "").strip()
+        if line:
+            lines.extend(part.strip() for part in line.splitlines() if part.strip())
+    return lines
 
 
 # --------------------------------------------------------------------------- command lines
@@ -150,16 +170,16 @@ def validate_snapshot_id(value):
 
 
 def init_command(repo):
-    return repo.global_args() + ["init"]
+    return repo.global_args() + ["init", "--json"]
 
 
 def exists_command(repo):
     """Reads the repository config: succeeds when the repository exists and the password opens it."""
-    return repo.global_args() + ["--no-lock", "cat", "config"]
+    return repo.global_args() + ["--no-lock", "cat", "config", "--json"]
 
 
 def check_command(repo, read_data=False, read_data_subset=None):
-    args = repo.global_args() + ["check"]
+    args = repo.global_args() + ["check", "--json"]
     if read_data_subset:
         if not re.match(r"^(\d+/\d+|\d+(\.\d+)?%|\d+[kKmMgGtT]?)$", str(read_data_subset)):
             raise InvalidOptionError("read_data_subset must be n/t, x%% or a size such as 500M, not %r"
@@ -214,7 +234,7 @@ def forget_command(repo, keep=None, keep_tags=None, tags=None, hosts=None, paths
 
 
 def prune_command(repo, dry_run=False, max_unused=None):
-    args = repo.global_args() + ["prune"]
+    args = repo.global_args() + ["prune", "--json"]
     if max_unused:
         args.append("--max-unused=" + str(max_unused))
     if dry_run:
@@ -223,11 +243,12 @@ def prune_command(repo, dry_run=False, max_unused=None):
 
 
 def unlock_command(repo, remove_all=False):
-    return repo.global_args() + ["unlock"] + (["--remove-all"] if remove_all else [])
+    return repo.global_args() + ["unlock", "--json"] + (["--remove-all"] if remove_all else [])
 
 
 def list_locks_command(repo):
-    return repo.global_args() + ["--no-lock", "list", "locks"]
+    """`restic list locks` prints one ID a line in every release (--json only makes its errors JSON)."""
+    return repo.global_args() + ["--no-lock", "list", "locks", "--json"]
 
 
 STATS_MODES = ("restore-size", "files-by-contents", "blobs-per-file", "raw-data")
@@ -265,9 +286,10 @@ def backup_command(repo, tags=None, host=DEFAULT_HOST, path=".", parent=None, ex
 
 
 def restore_command(repo, snapshot_id, target=".", includes=None, excludes=None, verify=False):
-    """`restic restore <snapshot> --target <dir>` (Velero runs it with --target=. in the volume directory)."""
+    """`restic restore --json <snapshot> --target <dir>` (Velero runs it with --target=. in the volume
+    directory). restic 0.14 takes --json and prints text: see parse_restore_output."""
     snapshot_id = validate_snapshot_id(snapshot_id)
-    args = repo.global_args() + ["restore", snapshot_id, "--target=" + target]
+    args = repo.global_args() + ["restore", "--json", snapshot_id, "--target=" + target]
     for pattern in includes or ():
         args.append("--include=" + pattern)
     for pattern in excludes or ():
@@ -327,31 +349,90 @@ def find_snapshot(snapshots, snapshot_id):
     return matches[0] if len(matches) == 1 else None
 
 
-def parse_backup_output(stdout):
+def json_message(line):
+    """The JSON object of one line of restic's output (a dict with `message_type`), else None."""
+    line = line.strip() if isinstance(line, str) else line.strip().decode("utf-8", "replace")
+    if not line.startswith("{"):
+        return None
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) and message.get("message_type") else None
+
+
+def json_messages(*outputs):
+    """The JSON message lines of restic's outputs (stdout, stderr), in order."""
+    return [m for text in outputs for m in (json_message(line) for line in (text or "").splitlines()) if m]
+
+
+def error_text(message):
+    """The text of a JSON `error` message: `error.message` (0.15 and later), the message itself
+    (check), or what restic 0.14 gives (a Go error marshalled as its fields, such as
+    {"Op": "open", "Path": ..., "Err": 13}, or nothing)."""
+    err = message.get("error")
+    if isinstance(err, dict):
+        if err.get("message"):
+            return err["message"]
+        if err.get("Op") or err.get("Path"):
+            return " ".join(str(err[k]) for k in ("Op", "Path") if err.get(k)) + (
+                " (errno %s)" % err["Err"] if isinstance(err.get("Err"), int) else "")
+        return None
+    return err or message.get("message")
+
+
+def _errors(messages):
+    return [dict(item=m.get("item"), during=m.get("during"), message=error_text(m))
+            for m in messages if m.get("message_type") == "error"]
+
+
+def _summary(messages):
+    found = [m for m in messages if m.get("message_type") == "summary"]
+    return dict((k, v) for k, v in found[-1].items() if k != "message_type") if found else None
+
+
+def parse_backup_output(stdout, stderr=""):
     """The JSON lines of `restic backup --json` -> the summary (snapshot_id, files_*, dirs_*,
     data_blobs, tree_blobs, data_added, total_files_processed, total_bytes_processed,
-    total_duration) plus `errors` (the error messages). Raises when there is no summary."""
-    summary, errors = None, []
-    for line in (stdout or "").splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            continue
-        kind = msg.get("message_type")
-        if kind == "summary":
-            summary = msg
-        elif kind == "error":
-            err = msg.get("error")
-            text = err.get("message") if isinstance(err, dict) else err
-            errors.append(dict(item=msg.get("item"), during=msg.get("during"), message=text))
-    if summary is None:
+    total_duration; 0.17 and later add data_added_packed, backup_start, backup_end) plus
+    `errors` (the per-file errors restic prints on stderr). Raises when there is no summary."""
+    messages = json_messages(stdout, stderr)
+    result = _summary(messages)
+    if result is None:
         raise ResticError("restic backup printed no summary (it did not finish)")
-    result = dict((k, v) for k, v in summary.items() if k != "message_type")
-    result["errors"] = errors
+    result["errors"] = _errors(messages)
     return result
+
+
+RESTORE_COUNTS = ("total_files", "files_restored", "files_skipped", "total_bytes", "bytes_restored",
+                  "bytes_skipped", "seconds_elapsed")
+
+
+def parse_restore_output(stdout, stderr=""):
+    """`restic restore --json` (0.16 and later) -> its summary counts (RESTORE_COUNTS; restic omits
+    zeros) and `errors`; `reported` is False when restic printed no JSON summary (0.14, whose
+    restore prints text only: the counts are then None and the exit status is the outcome)."""
+    messages = json_messages(stdout, stderr)
+    summary = _summary(messages)
+    result = dict((name, (summary or {}).get(name, 0 if summary is not None else None)) for name in RESTORE_COUNTS)
+    result.update(reported=summary is not None, errors=_errors(messages))
+    return result
+
+
+def parse_check(stdout, stderr=""):
+    """`restic check --json` -> dict(errors_found, num_errors, broken_packs, suggest_repair_index,
+    suggest_prune, errors). restic 0.18 prints the summary and its errors as JSON; 0.14 prints
+    text only, so the exit status alone tells (errors_found False here, the counts None)."""
+    messages = json_messages(stdout, stderr)
+    summary = _summary(messages)
+    errors = [error_text(m) for m in messages if m.get("message_type") == "error"]
+    if summary is None:
+        return dict(errors_found=bool(errors), num_errors=len(errors) if errors else None, broken_packs=None,
+                    suggest_repair_index=None, suggest_prune=None, errors=errors)
+    return dict(errors_found=bool(summary.get("num_errors")) or bool(errors), num_errors=summary.get("num_errors"),
+                broken_packs=summary.get("broken_packs") or [],
+                suggest_repair_index=bool(summary.get("suggest_repair_index")),
+                suggest_prune=bool(summary.get("suggest_prune")), errors=errors)
 
 
 def parse_forget(stdout):
@@ -379,7 +460,7 @@ def parse_stats(stdout):
 
 
 def parse_prune(text):
-    """restic 0.14 prune prints no JSON: its `name: value` summary lines as a dict, plus
+    """restic prune prints no JSON (0.14 to 0.18): its `name: value` summary lines as a dict, plus
     `removed_anything` (False when nothing was deleted or repacked)."""
     report = {}
     for line in (text or "").splitlines():
@@ -391,6 +472,6 @@ def parse_prune(text):
     return report
 
 
-def parse_locks(stdout):
-    """`restic list locks` -> the lock IDs."""
+def parse_ids(stdout):
+    """`restic list locks|packs|snapshots` -> the IDs (one a line; `list` has no JSON form)."""
     return [line.strip() for line in (stdout or "").splitlines() if re.match(r"^[0-9a-f]{64}$", line.strip())]

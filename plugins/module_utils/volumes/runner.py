@@ -23,6 +23,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.volumes import resti
 DEFAULT_TIMEOUT = 3600
 # restic backup's exit status 3: some files could not be read, the snapshot was written anyway.
 BACKUP_INCOMPLETE = 3
+FULL_ID_LENGTH = 64  # hex digits of a snapshot ID
 
 
 class ResticResult(object):
@@ -173,12 +174,15 @@ def backup_directory(repo, directory, tags, host=restic.DEFAULT_HOST, parent=Non
     Exit status 3 (some files unreadable, snapshot written) comes back with `errors`."""
     res = run_local(repo, restic.backup_command(repo, tags=tags, host=host, parent=parent), "backup", cwd=directory,
                     timeout=timeout, ok_codes=(0, BACKUP_INCOMPLETE))
-    return _backup_summary(res)
+    return _backup_summary(repo, res, tags, lambda argv, operation: run_local(repo, argv, operation, timeout=timeout))
 
 
 def restore_directory(repo, snapshot_id, directory, timeout=DEFAULT_TIMEOUT):
-    """Restore a snapshot into a local directory (restic runs in it, --target .)."""
-    run_local(repo, restic.restore_command(repo, snapshot_id, target="."), "restore", cwd=directory, timeout=timeout)
+    """Restore a snapshot into a local directory (restic runs in it, --target .): the parsed
+    restore summary (restic.parse_restore_output)."""
+    res = run_local(repo, restic.restore_command(repo, snapshot_id, target="."), "restore", cwd=directory,
+                    timeout=timeout)
+    return restic.parse_restore_output(res.stdout, res.stderr)
 
 
 def volume_backup_in_pod(api_client, namespace, pod, repo, volume_dir, tags, host=restic.DEFAULT_HOST, parent=None,
@@ -189,21 +193,37 @@ def volume_backup_in_pod(api_client, namespace, pod, repo, volume_dir, tags, hos
     res = run_in_pod(api_client, namespace, pod, repo, restic.backup_command(repo, tags=tags, host=host, parent=parent),
                      "backup", cwd=volume_dir, container=container, stdin_env=stdin_env, timeout=timeout,
                      ok_codes=(0, BACKUP_INCOMPLETE), on_stdout=on_stdout)
-    return _backup_summary(res)
+
+    def run(argv, operation):
+        return run_in_pod(api_client, namespace, pod, repo, argv, operation, container=container, stdin_env=stdin_env,
+                          timeout=600)
+    return _backup_summary(repo, res, tags, run)
 
 
-def _backup_summary(res):
-    summary = restic.parse_backup_output(res.stdout)
+def _backup_summary(repo, res, tags, run):
+    """The parsed summary with the full snapshot ID: restic 0.14's summary has the short one,
+    resolved among the snapshots carrying the backup's tags (one more restic run)."""
+    summary = restic.parse_backup_output(res.stdout, res.stderr)
     summary["incomplete"] = res.rc == BACKUP_INCOMPLETE
+    short = summary.get("snapshot_id") or ""
+    if short and len(short) < FULL_ID_LENGTH:
+        listed = restic.parse_snapshots(run(restic.snapshots_command(repo, tags=tags), "snapshots").stdout)
+        found = restic.find_snapshot(listed, short)
+        if found is None:
+            raise restic.ResticError("restic backup reported snapshot %s, which the repository does not list" % short)
+        summary["snapshot_id"] = found["id"]
     return summary
 
 
 def volume_restore_in_pod(api_client, namespace, pod, repo, snapshot_id, volume_dir, container=None,
-                          stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT):
+                          stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, on_stdout=None):
     """`restic restore <snapshot> --target .` exec'd in the node-agent pod inside the
-    restored pod's volume directory."""
-    run_in_pod(api_client, namespace, pod, repo, restic.restore_command(repo, snapshot_id, target="."), "restore",
-               cwd=volume_dir, container=container, stdin_env=stdin_env, timeout=timeout)
+    restored pod's volume directory: the parsed restore summary (restic.parse_restore_output);
+    its status lines go to ``on_stdout`` as they arrive (restic 0.16 and later print them)."""
+    res = run_in_pod(api_client, namespace, pod, repo, restic.restore_command(repo, snapshot_id, target="."),
+                     "restore", cwd=volume_dir, container=container, stdin_env=stdin_env, timeout=timeout,
+                     on_stdout=on_stdout)
+    return restic.parse_restore_output(res.stdout, res.stderr)
 
 
 def ensure_repository_in_pod(api_client, namespace, pod, repo, container=None, stdin_env=("RESTIC_PASSWORD",)):

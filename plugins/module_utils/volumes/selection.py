@@ -119,8 +119,10 @@ def volume_dir_pattern(host_pods, pod_uid, vol_dir):
     return "%s/%s/volumes/*/%s" % (host_pods.rstrip("/"), pod_uid, vol_dir)
 
 
-def pod_volume_backup_record(backup_name, backup_uid, volume, location_name, repo_identifier, outcome):
+def pod_volume_backup_record(backup_name, backup_uid, volume, location_name, repo_identifier, outcome,
+                             uploader_type="restic"):
     """A PodVolumeBackup-shaped object (velero.io/v1) for <name>-podvolumebackups.json.gz.
+    repo_identifier: restic's repository; Velero records an empty one for kopia.
 
     outcome: dict with phase (Completed/Failed), snapshot_id, path, message, bytes_done,
     total_bytes, start and completion timestamps."""
@@ -141,7 +143,7 @@ def pod_volume_backup_record(backup_name, backup_uid, volume, location_name, rep
             "volume": volume.volume,
             "backupStorageLocation": location_name,
             "repoIdentifier": repo_identifier,
-            "uploaderType": "restic",
+            "uploaderType": uploader_type,
             # The tags the snapshot was taken with: the same function builds both.
             "tags": volume_tags(backup_name, backup_uid, volume.pod, volume.pod_uid, volume.namespace, volume.volume),
         },

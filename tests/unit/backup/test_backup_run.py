@@ -142,6 +142,9 @@ def test_pod_pulls_claim_which_pulls_volume_through_lists_not_gets(store):
     assert "resources/persistentvolumes/cluster/pv-1.json" in paths
     assert not any("pv-2" in p for p in paths)
     assert ("persistentvolumes", None) in kube.lists
+    # Velero's volume information names the backed-up PV: no pod volume backup covers it.
+    info = store.get_json_gz(backup_keys("b1")["volume_info"])
+    assert [(entry["pvName"], entry["skipped"]) for entry in info] == [("pv-1", True)]
 
 
 def test_cluster_unreachable_mid_run_commits_nothing_and_a_rerun_succeeds(store):

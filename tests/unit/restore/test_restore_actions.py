@@ -13,6 +13,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as ra
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import pods
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
@@ -68,11 +69,11 @@ class TestResetMetadata:
         item = pod()
         item["metadata"].update(generateName="web-", deletionTimestamp="x", deletionGracePeriodSeconds=30,
                                 ownerReferences=[{"kind": "StatefulSet"}],
-                                annotations={ra.LAST_APPLIED_ANNOTATION: "{}"}, labels={"app": "web"})
+                                annotations={kr.LAST_APPLIED_ANNOTATION: "{}"}, labels={"app": "web"})
         result = ra.reset_metadata(item, "nightly", "nightly-restore")
         assert result["metadata"] == {
             "name": "web-0", "namespace": "shop",
-            "annotations": {ra.LAST_APPLIED_ANNOTATION: "{}"},
+            "annotations": {kr.LAST_APPLIED_ANNOTATION: "{}"},
             "labels": {"app": "web", "velero.io/backup-name": "nightly", "velero.io/restore-name": "nightly-restore"},
         }
         assert "status" not in result
@@ -214,7 +215,7 @@ class TestServiceAction:
         applied = {"spec": {"ports": [{"name": "http", "port": 80, "nodePort": 30080},
                                       {"name": "https", "port": 443},
                                       {"port": 8080, "nodePort": "30808"}]}}
-        item["metadata"]["annotations"] = {ra.LAST_APPLIED_ANNOTATION: json.dumps(applied)}
+        item["metadata"]["annotations"] = {kr.LAST_APPLIED_ANNOTATION: json.dumps(applied)}
         assert node_ports(ra.service_action(item, CTX)[0]) == [30080, None, 30808, None]
 
     def test_explicit_node_ports_from_managed_fields(self):
@@ -229,7 +230,7 @@ class TestServiceAction:
 
     def test_broken_last_applied_falls_back_to_managed_fields(self):
         item = service()
-        item["metadata"]["annotations"] = {ra.LAST_APPLIED_ANNOTATION: "{broken"}
+        item["metadata"]["annotations"] = {kr.LAST_APPLIED_ANNOTATION: "{broken"}
         assert node_ports(ra.service_action(item, CTX)[0]) == [None, None]
 
     def test_external_name_untouched(self):
@@ -239,7 +240,7 @@ class TestServiceAction:
     def test_health_check_node_port(self):
         item = service(type="LoadBalancer", externalTrafficPolicy="Local", healthCheckNodePort=32000)
         assert "healthCheckNodePort" not in ra.service_action(item, CTX)[0]["spec"]
-        item["metadata"]["annotations"] = {ra.LAST_APPLIED_ANNOTATION: json.dumps({"spec": {"healthCheckNodePort": 32000}})}
+        item["metadata"]["annotations"] = {kr.LAST_APPLIED_ANNOTATION: json.dumps({"spec": {"healthCheckNodePort": 32000}})}
         assert ra.service_action(item, CTX)[0]["spec"]["healthCheckNodePort"] == 32000
         item["metadata"] = {"name": "web", "managedFields": [{"fieldsV1": {"f:spec": {"f:healthCheckNodePort": {}}}}]}
         assert ra.service_action(item, CTX)[0]["spec"]["healthCheckNodePort"] == 32000
@@ -500,6 +501,15 @@ class TestPrepareForRestore:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta("shop"), "spec": {"finalizers": ["kubernetes"]}}
         item = ra.prepare_for_restore(namespace, "namespaces", ctx(namespace_mapping={"shop": "shop-copy"})).item
         assert item["metadata"]["name"] == "shop-copy" and "namespace" not in item["metadata"]
+
+    def test_namespace_keeps_its_backed_up_labels_only(self):
+        # Velero's getNamespace: the backed-up labels, no velero.io/backup-name or restore-name.
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta("shop", labels={"team": "a"})}
+        item = ra.prepare_for_restore(namespace, "namespaces", CTX).item
+        assert item["metadata"]["labels"] == {"team": "a"} and "uid" not in item["metadata"]
+        bare = ra.prepare_for_restore({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}},
+                                      "namespaces", CTX).item
+        assert "labels" not in bare["metadata"]
 
     def test_cluster_scoped_item_not_remapped(self):
         role = {"kind": "ClusterRole", "metadata": {"name": "shop"}}

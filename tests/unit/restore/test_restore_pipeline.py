@@ -313,4 +313,4 @@ def test_volume_work_names_the_restored_pod_and_the_repository():
     pvbs = [{"spec": {"pod": {"name": "web", "namespace": "old"}, "volume": "data", "repoIdentifier": "s3:x/old"}},
             {"spec": {"pod": {"name": "other", "namespace": "old"}, "volume": "data", "repoIdentifier": "s3:y"}}]
     work = restore_pods.volume_work(source, created, {"data": "snap1"}, pvbs)
-    assert [tuple(w) for w in work] == [("new", "web", "data", "snap1", "s3:x/old", "old")]
+    assert [tuple(w) for w in work] == [("new", "web", "data", "snap1", "s3:x/old", "old", None)]

@@ -18,6 +18,7 @@ def test_backup_object_names_are_velero_s():
         "results": "backups/nightly/nightly-results.gz",
         "pod_volume_backups": "backups/nightly/nightly-podvolumebackups.json.gz",
         "volume_snapshots": "backups/nightly/nightly-volumesnapshots.json.gz",
+        "volume_info": "backups/nightly/nightly-volumeinfo.json.gz",
         "progress": "backups/nightly/nightly-progress.json",
         "lease": "backups/nightly/nightly-lease.json",
     }
@@ -64,7 +65,7 @@ def test_delete_removes_every_object_and_folder(tmp_path):
     for key in backup_keys("b1").values():
         store.put_bytes(key, b"x")
     store.put_bytes(backup_keys("b2")["metadata"], b"{}")
-    assert store.delete_backup("b1") == 9
+    assert store.delete_backup("b1") == 10
     assert store.list_keys("backups/") == ["backups/b2/velero-backup.json"]
     assert not os.path.exists(os.path.join(str(tmp_path), "cluster-a", "backups", "b1"))
 

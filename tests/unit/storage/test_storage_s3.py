@@ -6,7 +6,7 @@ from botocore.stub import Stubber
 from ansible_collections.kubedr.backup.plugins.module_utils.common import useragent
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import s3
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import maintenance
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repo_admin
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import parse_identifier
 
 MINIO = {"endpoint_url": "http://minio:9000", "s3_addressing_style": "path", "access_key": "ak", "secret_key": "sk"}
@@ -89,7 +89,7 @@ def test_delete_prefix_errors_name_the_place():
 
 def test_a_repository_at_the_bucket_root_is_never_deleted():
     with pytest.raises(InvalidOptionError, match="refusing to delete a whole bucket"):
-        maintenance.delete_s3_repository(MINIO, parse_identifier("s3:http://minio:9000/b"), check_mode=True)
+        repo_admin.delete_s3_repository(MINIO, parse_identifier("s3:http://minio:9000/b"), check_mode=True)
 
 
 @pytest.fixture(autouse=True)

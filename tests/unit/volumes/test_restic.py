@@ -194,11 +194,11 @@ def test_global_args():
 def test_command_lines():
     r = repository.Repository("/srv/r")
     base = ["restic", "--repo=/srv/r"]
-    assert restic.init_command(r) == base + ["init"]
-    assert restic.exists_command(r) == base + ["--no-lock", "cat", "config"]
-    assert restic.check_command(r) == base + ["check"]
-    assert restic.check_command(r, read_data=True) == base + ["check", "--read-data"]
-    assert restic.check_command(r, read_data_subset="1/5") == base + ["check", "--read-data-subset=1/5"]
+    assert restic.init_command(r) == base + ["init", "--json"]
+    assert restic.exists_command(r) == base + ["--no-lock", "cat", "config", "--json"]
+    assert restic.check_command(r) == base + ["check", "--json"]
+    assert restic.check_command(r, read_data=True) == base + ["check", "--json", "--read-data"]
+    assert restic.check_command(r, read_data_subset="1/5") == base + ["check", "--json", "--read-data-subset=1/5"]
     assert restic.snapshots_command(r, tags={"backup": "b1", "ns": "app"}) == base + [
         "snapshots", "--json", "--tag=backup=b1,ns=app"]
     assert restic.forget_command(r, keep=dict(keep_last=1, keep_hourly=None), group_by="", prune=True) == base + [
@@ -208,12 +208,12 @@ def test_command_lines():
                                  hosts=["velero"]) == base + [
         "forget", "--json", "--keep-weekly=4", "--keep-monthly=6", "--keep-yearly=2", "--keep-within=7d",
         "--host=velero"]
-    assert restic.prune_command(r, dry_run=True) == base + ["prune", "--dry-run"]
-    assert restic.unlock_command(r) == base + ["unlock"]
+    assert restic.prune_command(r, dry_run=True) == base + ["prune", "--json", "--dry-run"]
+    assert restic.unlock_command(r) == base + ["unlock", "--json"]
     assert restic.stats_command(r, snapshot_ids=["886a0149"]) == base + ["stats", "--json", "886a0149"]
     assert restic.backup_command(r, tags={"volume": "data", "backup": "b"}) == base + [
         "backup", "--json", "--host=velero", "--tag=backup=b", "--tag=volume=data", "."]
-    assert restic.restore_command(r, "886a0149") == base + ["restore", "886a0149", "--target=."]
+    assert restic.restore_command(r, "886a0149") == base + ["restore", "--json", "886a0149", "--target=."]
 
 
 def test_backup_tags_are_velero_s():
@@ -253,7 +253,7 @@ def test_parse_backup_output_with_errors_and_noise():
     out = ('not json\n{"message_type":"error","error":{"Op":"open","Path":"x","Err":13},"during":"archival",'
            '"item":"/data/x"}\n' + BACKUP_JSON)
     summary = restic.parse_backup_output(out)
-    assert summary["errors"] == [dict(item="/data/x", during="archival", message=None)]
+    assert summary["errors"] == [dict(item="/data/x", during="archival", message="open x (errno 13)")]
     with pytest.raises(restic.ResticError, match="no summary"):
         restic.parse_backup_output('{"message_type":"status","percent_done":0.5}\n')
 
@@ -286,7 +286,7 @@ def test_parse_stats_and_prune_and_locks():
     assert pruned["total_prune"] == "2 blobs / 375 B" and pruned["remaining"] == "3 blobs / 98.073 KiB"
     assert pruned["removed_anything"] is True
     assert restic.parse_prune(PRUNE_NOTHING)["removed_anything"] is False
-    assert restic.parse_locks(LOCKS_TEXT + "noise\n") == [LOCKS_TEXT.strip()]
+    assert restic.parse_ids(LOCKS_TEXT + "noise\n") == [LOCKS_TEXT.strip()]
 
 
 # ---------------------------------------------------------------- errors
