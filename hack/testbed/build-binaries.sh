@@ -113,12 +113,14 @@ build_kopia() {
     "-X github.com/kopia/kopia/repo.BuildVersion=${KOPIA_VERSION#v}"
 }
 
+# controller-runtime serves metrics on :8080 with no flag to move it, so a Velero server and its
+# node agents could not run side by side on one machine: the test bed's builds leave it off.
 build_velero() { # version: the binary is velero-<version>
   local replaces_var="VELERO_${1//./_}_REPLACES" replaces
   replaces_var=${replaces_var^^}
   read -r -a replaces <<< "${!replaces_var:-}"
   build_in_module github.com/vmware-tanzu/velero "$1" github.com/vmware-tanzu/velero/cmd/velero "velero-$1" \
-    "$KUBEDR_VELERO_BIN_DIR" "-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$1 -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean" \
+    "$KUBEDR_VELERO_BIN_DIR" "-X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$1 -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean -X sigs.k8s.io/controller-runtime/pkg/metrics/server.DefaultBindAddress=0" \
     "${replaces[@]}"
 }
 

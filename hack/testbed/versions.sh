@@ -31,4 +31,5 @@ KUBEDR_BIN_DIR=${KUBEDR_BIN_DIR:-$KUBEDR_CACHE_DIR/bin/k8s-${KUBE_VERSION}_etcd-
 KUBEDR_MONITORING_BIN_DIR=${KUBEDR_MONITORING_BIN_DIR:-$KUBEDR_CACHE_DIR/bin/pushgateway-${PUSHGATEWAY_VERSION}_promtool-${PROMTOOL_VERSION}}
 # The uploaders and Velero have cache directories of their own too (linked into $KUBEDR_BIN_DIR).
 KUBEDR_UPLOADER_BIN_DIR=${KUBEDR_UPLOADER_BIN_DIR:-$KUBEDR_CACHE_DIR/bin/restic-${RESTIC_VERSION}_kopia-${KOPIA_VERSION}}
-KUBEDR_VELERO_BIN_DIR=${KUBEDR_VELERO_BIN_DIR:-$KUBEDR_CACHE_DIR/bin/velero-${VELERO_VERSIONS// /-}_aws-${VELERO_AWS_PLUGIN_VERSION}}
+# "-nometrics": built without controller-runtime's fixed :8080 metrics listener (build-binaries.sh).
+KUBEDR_VELERO_BIN_DIR=${KUBEDR_VELERO_BIN_DIR:-$KUBEDR_CACHE_DIR/bin/velero-${VELERO_VERSIONS// /-}_aws-${VELERO_AWS_PLUGIN_VERSION}-nometrics}

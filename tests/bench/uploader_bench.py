@@ -93,8 +93,7 @@ class Bucket(object):
 
     def objects(self, prefix):
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name, Prefix=prefix):
-            for entry in page.get("Contents") or ():
-                yield entry
+            yield from page.get("Contents") or ()
 
     def size(self, prefix):
         return sum(entry["Size"] for entry in self.objects(prefix))
@@ -223,7 +222,7 @@ class VolumePod(object):
             "metadata": {"name": "vol", "annotations": {"backup.velero.io/backup-volumes": "data"}},
             "spec": {"nodeName": node, "containers": [{"name": "main", "image": "busybox"}],
                      "volumes": [{"name": "data", "emptyDir": {}}]}})
-        pod = wait_for(lambda: self._running(), what="the bench's volume pod running")
+        pod = wait_for(self._running, what="the bench's volume pod running")
         self.directory = os.path.join(host_pods, pod["metadata"]["uid"], "volumes", "kubernetes.io~empty-dir", "data")
         os.makedirs(self.directory)
 

@@ -44,7 +44,8 @@ def test_make_ee_writes_a_build_context_with_the_built_collection(tmp_path):
     assert 'ARG EE_BASE_IMAGE="%s"' % definition["images"]["base_image"]["name"] in containerfile
     for stage in ("AS base", "AS galaxy", "AS builder", "AS final"):
         assert "FROM " in containerfile and stage in containerfile
-    assert "restic version && ansible-doc kubedr.backup.k8s_backup" in containerfile
+    assert "restic version && kopia --version && ansible-doc kubedr.backup.k8s_backup" in containerfile
+    assert "kopia/releases/download/v${KOPIA_VERSION}" in containerfile
     assert "ENV ANSIBLE_ASYNC_DIR=/tmp/.ansible_async" in containerfile
     assert containerfile.rstrip().splitlines()[-3] == "USER 1000"
 

@@ -73,8 +73,8 @@ def test_present_creates_once_in_velero_layout(repo_env, s3, bed):
     dry = module(repo_env, state="present", check_mode=True)
     assert not dry.failed, dry
     assert dry["changed"] and dry["initialized"] and repo_objects(s3, repo_env) == []
-    assert dry["repository"] == "s3:%s/%s/%s/kopia/app" % (bed["KUBEDR_S3_ENDPOINT"], bed["KUBEDR_S3_BUCKET"],
-                                                          repo_env["loc"]["prefix"])
+    assert dry["repository"] == "s3:%s/%s/%s/kopia/app" % (
+        bed["KUBEDR_S3_ENDPOINT"], bed["KUBEDR_S3_BUCKET"], repo_env["loc"]["prefix"])
     r = module(repo_env, state="present")
     assert not r.failed, r
     assert r["changed"] and "%s/kopia/app/kopia.repository" % repo_env["loc"]["prefix"] in repo_objects(s3, repo_env)
@@ -134,7 +134,7 @@ def test_prune_unlock_and_errors(repo_env):
     unlock = module(repo_env, action="unlock")
     assert not unlock.failed and unlock["changed"] is False and "no locks" in unlock["note"]
     wrong = testbed.run_module("restic_repo", dict(repo_env["base"], action="snapshots",
-                                                    repository_password="not-the-password-123"))
+                                                   repository_password="not-the-password-123"))
     assert wrong.failed and "wrong repository password" in wrong["msg"]
     assert "not-the-password-123" not in json.dumps(wrong) + wrong.stderr
     missing = module(repo_env, action="snapshots", volume_namespace="nothing-here")

@@ -94,7 +94,8 @@ class KopiaCli(object):
     def run(self, *args):
         proc = subprocess.run(["kopia", "--config-file=" + os.path.join(self.work, "config"),
                                "--disable-file-logging", "--no-persist-credentials"] + list(args),
-                              env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120)
+                              env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=120,
+                              check=False)
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
 

@@ -126,8 +126,8 @@ def test_snapshots_filters_and_latest():
     r = manager(FakeKopia(), action="snapshots", tags=["backup=b2"]).execute()
     assert ids(r["snapshots"]) == [LIST[1]["id"], LIST[2]["id"]] and r["changed"] is False
     assert r["command"] == ["kopia", "snapshot", "list", "--all", "--json"]
-    assert ids(manager(FakeKopia(), action="snapshots", latest=1).execute()["snapshots"]) == [LIST[1]["id"],
-                                                                                           LIST[2]["id"]]
+    listed = manager(FakeKopia(), action="snapshots", latest=1).execute()["snapshots"]
+    assert ids(listed) == [LIST[1]["id"], LIST[2]["id"]]
 
 
 def test_forget_by_id_check_mode_and_idempotence():

@@ -101,7 +101,7 @@ def test_pod_stdin_refuses_a_line_break():
 ])
 def test_errors_are_classified_and_scrubbed(stderr, kind, cls):
     error = kopia.error_from_result("connect", "s3:x", 1, stderr + " pw-123", ["pw-123"])
-    assert type(error) is cls and error.kind == kind
+    assert type(error) is cls and error.kind == kind  # pylint: disable=unidiomatic-typecheck  # exactly cls, not a subclass
     assert "pw-123" not in str(error) and "********" in str(error)
 
 

@@ -65,8 +65,8 @@ def test_restore_summary_and_014_text():
     assert summary["files_skipped"] == 0 and summary["errors"] == []  # restic omits zero counts
     old = restic.parse_restore_output(RESTORE_014)
     assert old["reported"] is False and old["files_restored"] is None and old["errors"] == []
-    failed = restic.parse_restore_output(RESTORE_018, '{"message_type":"error","error":{"message":"disk full"},'
-                                                       '"during":"restore","item":"/b.bin"}\n')
+    failed = restic.parse_restore_output(
+        RESTORE_018, '{"message_type":"error","error":{"message":"disk full"},"during":"restore","item":"/b.bin"}\n')
     assert failed["errors"] == [dict(item="/b.bin", during="restore", message="disk full")]
 
 
