@@ -6,7 +6,6 @@ import contextlib
 import datetime
 import json
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -177,7 +176,9 @@ def repository_locked(bed, location, volume_namespace):
                  what="the lock on restic/%s" % volume_namespace)
         yield
     finally:
-        holder.send_signal(signal.SIGINT)  # restic removes its lock and writes no snapshot
+        # SIGKILL, not SIGINT: restic 0.18 blocked reading standard input does not stop on SIGINT, and a
+        # closed input would commit a snapshot. `unlock` then removes the lock of the dead process.
+        holder.kill()
         holder.wait(60)
         restic(bed, location, volume_namespace, "unlock")
 

@@ -30,7 +30,7 @@ maintenance) do not care where kopia runs::
 does not exist; a create that fails because another run created it meanwhile connects instead.
 (kopia refuses to create over existing data, but two creations in the same instant can both pass
 that check: one run serialises its creations, node_agent's gate; separate runs are not.) Both return
-a KopiaResult and raise KopiaError (KopiaRepositoryNotFound when the repository does not exist
+a CommandResult (uploader_errors) and raise KopiaError (KopiaRepositoryNotFound when the repository does not exist
 and create is False), the cause mapped and the message scrubbed of secrets.
 """
 
@@ -46,15 +46,17 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import parse_identifier
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.uploader_errors import (
+    STORAGE_STDERR_PATTERNS, CommandResult, UploaderError, classify, failure_message, redact,
+)
 
 KOPIA_DIR = "kopia"
 REPO_USER = "default"  # Velero's udmrepo.GetRepoUser()
 REPO_HOST = "default"  # Velero's udmrepo.GetRepoDomain()
 DEFAULT_TIMEOUT = 3600
-REDACTED = "********"
 
 # Variables that carry secrets into kopia, in the order the pod snippet reads them from stdin.
 SECRET_ENV = ("KOPIA_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
@@ -70,14 +72,9 @@ _NO_DIRECTORY = "cannot access storage path"  # a filesystem repository whose di
 
 # --------------------------------------------------------------------------- errors
 
-class KopiaError(StorageError):
+class KopiaError(UploaderError):
     """kopia failed. `kind` names the cause: wrong_password, not_found, already_exists,
     credentials, unreachable, snapshot_not_found, timeout, not_installed, failed."""
-
-    def __init__(self, message, kind="failed", rc=None):
-        super(KopiaError, self).__init__(message)
-        self.kind = kind
-        self.rc = rc
 
 
 class KopiaRepositoryNotFound(KopiaError, NotFoundError):
@@ -91,37 +88,17 @@ _STDERR_PATTERNS = (
     ("wrong_password", "invalid repository password", "wrong repository password"),
     ("already_exists", "found existing data in storage location", "the repository already exists"),
     ("already_exists", "repository already initialized", "the repository already exists"),
-    ("credentials", "signature we calculated does not match",
-     "S3 refused the credentials (check the access key and secret key)"),
     ("credentials", "access key id you provided does not exist", "S3 refused the credentials (unknown access key)"),
-    ("credentials", "access denied", "S3 denied access (check the credentials and the bucket policy)"),
-    ("unreachable", "connection refused", "the storage endpoint is unreachable (connection refused)"),
-    ("unreachable", "no such host", "the storage endpoint's host name does not resolve"),
-    ("unreachable", "i/o timeout", "the storage endpoint did not answer (timeout)"),
-    ("unreachable", "x509:", "TLS verification of the storage endpoint failed"),
     ("unreachable", "bucket does not exist", "the bucket does not exist"),
     ("snapshot_not_found", "manifest not found", "the snapshot does not exist"),
     ("not_installed", "kopia: not found", "kopia is not installed where it runs (the node-agent image needs it)"),
     ("not_installed", "kopia: command not found", "kopia is not installed where it runs"),
-)
-
-
-def redact(text, secrets):
-    """text with every secret value (3 characters or more) replaced."""
-    text = text or ""
-    for secret in secrets or ():
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, REDACTED)
-    return text
+) + STORAGE_STDERR_PATTERNS
 
 
 def classify_stderr(stderr):
     """(kind, explanation) of kopia's error output; ("failed", None) when unknown."""
-    low = (stderr or "").lower()
-    for kind, needle, text in _STDERR_PATTERNS:
-        if needle in low:
-            return kind, text
-    return "failed", None
+    return classify(stderr, _STDERR_PATTERNS)
 
 
 def error_from_result(operation, repository, rc, stderr, secrets=()):
@@ -130,12 +107,7 @@ def error_from_result(operation, repository, rc, stderr, secrets=()):
     if rc == 127 and kind == "failed":
         kind, text = "not_installed", "kopia is not installed where it runs"
     lines = [line.strip() for line in redact(stderr, secrets).splitlines() if line.strip()]
-    detail = " | ".join(lines[-4:])[:600]
-    msg = "kopia %s on %s failed (exit status %s)" % (operation, repository, rc)
-    if text:
-        msg += ": " + text
-    if detail:
-        msg += ". kopia said: " + detail
+    msg = failure_message("kopia", operation, repository, rc, text, lines)
     cls = KopiaRepositoryNotFound if kind == "not_found" else KopiaError
     return cls(msg, kind=kind, rc=rc)
 
@@ -295,17 +267,6 @@ def create_command(repo, config_file, cache_dir):
         "--cache-directory=" + cache_dir] + list(_CLIENT_FLAGS)
 
 
-class KopiaResult(object):
-    def __init__(self, rc, stdout, stderr, args=None):
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.args = args or []
-
-    def __repr__(self):
-        return "KopiaResult(rc=%r)" % self.rc
-
-
 # --------------------------------------------------------------------------- local runner
 
 def _run(argv, env, cwd, timeout, operation, repo):
@@ -322,7 +283,7 @@ def _run(argv, env, cwd, timeout, operation, repo):
 
 def run_local(repo, args, operation, create=False, cwd=None, timeout=DEFAULT_TIMEOUT, ok_codes=(0,), base_env=None):
     """Connect (``create``: or create) in a temporary configuration, then run ``args`` (None:
-    only connect) as a local process. Returns a KopiaResult; raises KopiaError."""
+    only connect) as a local process. Returns a CommandResult (uploader_errors); raises KopiaError."""
     repo.stdin_env()  # the password is required
     env = repo.env(os.environ if base_env is None else base_env)
     work = tempfile.mkdtemp(prefix="kubedr-kopia-")
@@ -339,13 +300,13 @@ def run_local(repo, args, operation, create=False, cwd=None, timeout=DEFAULT_TIM
         if rc != 0:
             raise error_from_result("connect", repo.identifier, rc, err, repo.secrets())
         if args is None:
-            return KopiaResult(rc, out, err, [])
+            return CommandResult(rc, out, err, [])
         rc, out, err = _run(global_args(repo, config) + list(args), env, cwd, timeout, operation, repo)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if rc not in ok_codes:
         raise error_from_result(operation, repo.identifier, rc, err, repo.secrets())
-    return KopiaResult(rc, out, err, list(args))
+    return CommandResult(rc, out, err, list(args))
 
 
 # --------------------------------------------------------------------------- pod runner
@@ -432,7 +393,7 @@ def run_in_pod(api_client, namespace, pod, repo, args, operation, create=False, 
     if res.rc not in ok_codes:
         where = "%s in pod %s/%s" % ("connect" if res.rc == 3 and args is not None else operation, namespace, pod)
         raise error_from_result(where, repo.identifier, res.rc, res.stderr, repo.secrets())
-    return KopiaResult(res.rc, res.stdout, res.stderr, list(args or []))
+    return CommandResult(res.rc, res.stdout, res.stderr, list(args or []))
 
 
 def pod_runner(api_client, namespace, pod, container=None):

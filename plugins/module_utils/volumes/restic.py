@@ -26,11 +26,13 @@ __metaclass__ = type
 import json
 import re
 
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.uploader_errors import (
+    STORAGE_STDERR_PATTERNS, UploaderError, classify, failure_message, redact,
+)
 
 RESTIC_VERSIONS = "0.14 to 0.18"  # the releases these command lines and parsers are tested with
 DEFAULT_HOST = "velero"  # Velero's `restic backup --host=velero`: keeps parents across pod names
-REDACTED = "********"
 
 # The tag keys of a pod volume snapshot (DESIGN.md section 7, Velero's names), sorted as restic lists them.
 VOLUME_TAG_KEYS = ("backup", "backup-uid", "ns", "pod", "pod-uid", "volume")
@@ -40,14 +42,9 @@ _PRUNE_LINE = re.compile(r"^(to repack|this removes|to delete|total prune|remain
 
 # --------------------------------------------------------------------------- errors
 
-class ResticError(StorageError):
+class ResticError(UploaderError):
     """restic failed. `kind` names the cause: wrong_password, not_found, locked,
     already_exists, credentials, unreachable, timeout, not_installed, failed."""
-
-    def __init__(self, message, kind="failed", rc=None):
-        super(ResticError, self).__init__(message)
-        self.kind = kind
-        self.rc = rc
 
 
 class ResticRepositoryNotFound(ResticError, NotFoundError):
@@ -62,14 +59,8 @@ _STDERR_PATTERNS = (
      "the repository is locked by another restic process; if that process is gone, run the unlock action"),
     ("already_exists", "already initialized", "the repository already exists"),
     ("already_exists", "config file already exists", "the repository already exists"),
-    ("credentials", "signature we calculated does not match",
-     "S3 refused the credentials (check the access key and secret key)"),
     ("credentials", "invalidaccesskeyid", "S3 refused the credentials (unknown access key)"),
-    ("credentials", "access denied", "S3 denied access (check the credentials and the bucket policy)"),
-    ("unreachable", "connection refused", "the storage endpoint is unreachable (connection refused)"),
-    ("unreachable", "no such host", "the storage endpoint's host name does not resolve"),
-    ("unreachable", "i/o timeout", "the storage endpoint did not answer (timeout)"),
-    ("unreachable", "x509:", "TLS verification of the storage endpoint failed"),
+) + STORAGE_STDERR_PATTERNS + (  # before "no repository": restic says both when it cannot reach one
     ("not_found", "specified bucket does not exist", "the bucket does not exist"),
     ("not_found", "is there a repository at the following location", "no restic repository there (not initialised)"),
 )
@@ -84,20 +75,7 @@ _EXIT_CODES = {
 
 def classify_stderr(stderr):
     """(kind, short explanation) for restic's stderr; ('failed', None) when nothing matches."""
-    low = (stderr or "").lower()
-    for kind, needle, text in _STDERR_PATTERNS:
-        if needle in low:
-            return kind, text
-    return "failed", None
-
-
-def redact(text, secrets):
-    """text with every non-empty secret value replaced."""
-    text = text or ""
-    for secret in secrets or ():
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, REDACTED)
-    return text
+    return classify(stderr, _STDERR_PATTERNS)
 
 
 def error_from_result(operation, repository, rc, stderr, secrets=()):
@@ -106,12 +84,7 @@ def error_from_result(operation, repository, rc, stderr, secrets=()):
     kind, text = classify_stderr(stderr)
     if kind == "failed" and rc in _EXIT_CODES:  # restic >= 0.17 documents these exit codes
         kind, text = _EXIT_CODES[rc]
-    detail = " | ".join(error_lines(redact(stderr, secrets))[-4:])[:600]
-    msg = "restic %s on %s failed (exit status %s)" % (operation, repository, rc)
-    if text:
-        msg += ": " + text
-    if detail:
-        msg += ". restic said: " + detail
+    msg = failure_message("restic", operation, repository, rc, text, error_lines(redact(stderr, secrets)))
     cls = ResticRepositoryNotFound if kind == "not_found" else ResticError
     return cls(msg, kind=kind, rc=rc)
 

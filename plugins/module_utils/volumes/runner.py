@@ -19,22 +19,12 @@ import subprocess
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.uploader_errors import CommandResult
 
 DEFAULT_TIMEOUT = 3600
 # restic backup's exit status 3: some files could not be read, the snapshot was written anyway.
 BACKUP_INCOMPLETE = 3
 FULL_ID_LENGTH = 64  # hex digits of a snapshot ID
-
-
-class ResticResult(object):
-    def __init__(self, rc, stdout, stderr, argv=None):
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.argv = argv or []
-
-    def __repr__(self):
-        return "ResticResult(rc=%r)" % self.rc
 
 
 def run_local(repo, argv, operation, cwd=None, timeout=DEFAULT_TIMEOUT, base_env=None, check=True,
@@ -53,7 +43,7 @@ def run_local(repo, argv, operation, cwd=None, timeout=DEFAULT_TIMEOUT, base_env
                                  kind="timeout")
     stdout = proc.stdout.decode("utf-8", "replace")
     stderr = proc.stderr.decode("utf-8", "replace")
-    result = ResticResult(proc.returncode, stdout, stderr, argv)
+    result = CommandResult(proc.returncode, stdout, stderr, argv)
     if check and proc.returncode not in ok_codes:
         raise restic.error_from_result(operation, repo.identifier, proc.returncode, stderr, repo.secrets())
     return result
@@ -124,12 +114,12 @@ def pod_stdin(repo, stdin_env=("RESTIC_PASSWORD",)):
 def run_in_pod(api_client, namespace, pod, repo, argv, operation, cwd=None, container=None,
                stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, check=True, ok_codes=(0,), on_stdout=None):
     """Run a restic command line inside a node-agent pod (through the API server's exec),
-    secrets on stdin. Returns a ResticResult; raises ResticError like run_local.
+    secrets on stdin. Returns a CommandResult; raises ResticError like run_local.
     ``on_stdout(bytes)`` sees the output as it arrives."""
     res = exec_in_pod(api_client, namespace, pod, pod_command(argv, cwd=cwd, stdin_env=stdin_env, repo=repo),
                       container=container, stdin=pod_stdin(repo, stdin_env), timeout=timeout, on_stdout=on_stdout,
                       cancellable=True)
-    result = ResticResult(res.rc, res.stdout, res.stderr, argv)
+    result = CommandResult(res.rc, res.stdout, res.stderr, argv)
     if check and res.rc not in ok_codes:
         raise restic.error_from_result(operation + " in pod %s/%s" % (namespace, pod), repo.identifier, res.rc,
                                        res.stderr, repo.secrets())

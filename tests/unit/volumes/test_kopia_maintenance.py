@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import kopia, kopia_maintenance, maintenance
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.uploader_errors import CommandResult
 
 PASSWORD = "kopia-pw-123"
 LOCATION = dict(provider="s3", bucket="velero", prefix="cl", endpoint_url="http://minio:9000", access_key="AK",
@@ -46,7 +47,7 @@ class FakeKopia(object):
                 raise kopia.KopiaRepositoryNotFound("kopia connect failed: the kopia repository does not exist",
                                                     kind="not_found")
             self.exists = True
-            return kopia.KopiaResult(0, "", "", [])
+            return CommandResult(0, "", "", [])
         out, rc = "", 0
         if args[:2] == ["snapshot", "list"]:
             out = json.dumps(self.snapshots)
@@ -66,7 +67,7 @@ class FakeKopia(object):
                                                 "version": 3}, "objectFormat": {"splitter": "DYNAMIC-4M-BUZHASH"}})
         if rc not in ok_codes:
             raise kopia.KopiaError("kopia %s failed" % operation, rc=rc)
-        return kopia.KopiaResult(rc, out, "", list(args))
+        return CommandResult(rc, out, "", list(args))
 
 
 def manager(fake, check_mode=False, **params):

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner, uploader_errors
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError
 
 PASSWORD = "pa55-w0rd-secret"
@@ -316,7 +316,7 @@ def test_exit_codes_of_newer_restic(rc, kind):
 def test_error_is_scrubbed():
     err = restic.error_from_result("init", "/r", 1, "Fatal: bad value %s and %s\n" % (PASSWORD, SECRET),
                                    [PASSWORD, SECRET])
-    assert PASSWORD not in str(err) and SECRET not in str(err) and restic.REDACTED in str(err)
+    assert PASSWORD not in str(err) and SECRET not in str(err) and uploader_errors.REDACTED in str(err)
 
 
 # ---------------------------------------------------------------- running
