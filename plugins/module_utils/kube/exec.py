@@ -55,6 +55,23 @@ class ExecResult(object):
         return "ExecResult(rc=%r, stdout=%d chars, stderr=%d chars)" % (self.rc, len(self.stdout), len(self.stderr))
 
 
+def stopped_with_stream(command_line):
+    """Shell lines that run ``command_line`` (already quoted) in the background and stop it with
+    SIGTERM when the exec's standard input ends, then exit with its status. The script must have
+    kept its standard input as fd 3 (``exec 3<&0``). Runtimes do not stop an exec'd command when
+    its stream goes away: without this, a cancelled run would leave it running in the pod."""
+    return [
+        command_line + " </dev/null &",
+        "command_pid=$!",
+        '{ cat >/dev/null; kill -TERM "$command_pid"; } <&3 >/dev/null 2>&1 &',
+        "watcher_pid=$!",
+        "exec 3<&-",
+        'set +e; wait "$command_pid"; status=$?',
+        'kill "$watcher_pid" 2>/dev/null',
+        'exit "$status"',
+    ]
+
+
 def exit_status_from_channel(status_text):
     """The exit code carried by the exec status channel (a metav1.Status as JSON).
 

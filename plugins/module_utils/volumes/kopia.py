@@ -47,7 +47,7 @@ import subprocess
 import tempfile
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod, stopped_with_stream
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.repository import parse_identifier
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.uploader_errors import (
     STORAGE_STDERR_PATTERNS, CommandResult, UploaderError, classify, failure_message, redact,
@@ -357,16 +357,7 @@ def pod_script(repo, args, create=False, cwd=None):
     if args is not None:
         if cwd:
             lines.append("cd %s" % shell_quote(cwd))
-        lines.append(_line(global_args(repo, "@CONFIG@") + list(args)) + " </dev/null &")
-        lines.extend([
-            "command_pid=$!",
-            '{ cat >/dev/null; kill -TERM "$command_pid"; } <&3 >/dev/null 2>&1 &',
-            "watcher_pid=$!",
-            "exec 3<&-",
-            'set +e; wait "$command_pid"; status=$?',
-            'kill "$watcher_pid" 2>/dev/null',
-            'exit "$status"',
-        ])
+        lines.extend(stopped_with_stream(_line(global_args(repo, "@CONFIG@") + list(args))))
     script = "\n".join(lines) + "\n"
     return script.replace("@CONFIG@", '"' + config + '"').replace("@CACHE@", '"' + cache + '"')
 

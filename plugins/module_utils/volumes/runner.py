@@ -17,7 +17,7 @@ import re
 import subprocess
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.exec import exec_in_pod, stopped_with_stream
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import restic
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.uploader_errors import CommandResult
 
@@ -72,16 +72,7 @@ def pod_script(argv, cwd=None, stdin_env=("RESTIC_PASSWORD",), repo=None):
                 lines.append("export %s=%s" % (name, shell_quote(value)))
     if cwd:
         lines.append("cd %s" % shell_quote(cwd))
-    lines.append(" ".join(shell_quote(a) for a in argv) + " </dev/null &")
-    lines.extend([
-        "command_pid=$!",
-        '{ cat >/dev/null; kill -TERM "$command_pid"; } <&3 >/dev/null 2>&1 &',
-        "watcher_pid=$!",
-        "exec 3<&-",
-        'set +e; wait "$command_pid"; status=$?',
-        'kill "$watcher_pid" 2>/dev/null',
-        'exit "$status"',
-    ])
+    lines.extend(stopped_with_stream(" ".join(shell_quote(a) for a in argv)))
     return "\n".join(lines) + "\n"
 
 
