@@ -27,8 +27,10 @@ deps:
 cluster-up: deps
 	@bash hack/testbed/cluster-up.sh
 
+# The usual bed and the ones the integration tests' extra workers started (kubedr-gw1, ...).
 cluster-down:
 	@bash hack/testbed/cluster-down.sh
+	@for dir in $(TB)/kwok/clusters/kubedr-gw*; do [ -d "$$dir" ] && bash hack/testbed/cluster-down.sh "$$(basename "$$dir")"; done; true
 
 # ansible-test needs the collection at .../ansible_collections/kubedr/backup: a clean copy of the tracked files.
 # A clean copy of the collection's files (tracked and new, not ignored) at $(1), as a git repo.
@@ -56,8 +58,12 @@ AIT_DIR := $(TB)/ansible-test/ansible_collections/kubedr/backup
 
 integration: cluster-up pytest-integration ansible-integration
 
+# TEST_WORKERS processes, each on its own test bed (tests/integration/conftest.py), whole files per worker.
+TEST_WORKERS ?= 2
+
 pytest-integration: cluster-up
-	@$(TOOLS) && python -m pytest -q --durations=30 --durations-min=15 tests/integration $(PYTEST_ARGS)
+	@$(TOOLS) && python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30 --durations-min=15 \
+	  --junitxml=$(TB)/integration-junit.xml tests/integration $(PYTEST_ARGS)
 
 # ansible-test integration targets (tests/integration/targets) against the same test bed;
 # the test bed's addresses reach them as variables through integration_config.yml.

@@ -27,8 +27,14 @@ def ensure_collection_path():
     return COLLECTIONS_DIR
 
 
-def read_env(name="kubedr"):
+def bed_name():
+    """The test bed this process uses: $KUBEDR_TESTBED (parallel shards and helpers each have one), else kubedr."""
+    return os.environ.get("KUBEDR_TESTBED") or "kubedr"
+
+
+def read_env(name=None):
     """The `export K=V` lines of .testbed/env (or env-<name>) as a dict; None when absent."""
+    name = name or bed_name()
     path = os.path.join(TESTBED_DIR, "env" if name == "kubedr" else "env-" + name)
     if not os.path.exists(path):
         return None
@@ -42,8 +48,9 @@ def read_env(name="kubedr"):
     return env
 
 
-def cluster_up(name="kubedr"):
+def cluster_up(name=None):
     """Start (or reuse) the test bed and return its env dict. Raises with the script's output on failure."""
+    name = name or bed_name()
     script = os.path.join(REPO, "hack", "testbed", "cluster-up.sh")
     proc = subprocess.run(["bash", script, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     if proc.returncode != 0:

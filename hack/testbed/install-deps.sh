@@ -7,6 +7,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 . "$here/versions.sh"
 
+# One installer at a time: test processes (one per xdist worker) and people start test beds together,
+# and two pip installs or builds into the same cache directory corrupt it.
+mkdir -p "$KUBEDR_CACHE_DIR"
+exec 9>"$KUBEDR_CACHE_DIR/.install.lock"
+flock 9
+
 need_apt=()
 command -v restic >/dev/null || need_apt+=(restic)
 command -v shellcheck >/dev/null || need_apt+=(shellcheck)   # used by ansible-test sanity

@@ -1,10 +1,34 @@
 """Session fixtures for the real test bed. Integration tests are never skipped:
 if the test bed cannot start, every test errors with the reason."""
+import json
 import os
 
 import pytest
 
 import testbed
+
+# Under pytest-xdist (`make integration` runs two workers) each worker has a test bed of its own, so
+# tests never see another worker's namespaces, backups or node agents: gw0 keeps the usual bed (the
+# ansible-test targets run on it afterwards), gwN gets <bed>-gwN. Set here, at import, so the
+# processes the tests start (the demo, ansible-playbook) inherit it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and _WORKER != "gw0":
+    os.environ["KUBEDR_TESTBED"] = "%s-%s" % (testbed.bed_name(), _WORKER)
+
+# Seconds each test file took in a recent run (tests/integration/durations.json): the longest files
+# are handed out first, so the workers end together. A file not listed counts as DEFAULT_FILE_SECONDS.
+DURATIONS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "durations.json")
+DEFAULT_FILE_SECONDS = 30
+
+
+def pytest_collection_modifyitems(session, config, items):
+    try:
+        with open(DURATIONS_FILE) as handle:
+            seconds = json.load(handle)
+    except (OSError, ValueError):
+        seconds = {}
+    # A stable sort: the tests of a file keep their order and stay together.
+    items.sort(key=lambda item: -seconds.get(os.path.basename(str(item.fspath)), DEFAULT_FILE_SECONDS))
 
 
 @pytest.fixture(scope="session")

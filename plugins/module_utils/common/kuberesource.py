@@ -52,6 +52,9 @@ POST_BACKUP_HOOK_PREFIX = "post.hook.backup.velero.io/"
 INIT_RESTORE_HOOK_PREFIX = "init.hook.restore.velero.io/"
 POST_RESTORE_HOOK_PREFIX = "post.hook.restore.velero.io/"
 
+# Velero 1.16: "true" or "false" on an object overrides spec.restoreStatus for that object.
+RESTORE_STATUS_ANNOTATION = "velero.io/restore-status"
+
 # Annotations of the stored Backup object.
 RESOURCE_TIMEOUT_ANNOTATION = "velero.io/resource-timeout"
 # kubectl apply repeats the whole object (a Secret's values included) in this annotation.

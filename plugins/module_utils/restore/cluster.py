@@ -130,7 +130,7 @@ class ClusterWriter(object):
         return self.kube.create(task.api_resource, desired, namespace, decode=task.group_resource == kr.PODS)
 
     def _after_create(self, task, desired, created):
-        if self.scope.ctx.restores_status_of(task.group_resource) and desired.get("status"):
+        if self.scope.ctx.restores_status_of_item(task.group_resource, desired) and desired.get("status"):
             path = api_path(task.api_resource, namespace_of(task, desired), desired["metadata"]["name"])
             try:
                 self.kube.request("PATCH", path + "/status", body={"status": desired["status"]},

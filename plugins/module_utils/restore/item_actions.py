@@ -128,6 +128,14 @@ class RestoreContext:
     def restores_status_of(self, group_resource):
         return "*" in self.restore_status or group_resource in self.restore_status
 
+    def restores_status_of_item(self, group_resource, item):
+        """Velero 1.16's per-object choice: the annotation velero.io/restore-status "true" or
+        "false" (exactly) decides for its object; any other value, or none, defers to restore_status."""
+        value = ((item.get("metadata") or {}).get("annotations") or {}).get(kr.RESTORE_STATUS_ANNOTATION)
+        if value in ("true", "false"):
+            return value == "true"
+        return self.restores_status_of(group_resource)
+
 
 # ---------------------------------------------------------------- persistent volumes
 
@@ -466,7 +474,8 @@ def prepare_for_restore(item, group_resource, ctx):
     # Velero creates a namespace with its backed-up labels only (restore.go getNamespace), so
     # `kubectl delete ns -l velero.io/restore-name=...` matches no namespace after either tool's restore.
     prepared = reset_metadata(prepared, ctx.backup_name, ctx.restore_name,
-                              ctx.restores_status_of(group_resource), restore_labels=group_resource != kr.NAMESPACES)
+                              ctx.restores_status_of_item(group_resource, item),
+                              restore_labels=group_resource != kr.NAMESPACES)
     applied = []
     if ctx.resource_modifiers:
         prepared, applied = apply_modifiers(prepared, group_resource, ctx.resource_modifiers)

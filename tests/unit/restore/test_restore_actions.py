@@ -497,6 +497,19 @@ class TestPrepareForRestore:
         assert "status" in ra.prepare_for_restore(pod(), "pods", ctx(restore_status=frozenset(["*"]))).item
         assert "status" not in ra.prepare_for_restore(pod(), "pods", ctx(restore_status=frozenset(["x"]))).item
 
+    def test_status_annotation_decides_for_its_object(self):
+        def annotated(value):
+            item = pod()
+            item["metadata"]["annotations"] = {"velero.io/restore-status": value}
+            return item
+
+        none, pods = ctx(), ctx(restore_status=frozenset(["pods"]))
+        assert "status" in ra.prepare_for_restore(annotated("true"), "pods", none).item
+        assert "status" not in ra.prepare_for_restore(annotated("false"), "pods", pods).item
+        # Only exactly "true" or "false" decides (as in Velero); anything else defers to the option.
+        assert "status" not in ra.prepare_for_restore(annotated("True"), "pods", none).item
+        assert "status" in ra.prepare_for_restore(annotated("yes"), "pods", pods).item
+
     def test_namespace_item_renamed(self):
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": meta("shop"), "spec": {"finalizers": ["kubernetes"]}}
         item = ra.prepare_for_restore(namespace, "namespaces", ctx(namespace_mapping={"shop": "shop-copy"})).item
