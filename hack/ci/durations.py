@@ -4,7 +4,7 @@ longest files out first. Usage: python hack/ci/durations.py [junit.xml]"""
 import json
 import os
 import sys
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

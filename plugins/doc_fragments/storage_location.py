@@ -102,6 +102,23 @@ options:
             transfer manager, up to 5 times. Connection failures and S3's own retryable errors are retried.
           - Defaults to 60 seconds.
         type: float
+      object_lock:
+        description:
+          - Immutable backups on an S3 bucket created with Object Lock (see docs/immutability.md).
+          - Before anything is written, the bucket's Object Lock configuration is read; a bucket without
+            Object Lock, or a V(filesystem) location, fails the task.
+          - Every object of a new backup is written once, locked in this retention mode until the backup's
+            expiration (its O(kubedr.backup.k8s_backup#module:ttl); a ttl of V(0s) means Velero's default,
+            720h). V(governance) can be lifted by an identity with C(s3:BypassGovernanceRetention);
+            V(compliance) by nobody, not even the account's root, until the date passes.
+          - The objects of backups are read in the version first written. An object overwritten or deleted
+            (a delete marker) by someone else is read past, so a backup stays restorable.
+          - Deleting a backup (O(kubedr.backup.k8s_backup#module:state=absent), the gc playbook) skips a
+            backup that is still locked and says until when (C(locked_until)); once the lock has passed,
+            every version of its objects is deleted, which needs C(s3:DeleteObjectVersion).
+          - Give the same value to every module reading the location, so they read past tampering too.
+        type: str
+        choices: [governance, compliance]
 requirements:
   - boto3 >= 1.28.0
 """

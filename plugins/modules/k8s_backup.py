@@ -101,6 +101,20 @@ options:
       - hostPath, secret, configMap, projected and downwardAPI volumes are never backed up.
     type: bool
     default: false
+  volume_policies:
+    description:
+      - "Velero's volume policies - the resource-policies document C({version: v1, volumePolicies: [...]}) as a dict
+        or as the YAML text of Velero's resource-policies ConfigMap, or just the list of policies; snake_case keys
+        are accepted."
+      - "Each policy is C({conditions: {...}, action: {type: ...}}). Conditions, all of which must hold -
+        C(capacity) (C(lower,upper), e.g. C(10Gi,100Gi) or C(,5Gi)), C(storageClass) (list), C(nfs) (C(server),
+        C(path)), C(csi) (C(driver), C(volumeAttributes)), C(volumeTypes) (e.g. C(emptyDir), C(csi), C(nfs)),
+        C(pvcLabels) (map), C(pvcPhase) (list)."
+      - The first policy that matches a pod volume decides - C(fs-backup) backs its data up whatever the pod's
+        annotations and O(default_volumes_to_fs_backup) say; C(skip) (and C(snapshot), C(custom), since kubedr
+        takes no snapshots) leaves it out. A volume no policy matches follows the annotations, as in Velero.
+      - Claims and volumes the backup leaves out are read from the cluster to evaluate the conditions.
+    type: raw
   uploader_type:
     description:
       - The uploader that backs pod volume data up, exec'd in the node agent of the volume's node.
@@ -124,9 +138,20 @@ options:
         lists of entries holding an C(exec) dict with C(container), C(command), C(on_error) and C(timeout).
       - Hooks from pod annotations C(pre.hook.backup.velero.io/command) (and C(post.)) take precedence.
     type: dict
+  signing_key:
+    description:
+      - An Ed25519 private key (PEM, unencrypted PKCS#8 as C(openssl genpkey -algorithm ed25519) writes it), or the
+        path of a file holding one, that signs the backup's integrity manifest C(<name>-manifest.json).
+      - Every backup gets a manifest (the SHA-256 of each of its objects as stored, of the commit marker and of each
+        item of the tarball, and the collection's version); with this key it is signed too, so that
+        M(kubedr.backup.k8s_restore) and M(kubedr.backup.k8s_backup_info) with the public key (O(kubedr.backup.k8s_restore#module:verify_key))
+        refuse a backup that was changed in the bucket. See the collection's C(docs/integrity.md).
+      - If not given, the environment variable E(KUBEDR_SIGNING_KEY) is used.
+    type: str
 requirements:
   - kubernetes >= 24.2.0
   - boto3 >= 1.28.0
+  - cryptography (for O(signing_key) and O(encryption))
 notes:
   - Pre hooks run just before their pod is saved; volumes are backed up after every item, then the post hooks run.
   - Decoding, selecting and compressing items is CPU work, so outside check mode the main listing pass forks one
@@ -169,6 +194,20 @@ EXAMPLES = r"""
     storage_location: "{{ location }}"
   check_mode: true
 
+- name: Back up volume data by Velero's volume policies - skip the scratch class, everything else under 100Gi
+  kubedr.backup.k8s_backup:
+    name: shop-policies-20240101
+    included_namespaces: [shop]
+    repository_password: "{{ velero_repository_password }}"
+    volume_policies: |
+      version: v1
+      volumePolicies:
+      - conditions: {storageClass: [scratch]}
+        action: {type: skip}
+      - conditions: {capacity: ",100Gi"}
+        action: {type: fs-backup}
+    storage_location: "{{ location }}"
+
 - name: Back up the shop namespace, its volume data with kopia as Velero 1.17+ does
   kubedr.backup.k8s_backup:
     name: shop-kopia-20240101
@@ -176,6 +215,12 @@ EXAMPLES = r"""
     default_volumes_to_fs_backup: true
     uploader_type: kopia
     repository_password: "{{ velero_repository_password }}"
+    storage_location: "{{ location }}"
+
+- name: Back up, signing the backup's integrity manifest (docs/integrity.md)
+  kubedr.backup.k8s_backup:
+    name: signed-20240101
+    signing_key: /etc/kubedr/manifest-signing.pem
     storage_location: "{{ location }}"
 
 - name: Delete a backup
@@ -279,6 +324,15 @@ pod_volumes:
   elements: dict
   sample: [{"namespace": "shop", "pod": "db-0", "volume": "data", "phase": "Completed", "snapshot_id": "1a2b3c4d",
             "message": ""}]
+integrity:
+  description:
+    - The backup's integrity manifest (C(<name>-manifest.json), written before the commit marker) - C(manifest)
+      (true), C(signed_by) (the SHA-256 fingerprint of the signing key's public half, null when unsigned), C(objects)
+      and C(items) (how many objects and tarball entries it covers).
+    - Null in check mode, for a failed run and for a backup made without a manifest (by Velero, by an older kubedr).
+  returned: state=present
+  type: dict
+  sample: {"manifest": true, "signed_by": "SHA256:0f3c...", "objects": 8, "items": 42}
 deleted_objects:
   description: Objects deleted (in check mode, that would be).
   returned: state=absent
@@ -301,12 +355,27 @@ deleted_restores:
   type: list
   elements: str
   sample: ["old-20240101020000"]
+locked_until:
+  description:
+    - When an object of the backup is still under S3 Object Lock, the latest retain-until date (RFC 3339); the
+      backup was left whole (nothing deleted, C(changed=false), with a warning) and can be deleted from then on.
+      V(null) for a legal hold, which has no date (see docs/immutability.md).
+  returned: state=absent and the backup is still locked
+  type: str
+  sample: "2026-12-31T02:00:00Z"
+lock_mode:
+  description: The Object Lock retention mode of the locked backup (V(governance) or V(compliance)), or
+    V(legal_hold).
+  returned: state=absent and the backup is still locked
+  type: str
+  sample: compliance
 """
 
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import (
     ENCRYPTION_ARG_SPEC,
     FILTER_ARG_SPEC,
+    SIGNING_KEY_ARG_SPEC,
     VOLUME_ARG_SPEC,
     common_argument_spec,
     new_module,
@@ -331,9 +400,10 @@ BACKUP_ARG_SPEC = dict(
     labels=dict(type="dict"),
     default_volumes_to_fs_backup=dict(type="bool", default=False),
     uploader_type=dict(type="str", choices=["restic", "kopia"], default="restic"),
+    volume_policies=dict(type="raw"),
     hooks=dict(type="dict"),
 )
-for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC):
+for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC, SIGNING_KEY_ARG_SPEC):
     BACKUP_ARG_SPEC.update(_shared)
 
 

@@ -113,11 +113,77 @@ options:
       - Compared with the clock of the host the module runs on.
     type: str
     default: 5m
+  retention:
+    description:
+      - Compute a retention decision over the listed backups (RV(retention)) - which to delete and why, per
+        schedule - as the C(kubedr.backup.gc) playbook applies it (docs/retention.md).
+      - Per schedule (label C(velero.io/schedule-name)) - only Completed backups fill the slots of the rules -
+        the O(retention.keep_last) newest, and the newest of each of the N most recent hours, days, ISO weeks,
+        months and years that hold one (restic's C(forget --keep-*)); when a rule finds fewer periods than it
+        keeps, the oldest Completed backup is kept too.
+      - A backup is deleted when its TTL expired (its C(expiration) passed), or, when a rule is given, when no
+        rule keeps it. The newest Completed backup of a schedule is never deleted, even expired. A Failed or
+        PartiallyFailed backup newer than it is kept until it expires; an older one falls outside the policy.
+        Backups without a schedule follow their TTL only.
+      - An empty dict (no rule) is the TTL with the newest Completed backup of each schedule protected.
+      - Cannot be combined with O(name), O(phase), O(newest) or O(expired) - the decision must see every
+        backup of a schedule; filter with O(schedule) or O(label_selector).
+      - Reads only; the deletions are M(kubedr.backup.k8s_backup) O(kubedr.backup.k8s_backup#module:state=absent).
+    type: dict
+    suboptions:
+      keep_last:
+        description: Keep the N newest Completed backups.
+        type: int
+      keep_hourly:
+        description: Keep the newest Completed backup of each of the N most recent hours that hold one.
+        type: int
+      keep_daily:
+        description: Keep the newest Completed backup of each of the N most recent days that hold one.
+        type: int
+      keep_weekly:
+        description: Keep the newest Completed backup of each of the N most recent ISO weeks (Monday to Sunday).
+        type: int
+      keep_monthly:
+        description: Keep the newest Completed backup of each of the N most recent calendar months.
+        type: int
+      keep_yearly:
+        description: Keep the newest Completed backup of each of the N most recent calendar years.
+        type: int
+      time_zone:
+        description: The time zone of the periods (an IANA name such as C(Europe/Paris)); a backup's time is its start time.
+        type: str
+        default: UTC
+  verify_integrity:
+    description:
+      - Verify the backup named by O(name) against its integrity manifest (C(<name>-manifest.json), written by
+        M(kubedr.backup.k8s_backup) before the commit marker; the collection's C(docs/integrity.md)) and return
+        RV(backup.integrity) - every object's SHA-256 as stored, the commit marker's, every tarball entry's,
+        the signature (with O(verify_key)), and, with O(repository_password), that each pod volume snapshot the
+        backup's records name is still in its repository.
+      - Every mismatch is reported, none fails the task; a backup without a manifest (made by Velero or by an older
+        kubedr) is reported as V(no_manifest), not as tampered. An encrypted backup needs its O(encryption) key (the
+        manifest lists its items, so it is encrypted with them).
+    type: bool
+    default: false
+  verify_key:
+    description:
+      - An Ed25519 public key (PEM, or the path of a file holding one) the manifest must be signed with
+        (O(kubedr.backup.k8s_backup#module:signing_key)); with O(verify_integrity), an unsigned manifest, or one
+        signed by another key or changed since, is a problem. If not given, E(KUBEDR_VERIFY_KEY) is used.
+    type: str
+  repository_password:
+    description:
+      - The password of the pod volume repositories (restic or kopia), to look up the backup's snapshots with
+        O(verify_integrity). If not given, E(KUBEDR_REPOSITORY_PASSWORD) is used; without it, snapshots are not
+        looked up (C(snapshots_note) in RV(backup.integrity) says so).
+    type: str
+    aliases: [restic_password]
 notes:
   - The Kubernetes connection options are accepted, so C(module_defaults) for the C(kubedr) group apply,
     but they are not used.
 requirements:
   - boto3 >= 1.28.0
+  - cryptography (for O(verify_key) and O(encryption))
 seealso:
   - module: kubedr.backup.k8s_backup
 """
@@ -160,6 +226,30 @@ EXAMPLES = r"""
       path: /srv/backups
   register: unfinished
 
+- name: What a calendar policy would delete in schedule nightly, and why
+  kubedr.backup.k8s_backup_info:
+    schedule: nightly
+    retention:
+      keep_last: 3
+      keep_daily: 7
+      keep_weekly: 4
+      keep_monthly: 12
+      time_zone: Europe/Paris
+    storage_location:
+      provider: filesystem
+      path: /srv/backups
+  register: policy
+
+- name: Verify a backup - digests, signature, pod volume snapshots (docs/integrity.md)
+  kubedr.backup.k8s_backup_info:
+    name: nightly-20240101
+    verify_integrity: true
+    verify_key: /etc/kubedr/manifest-signing.pub
+    repository_password: "{{ velero_repository_password }}"
+    storage_location: "{{ location }}"
+  register: checked
+  failed_when: checked.backup.integrity.status != 'verified'
+
 - name: Pod volumes, items per namespace and hooks of a backup (velero backup describe --details)
   kubedr.backup.k8s_backup_info:
     name: nightly-20240101
@@ -171,6 +261,34 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+retention:
+  description: The retention decision (O(retention)) over the listed backups.
+  returned: when O(retention) is given
+  type: dict
+  contains:
+    policy:
+      description: The policy applied, every count (0 when not given) and the time zone.
+      type: dict
+      sample: {"keep_last": 3, "keep_hourly": 0, "keep_daily": 7, "keep_weekly": 4, "keep_monthly": 12, "keep_yearly": 0, "time_zone": "UTC"}
+    delete:
+      description:
+        - The backups to delete, newest first per schedule - C(name), C(schedule), C(phase), C(start_timestamp) and
+          C(reasons) (why, e.g. C(expired at 2026-12-01T02:00:00Z (TTL)), C(outside the retention policy)).
+      type: list
+      elements: dict
+      sample: [{"name": "nightly-20261120020000", "schedule": "nightly", "phase": "Completed",
+                "start_timestamp": "2026-11-20T02:00:00Z", "reasons": ["outside the retention policy"]}]
+    keep:
+      description: The backups kept, with the same keys; C(reasons) names the rules that keep each (C(daily 2026-12-01)).
+      type: list
+      elements: dict
+      sample: [{"name": "nightly-20261201020000", "schedule": "nightly", "phase": "Completed",
+                "start_timestamp": "2026-12-01T02:00:00Z", "reasons": ["keep_last 3", "daily 2026-12-01"]}]
+    schedules:
+      description: Per schedule (C(schedule) null for backups without one), the names kept and deleted.
+      type: list
+      elements: dict
+      sample: [{"schedule": "nightly", "keep": ["nightly-20261201020000"], "delete": ["nightly-20261120020000"]}]
 unfinished_deletions:
   description:
     - Names of backups whose deletion (M(kubedr.backup.k8s_backup) O(kubedr.backup.k8s_backup#module:state=absent))
@@ -247,6 +365,18 @@ backups:
       description: Whether the backup has its C(velero-backup.json) (only committed backups can be restored).
       type: bool
       sample: true
+    last_verification:
+      description:
+        - The outcome of the newest restore drill of the backup (C(kubedr.backup.verify), docs/drills.md), from its
+          newest C(<name>-verification-<stamp>.json) record; null when it was never drilled.
+        - C(phase) (V(Passed), V(Failed)), C(start_timestamp), C(completion_timestamp), C(restore_name),
+          C(namespace_mapping), C(cluster), C(not_ready_workloads), C(failed_step), C(message) and C(record) (its URL).
+      returned: for a committed backup
+      type: dict
+      sample: {"phase": "Passed", "completion_timestamp": "2026-12-02T07:01:12Z", "restore_name": "drill-nightly-20261202070000",
+               "namespace_mapping": {"shop": "shop-drill-4f2a"}, "cluster": null, "not_ready_workloads": [],
+               "failed_step": null, "message": null,
+               "record": "s3://velero/backups/nightly-20261202020000/nightly-20261202020000-verification-20261202070112.json"}
     progress:
       description:
         - The progress object of a backup that is not committed, with missing keys null (older runs wrote only
@@ -344,6 +474,25 @@ backup:
       returned: when O(resource_list=true)
       type: dict
       sample: {"v1/ConfigMap": ["shop/settings"]}
+    integrity:
+      description:
+        - The integrity check (O(verify_integrity)) - C(status) (V(verified); V(failed), see C(problems);
+          V(no_manifest) for a backup made without one, by Velero or an older kubedr), C(signature) (V(valid), V(invalid),
+          V(absent), V(unchecked) when signed and no O(verify_key) was given), C(signed_by) (the signing key's
+          fingerprint), C(tool_version) (the kubedr that wrote it), C(objects_checked), C(items_checked),
+          C(snapshots_checked) (null when not looked up, C(snapshots_note) says why), C(unlisted_objects) (objects
+          in the backup's folder the manifest does not name; never read by a restore) and C(problems).
+        - Each problem names what does not match - C(about) (V(object), V(item), V(commit_marker), V(signature),
+          V(manifest), V(snapshot)), C(problem) (V(changed), V(missing), V(unexpected), V(unsigned), V(invalid),
+          V(other_key), V(unreadable)), C(key) (the object, or the snapshot ID), C(path) (a tarball entry),
+          C(expected) and C(actual) SHA-256, and C(message).
+      returned: when O(verify_integrity=true)
+      type: dict
+      sample: {"status": "failed", "signature": "valid", "signed_by": "SHA256:0f3c...", "tool_version": "0.1.0",
+               "objects_checked": 8, "items_checked": 12, "snapshots_checked": 1, "unlisted_objects": [],
+               "problems": [{"about": "object", "problem": "changed", "key": "backups/nightly/nightly.tar.gz",
+                             "expected": "9f86d0...", "actual": "60303a...",
+                             "message": "backups/nightly/nightly.tar.gz changed: sha256 60303a..., the manifest says 9f86d0..."}]}
     details:
       description: What C(velero backup describe --details) shows.
       returned: when O(details=true)
@@ -379,7 +528,9 @@ backup:
 """
 
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runner as ansible_adapter
-from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import ENCRYPTION_ARG_SPEC, common_argument_spec, new_module, storage_options
+from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import (
+    ENCRYPTION_ARG_SPEC, INFO_INTEGRITY_ARG_SPEC, common_argument_spec, new_module, storage_options,
+)
 from ansible_collections.kubedr.backup.plugins.module_utils.info.describe import run
 from ansible_collections.kubedr.backup.plugins.module_utils.info.filters import BACKUP_PHASES
 
@@ -396,8 +547,18 @@ INFO_ARG_SPEC = dict(
     newest=dict(type="int"),
     include_uncommitted=dict(type="bool", default=False),
     stale_after=dict(type="str", default="5m"),
+    retention=dict(type="dict", options=dict(
+        keep_last=dict(type="int"),
+        keep_hourly=dict(type="int"),
+        keep_daily=dict(type="int"),
+        keep_weekly=dict(type="int"),
+        keep_monthly=dict(type="int"),
+        keep_yearly=dict(type="int"),
+        time_zone=dict(type="str", default="UTC"),
+    )),
 )
 INFO_ARG_SPEC.update(ENCRYPTION_ARG_SPEC)
+INFO_ARG_SPEC.update(INFO_INTEGRITY_ARG_SPEC)
 
 
 def main():

@@ -75,6 +75,41 @@ options:
       - "Restore the items of a namespace into another one, C(source: target). Persistent volume claim
         references and role binding subjects follow. Two namespaces cannot be mapped onto one."
     type: dict
+  items:
+    description:
+      - Restore only these items of the backup (after the filters), each written C(resource/namespace/name), or
+        C(resource/name) for a cluster-scoped item or a namespaced one in any namespace, e.g.
+        C(deployments/shop/web), C(secret/shop/db-*), C(clusterroles/shop-reader).
+      - Each part may be a glob; the resource is resolved as in the filters (C(deploy), C(deployment),
+        C(deployments.apps)); the namespace is the one in the backup, before O(namespace_mapping).
+      - A pattern that names nothing in the backup is a warning. The namespaces of the named items are created
+        as for any restore.
+    type: list
+    elements: str
+  with_related:
+    description:
+      - With O(items), also restore what the named items need, transitively - the claims of a workload's pods
+        (and the volumes bound to them), a StatefulSet's claims, the ServiceAccount its pods run as, the
+        RoleBindings and ClusterRoleBindings naming that ServiceAccount and the roles they grant.
+      - Pulled-in items are restored whatever the filters say, as items a backup item action adds.
+    type: bool
+    default: true
+  wait_for_ready:
+    description:
+      - Readiness-gated tiers - after each tier of the restore order (see O(priorities)), wait until the workloads
+        that tier created or updated are ready before the next tier starts, so that an operator and its webhooks
+        serve before their custom resources are restored.
+      - V(true) gates on Deployments, StatefulSets and DaemonSets with a 300 second timeout; a dict sets
+        C(resources) (resource names or globs, resolved as the filters resolve them) and C(timeout) (seconds, for
+        all the workloads of one tier together).
+      - Ready means what C(kubectl rollout status) waits for - available (Deployments) or ready (StatefulSets,
+        ReplicaSets) replicas, ready pods (DaemonSets), the C(Ready) condition (Pods), and for other kinds a
+        C(Ready) or C(Available) condition when they have one.
+      - A workload not ready in time is an error naming it and what it lacks (C(0 of 2 replicas available)); the
+        restore goes on with the next tier and ends PartiallyFailed.
+      - Workloads whose pods restore volume data become ready only after the last tier (their pods wait for the
+        data), so do not gate on them. Check mode does not wait.
+    type: raw
   restore_pvs:
     description:
       - Whether persistent volumes (and, later, volume data) are restored. V(false) leaves them out and
@@ -101,6 +136,9 @@ options:
   restore_status:
     description:
       - Resources whose C(status) is restored too (by default it is dropped).
+      - "An object annotated C(velero.io/restore-status: \"true\") has its status restored whatever this option
+        says, and one annotated C(\"false\") never does (Velero 1.16's per-object choice); any other value of the
+        annotation is ignored."
     type: dict
     suboptions:
       included_resources:
@@ -118,8 +156,11 @@ options:
       - "Velero's resource modifier rules, applied to items before they are created - a list of rules, the
         document C({version: v1, resource_modifier_rules: [...]}), or that document as YAML text (a Velero
         resource-modifier ConfigMap body works unchanged; camelCase keys are accepted)."
-      - "A rule is C({conditions: {...}, patches: [...]}) (JSON patch) or C({conditions: {...},
-        merge_patches: [{patch_data: ...}]}) (JSON merge patch)."
+      - "A rule is C({conditions: {...}, patches: [...]}) (JSON patch), C({conditions: {...},
+        merge_patches: [{patch_data: ...}]}) (JSON merge patch) or C({conditions: {...},
+        strategic_patches: [{patch_data: ...}]}) (Kubernetes strategic merge patch: lists such as C(containers)
+        merge by their key, with the patch strategy the target cluster's OpenAPI schema gives each field, and
+        C($patch), C($retainKeys), C($deleteFromPrimitiveList), C($setElementOrder) directives)."
       - Conditions - C(group_resource) (glob, required), C(resource_name_regex), C(namespaces), C(label_selector),
         C(matches) (a list of C({path, value}) or a JMESPath expression over the item).
     type: raw
@@ -147,7 +188,9 @@ options:
         of entries with C(name), C(included_namespaces), C(excluded_namespaces), C(included_resources),
         C(excluded_resources), C(label_selector) and C(post_hooks), a list whose entries hold either C(init)
         (C(init_containers) added to the restored pod, after C(restore-wait)) or C(exec) (C(container), C(command),
-        C(on_error), C(exec_timeout), C(wait_timeout); run once the pod runs and its volume data is restored).
+        C(on_error), C(exec_timeout), C(wait_timeout), C(wait_for_ready); run once the hook's container runs - or,
+        with C(wait_for_ready=true), once it is Ready, as Velero's C(waitForReady) - and the pod's volume data is
+        restored; the annotation C(post.hook.restore.velero.io/wait-for-ready) says the same).
       - Hooks from pod annotations C(init.hook.restore.velero.io/*) and C(post.hook.restore.velero.io/*) take
         precedence, each kind on its own, as in Velero.
     type: dict
@@ -163,10 +206,32 @@ options:
         appear before its volume data restore is reported as failed.
     type: int
     default: 600
+  integrity:
+    description:
+      - What the backup's integrity manifest (C(<name>-manifest.json), see the collection's C(docs/integrity.md))
+        must show before anything reaches the cluster, check mode included. Every object of the backup is read
+        once, its SHA-256 (as stored) and that of every tarball entry compared with the manifest, and the restore
+        then uses those verified bytes only.
+      - V(if_present) refuses a backup whose manifest does not match it (a changed, missing or added object or
+        item); a backup without a manifest (made by Velero or an older kubedr) is restored with a warning.
+      - V(required) also refuses a backup without a manifest.
+      - V(ignore) checks nothing.
+    type: str
+    choices: [required, if_present, ignore]
+    default: if_present
+  verify_key:
+    description:
+      - An Ed25519 public key (PEM, or the path of a file holding one) the manifest must be signed with
+        (M(kubedr.backup.k8s_backup)'s O(kubedr.backup.k8s_backup#module:signing_key)). With it, a backup whose
+        manifest is missing, unsigned, signed by another key or changed since it was signed is refused - the check
+        that holds against whoever can write to the bucket (without it, such a writer can recompute the digests).
+      - If not given, the environment variable E(KUBEDR_VERIFY_KEY) is used.
+    type: str
 requirements:
   - kubernetes >= 24.2.0
   - boto3 >= 1.28.0
   - jmespath (for JMESPath conditions of O(resource_modifiers))
+  - cryptography (for O(verify_key) and O(encryption))
 notes:
   - Restores of a backup made by Velero work, with or without C(-preferredversion) copies in the archive.
 seealso:
@@ -193,6 +258,33 @@ EXAMPLES = r"""
       shop: shop-restored
     storage_location: "{{ location }}"
 
+- name: Restore one Deployment, with its claims, volumes, ServiceAccount and its bindings
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    items:
+      - deployments/shop/web
+    storage_location: "{{ location }}"
+
+- name: Restore two Secrets only, nothing they would pull in, and preview it first
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    items: [secrets/shop/db-credentials, secrets/shop/tls-*]
+    with_related: false
+    storage_location: "{{ location }}"
+  check_mode: true
+
+- name: Restore an operator before its custom resources, gated on its Deployment being available
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    # The default order, then the custom resources last (after "-"), once the operator serves.
+    priorities: [customresourcedefinitions, namespaces, storageclasses, persistentvolumes, persistentvolumeclaims,
+                 serviceaccounts, clusterroles, clusterrolebindings, roles, rolebindings, secrets, configmaps,
+                 services, "-", databases.example.com]
+    wait_for_ready:
+      resources: [deployments]
+      timeout: 600
+    storage_location: "{{ location }}"
+
 - name: Preview what a restore would do, with a diff of the objects that differ
   kubedr.backup.k8s_restore:
     backup_name: nightly-20240101
@@ -201,6 +293,13 @@ EXAMPLES = r"""
   check_mode: true
   diff: true
   register: preview
+
+- name: Restore only a backup signed with our key (docs/integrity.md)
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    integrity: required
+    verify_key: /etc/kubedr/manifest-signing.pub
+    storage_location: "{{ location }}"
 
 - name: Restore into another cluster, with another storage class and image registry
   kubedr.backup.k8s_restore:
@@ -328,6 +427,24 @@ plan:
   elements: dict
   sample: [{"resource": "v1/ConfigMap", "group_resource": "configmaps", "namespace": "shop", "name": "a",
             "action": "skip_differs", "reason": "exists and differs"}]
+integrity:
+  description:
+    - The integrity check (O(integrity)) - C(status) (V(verified), V(no_manifest), V(failed) when the restore was
+      refused, V(not_checked) with O(integrity=ignore)), C(signature) (V(valid), V(invalid), V(absent),
+      V(unchecked) when signed and no O(verify_key) was given), C(signed_by) (the signing key's fingerprint),
+      C(tool_version), C(objects_checked), C(items_checked), C(problems) and C(unlisted_objects).
+    - Each problem names what does not match - C(about) (V(object), V(item), V(commit_marker), V(signature),
+      V(manifest)), C(problem) (V(changed), V(missing), V(unexpected), V(unsigned), V(invalid), V(other_key),
+      V(unreadable)), C(key) (an object) or C(path) (a tarball entry), C(expected) and C(actual) digests, and
+      C(message).
+  returned: when the backup was read (not for the rerun of a recorded restore, which returns that restore's result)
+  type: dict
+  sample: {"status": "failed", "signature": "absent", "signed_by": null, "tool_version": "0.1.0",
+           "objects_checked": 8, "items_checked": 12, "unlisted_objects": [],
+           "problems": [{"about": "item", "problem": "unexpected",
+                         "message": "resources/clusterrolebindings.rbac.authorization.k8s.io/cluster/x.json is in the
+                                     tarball but not in the manifest",
+                         "path": "resources/clusterrolebindings.rbac.authorization.k8s.io/cluster/x.json"}]}
 plan_summary:
   description:
     - In check mode, the plan in short, for a person to read before the real restore.
@@ -356,6 +473,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.adapter import runne
 from ansible_collections.kubedr.backup.plugins.module_utils.adapter.args import (
     ENCRYPTION_ARG_SPEC,
     FILTER_ARG_SPEC,
+    RESTORE_INTEGRITY_ARG_SPEC,
     VOLUME_ARG_SPEC,
     common_argument_spec,
     new_module,
@@ -374,6 +492,9 @@ RESTORE_ARG_SPEC = dict(
     backup_name=dict(type="str"),
     schedule_name=dict(type="str"),
     namespace_mapping=dict(type="dict"),
+    items=dict(type="list", elements="str"),
+    with_related=dict(type="bool", default=True),
+    wait_for_ready=dict(type="raw"),
     restore_pvs=dict(type="bool", default=True),
     preserve_node_ports=dict(type="bool", default=False),
     existing_resource_policy=dict(type="str", choices=["none", "update", "recreate"], default="none"),
@@ -387,7 +508,7 @@ RESTORE_ARG_SPEC = dict(
     restore_helper_image=dict(type="str", default="docker.io/library/busybox:1.36"),
     volume_restore_timeout=dict(type="int", default=600),
 )
-for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC):
+for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC, RESTORE_INTEGRITY_ARG_SPEC):
     RESTORE_ARG_SPEC.update(_shared)
 
 

@@ -13,9 +13,15 @@ backed up and restored through the node agent and with plain restic, default 102
 BENCH_ROUNDS (raw LIST and backup measured alternately this many times, medians compared; default
 3), BENCH_SETTLE_S (how long to wait for the controllers to make the Services' endpoints before
 measuring, default 300), BENCH_PARTS (comma list of the parts to run, default
-"objects,volume,uploaders": the resources, restic's pod volume, the uploaders side by side;
+"objects,volume,uploaders,scale,fleet": the resources (with real Velero side by side), restic's pod
+volume, the uploaders side by side, 300,000 objects through ansible-playbook (scale_bench.py,
+SCALE_* knobs), the fleet playbook over three clusters (fleet_bench.py);
 uploader_bench.py has the uploaders' knobs: BENCH_UPLOADER_MIB, BENCH_SMALL_FILES,
-BENCH_SMALL_FILE_BYTES, BENCH_UPLOADER_ROUNDS).
+BENCH_SMALL_FILE_BYTES, BENCH_UPLOADER_ROUNDS), BENCH_VELERO (0 skips real Velero in the objects part; default 1),
+BENCH_VELERO_VERSION (default v1.16.2; velero_side.py).
+
+Every backup round of the objects part also runs kubedr through ansible-playbook (playbook_bench.py: the
+collection's kubedr.backup.backup and a one-task playbook), and the restore too, beside the module alone.
 """
 import json
 import os
@@ -28,6 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testbed  # noqa: E402
+import playbook_bench  # noqa: E402
+import velero_side  # noqa: E402
+from bench_table import print_table  # noqa: E402
 
 import urllib3  # noqa: E402
 from kubernetes import client as k8s_client  # noqa: E402
@@ -334,7 +343,7 @@ class Bench(object):
 def main():
     # A cluster of its own, so leftovers of other tests do not skew the figures.
     env = testbed.cluster_up("bench")
-    parts = set(p.strip() for p in os.environ.get("BENCH_PARTS", "objects,volume,uploaders").split(","))
+    parts = set(p.strip() for p in os.environ.get("BENCH_PARTS", "objects,volume,uploaders,scale,fleet").split(","))
     bench = Bench(env)
     report = {"run_id": bench.run_id}
     if "objects" in parts:
@@ -350,6 +359,14 @@ def main():
         testbed.ensure_collection_path()
         import uploader_bench
         report["uploaders"] = uploader_bench.run(env, bench.location, log, run_module_measured)
+
+    if "scale" in parts:  # 300,000 objects through ansible-playbook, on a test bed of its own
+        import scale_bench
+        report.update(scale_bench.run(log))
+
+    if "fleet" in parts:  # the fleet playbook over three test-bed clusters
+        import fleet_bench
+        report.update(fleet_bench.run(log))
 
     with open(os.path.join(testbed.REPO, "bench-results.json"), "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
@@ -370,21 +387,42 @@ def objects_part(bench, report):
 
     # LIST and backup alternate, BENCH_ROUNDS times: each leaves the API server garbage to collect
     # (its Go collector runs during whatever comes next), so each is measured after the other and
-    # the medians are compared. The backup of the last round is the one restored.
-    list_rates, backup_rates, backup_name = [], [], None
+    # the medians are compared. Each round: the raw LIST, the module alone (python -m), the collection's
+    # playbook and the one-task playbook. The module's backup of the last round is the one restored.
+    source_namespaces = namespaces(src, ns_count)
+    rates = {"list": [], "module": [], "collection": [], "direct": []}
+    seconds = {"module": [], "collection": [], "direct": []}
+    backup_name = None
     for round_number in range(max(1, int(os.environ.get("BENCH_ROUNDS", "3")))):
         listed, secs = bench.list_limit(src, ns_count, per_namespace_too=round_number == 0)
-        list_rates.append(listed / secs)
+        rates["list"].append(listed / secs)
         log("raw LIST, round %d: %d objects in %.2fs (%.0f/s)" % (round_number + 1, listed, secs, listed / secs))
         backup_name = "bench-%s-full-%d" % (bench.run_id, round_number)
         items, secs, memory = bench.backup(backup_name, src)
-        backup_rates.append(items / secs)
+        rates["module"].append(items / secs)
+        seconds["module"].append(secs)
         log("k8s_backup, round %d: %d items in %.2fs (%.0f/s), peak RSS %.0f MiB (process tree PSS %.0f MiB)"
             % (round_number + 1, items, secs, items / secs, memory.rss, memory.tree_pss))
-    report.update(list_limit_per_s=round(median(list_rates), 1), list_rounds_per_s=[round(r, 1) for r in list_rates],
-                  backup_items=items, backup_seconds=round(secs, 2), backup_per_s=round(median(backup_rates), 1),
-                  backup_rounds_per_s=[round(r, 1) for r in backup_rates], **memory.fields("backup"))
+        for style in ("collection", "direct"):
+            played, secs = playbook_bench.backup(bench.env, style, bench.location, "%s-%s" % (backup_name, style),
+                                                 [src + "-*"])
+            rates[style].append(played / secs)
+            seconds[style].append(secs)
+            log("ansible-playbook (%s), round %d: %d items in %.2fs (%.0f/s)" % (
+                style, round_number + 1, played, secs, played / secs))
+    report.update(list_limit_per_s=round(median(rates["list"]), 1),
+                  list_rounds_per_s=[round(r, 1) for r in rates["list"]],
+                  backup_items=items, backup_seconds=round(seconds["module"][-1], 2),
+                  backup_per_s=round(median(rates["module"]), 1),
+                  backup_rounds_per_s=[round(r, 1) for r in rates["module"]], **memory.fields("backup"))
     report["backup_ratio"] = round(report["backup_per_s"] / report["list_limit_per_s"], 3)
+    report.update(module_backup_s=round(median(seconds["module"]), 2), module_backup_per_s=report["backup_per_s"],
+                  playbook_backup_s=round(median(seconds["collection"]), 2),
+                  playbook_backup_per_s=round(median(rates["collection"]), 1),
+                  playbook_backup_rounds_s=[round(s, 2) for s in seconds["collection"]],
+                  playbook_direct_backup_s=round(median(seconds["direct"]), 2),
+                  playbook_direct_backup_per_s=round(median(rates["direct"]), 1))
+    report["playbook_backup_ratio"] = round(report["playbook_backup_per_s"] / report["list_limit_per_s"], 3)
 
     concurrency = bench.tune_create(min(2000, n), min(ns_count, 20))
     raw_prefix = "bench-%s-raw" % bench.run_id
@@ -395,12 +433,22 @@ def objects_part(bench, report):
 
     if have_restore:
         restored, secs, memory = bench.restore(backup_name, src, "bench-%s-rst" % bench.run_id, ns_count)
-        report.update(restore_items=restored, restore_seconds=round(secs, 2),
+        report.update(restore_items=restored, restore_seconds=round(secs, 2), module_restore_s=round(secs, 2),
                       restore_per_s=round(restored / secs, 1), **memory.fields("restore"))
+        report["module_restore_per_s"] = report["restore_per_s"]
         report["restore_ratio"] = round(report["restore_per_s"] / report["create_limit_per_s"], 3)
         log("k8s_restore: %d items in %.1fs, peak RSS %.0f MiB" % (restored, secs, memory.rss))
+        for style, key in (("collection", "playbook"), ("direct", "playbook_direct")):
+            mapping = dict(zip(source_namespaces, namespaces("bench-%s-p%s" % (bench.run_id, style[0]), ns_count)))
+            restored, secs = playbook_bench.restore(bench.env, style, bench.location, backup_name, mapping)
+            report.update({key + "_restore_s": round(secs, 2), key + "_restore_per_s": round(restored / secs, 1)})
+            log("ansible-playbook (%s) restore: %d items in %.1fs (%.0f/s)" % (style, restored, secs, restored / secs))
+        report["playbook_restore_ratio"] = round(report["playbook_restore_per_s"] / report["create_limit_per_s"], 3)
     else:
         report.update(restore_per_s=None, restore_ratio=None, restore_peak_rss_mib=None)
+
+    if os.environ.get("BENCH_VELERO", "1") != "0" and have_restore:
+        velero_part(bench, report, source_namespaces)
 
     # Peak RSS as the number of objects grows: one growing data set, one backup (and restore) per size.
     rss_by_n = {}
@@ -421,68 +469,17 @@ def objects_part(bench, report):
     report["rss_by_n"] = rss_by_n
 
 
-def print_table(r):
-    rows = object_rows(r) if "n_objects" in r else []
-    volume = r.get("volume")
-    if volume:
-        rows += [
-            ("pod volume (%d MiB) backup" % volume["volume_mib"], "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
-                volume["node_agent_backup_mb_s"], volume["plain_backup_mb_s"], volume["backup_ratio"])),
-            ("pod volume restore", "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
-                volume["node_agent_restore_mb_s"], volume["plain_restore_mb_s"], volume["restore_ratio"])),
-        ]
-    rows += uploader_rows(r.get("uploaders"))
-    width = max(len(row[0]) for row in rows) if rows else 0
-    print("")
-    for key, value in rows:
-        print("%s  %s" % (key.ljust(width), value))
-    print("(ratios are of figures measured in this one run; written to bench-results.json)")
-
-
-def uploader_rows(u):
-    if not u:
-        return []
-    rows = [("uploaders", "%s; %s; medians of %d alternated rounds" % (u["kopia_version"], u["restic_version"],
-                                                                       u["rounds"]))]
-    agent = u.get("node_agent_kopia")
-    if agent:
-        rows.append(("kopia %d MiB: node agent / plain" % agent["volume_mib"],
-                     "k8s_backup %ss (the volume %s s by its records), plain kopia create + snapshot %ss: "
-                     "ratio %s" % (agent["node_agent_seconds"], agent["node_agent_volume_rounds_seconds"],
-                                   agent["plain_seconds"], agent["ratio"])))
-    for key, label in (("random", "random data"), ("small_files", "small files")):
-        data = u.get(key)
-        if data:
-            what = "%d MiB" % data["mib"] if key == "random" else "%d x %d B" % (data["files"], data["file_bytes"])
-            for tool in ("kopia", "restic"):
-                t = data[tool]
-                rows.append(("%s (%s), %s" % (label, what, tool), "backup %ss, repository %.1f MB, peak %s MiB" % (
-                    t["backup_seconds"], t["repository_bytes"] / 1e6, t["peak_rss_mib"])))
-            rows.append(("  kopia / restic", "time %s, size %s, memory %s" % (
-                data["kopia_time_over_restic"], data["kopia_size_over_restic"], data["kopia_memory_over_restic"])))
-    return rows
-
-
-def object_rows(r):
-    def fmt(value, unit=""):
-        return "n/a" if value is None else ("%s%s" % (value, unit))
-    rows = [
-        ("objects", fmt(r["n_objects"])),
-        ("raw LIST (backup limit)", fmt(r["list_limit_per_s"], " items/s")),
-        ("k8s_backup", fmt(r["backup_per_s"], " items/s")),
-        ("  backup / LIST limit", fmt(r["backup_ratio"])),
-        ("raw CREATE (restore limit)", fmt(r["create_limit_per_s"], " items/s (concurrency %s)" % r["create_concurrency"])),
-        ("k8s_restore", fmt(r.get("restore_per_s"), " items/s")),
-        ("  restore / CREATE limit", fmt(r.get("restore_ratio"))),
-        ("backup peak RSS", fmt(r["backup_peak_rss_mib"], " MiB (process tree: PSS %s MiB, RSS %s MiB)" % (
-            r["backup_tree_pss_mib"], r["backup_tree_rss_mib"]))),
-        ("restore peak RSS", fmt(r.get("restore_peak_rss_mib"), " MiB")),
-    ]
-    for size, entry in sorted(r.get("rss_by_n", {}).items(), key=lambda kv: int(kv[0])):
-        rows.append(("peak RSS at %s objects" % size, "backup %s MiB (tree PSS %s, RSS %s), restore %s MiB" % (
-            entry["backup_peak_rss_mib"], entry["backup_tree_pss_mib"], entry["backup_tree_rss_mib"],
-            entry.get("restore_peak_rss_mib", "n/a"))))
-    return rows
+def velero_part(bench, report, source_namespaces):
+    """Real Velero on the same objects (velero_side.py), at its defaults and tuned. Ratios: Velero's seconds
+    over kubedr's through the collection's playbook (how many times faster kubedr is, as users run both)."""
+    velero = velero_side.run(bench.env, source_namespaces, "bench-%s-v" % bench.run_id, log, namespaces)
+    report["velero"] = velero
+    for label, prefix in (("default", "velero_"), ("tuned", "velero_tuned_")):
+        figures = velero[label]
+        report[prefix + "backup_s"] = figures["backup_s"]
+        report[prefix + "restore_s"] = figures["restore_s"]
+        report[prefix + "backup_ratio"] = round(figures["backup_s"] / report["playbook_backup_s"], 2)
+        report[prefix + "restore_ratio"] = round(figures["restore_s"] / report["playbook_restore_s"], 2)
 
 
 if __name__ == "__main__":

@@ -146,3 +146,54 @@ def test_pod_exec_runs_as_the_impersonated_identity(bed, s3, api_client, core_v1
     assert len(hook_warnings) == 1 and "HTTP 403" in hook_warnings[0]
     assert refused["phase"] == "PartiallyFailed"
     assert any("volume data" in e and "403" in e for e in refused["backup_errors"]["namespaces"][namespace])
+
+
+VOLUME_POLICIES = """
+version: v1
+volumePolicies:
+- conditions: {storageClass: [fast], capacity: "1Gi,10Gi"}
+  action: {type: fs-backup}
+- conditions: {volumeTypes: [emptyDir]}
+  action: {type: skip}
+"""
+
+
+def test_volume_policies_decide_over_the_annotations(bed, s3, api_client, core_v1, namespace, location,
+                                                      node_agent):  # noqa: F811
+    # A 5Gi claim of class "fast" on a CSI volume, not named in the annotation: the first policy backs it up.
+    # The emptyDir "cache" the annotation names: the second policy skips it.
+    pv_name = "pv-" + namespace
+    core_v1.create_persistent_volume({
+        "metadata": {"name": pv_name},
+        "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "fast",
+                 "persistentVolumeReclaimPolicy": "Retain", "csi": {"driver": "csi.example.com", "volumeHandle": "h"},
+                 "claimRef": {"namespace": namespace, "name": "data"}}})
+    try:
+        core_v1.create_namespaced_persistent_volume_claim(namespace, {
+            "metadata": {"name": "data"},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "fast", "volumeName": pv_name,
+                     "resources": {"requests": {"storage": "5Gi"}}}})
+        pod, cache_dir = db_pod(bed, core_v1, namespace, {"backup.velero.io/backup-volumes": "cache"}, [
+            {"name": "data", "persistentVolumeClaim": {"claimName": "data"}}, {"name": "cache", "emptyDir": {}}])
+        data_dir = os.path.join(bed["KUBEDR_HOST_PODS_DIR"], pod.metadata.uid, "volumes", "kubernetes.io~csi",
+                                pv_name, "mount")
+        os.makedirs(data_dir)
+        with open(os.path.join(data_dir, "rows.db"), "w") as handle:
+            handle.write("rows\n")
+        options = dict(included_namespaces=[namespace], repository_password=PASSWORD, volume_policies=VOLUME_POLICIES,
+                       node_agent={"namespace": node_agent.namespace, "host_pods_path": node_agent.host_pods_path})
+
+        preview = assert_ok(run_backup(bed, location, "policies", check_mode=True, **options))
+        assert preview["pod_volumes"] == [{"namespace": namespace, "pod": "db", "volume": "data"}]
+        result = assert_ok(run_backup(bed, location, "policies", **options))
+        assert result["phase"] == "Completed", result["backup_errors"]
+        assert [(v["volume"], v["phase"]) for v in result["pod_volumes"]] == [("data", "Completed")]
+        [record] = gz_json(get_object(s3, location, "backups/policies/policies-podvolumebackups.json.gz"))
+        assert record["metadata"]["annotations"] == {"velero.io/pvc-name": "data"}
+        # Without the policies the annotation decides: only the emptyDir.
+        without_policies = dict((k, v) for k, v in options.items() if k != "volume_policies")
+        legacy = assert_ok(run_backup(bed, location, "annotations", check_mode=True, **without_policies))
+        assert legacy["pod_volumes"] == [{"namespace": namespace, "pod": "db", "volume": "cache"}]
+        assert os.path.isdir(cache_dir)
+    finally:
+        core_v1.delete_persistent_volume(pv_name)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 import testbed
 
 PLAYBOOKS = os.path.join(testbed.REPO, "tests", "integration", "playbooks")
@@ -112,3 +114,16 @@ def delete_prefix(s3, location):
         keys = [{"Key": entry["Key"]} for entry in page.get("Contents") or []]
         if keys:
             s3.delete_objects(Bucket=location["bucket"], Delete={"Objects": keys})
+
+
+@pytest.fixture
+def prefixed_location(storage_location, s3, request):
+    """The playbooks' kubedr_storage_location under a prefix named after the test, emptied afterwards."""
+    location = location_vars(storage_location, request.node.name[5:30])
+    yield location
+    delete_prefix(s3, location)
+
+
+def module_location(bed, location):
+    """The same location with the test bed's keys, for a module run outside the playbooks."""
+    return dict(location, access_key=bed["KUBEDR_S3_ACCESS_KEY"], secret_key=bed["KUBEDR_S3_SECRET_KEY"])

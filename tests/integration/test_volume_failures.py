@@ -194,7 +194,7 @@ def test_pre_hook_failure_fail_stops_the_pods_volumes_continue_only_warns(
 
 def test_restore_hooks_from_annotations(bed, core_v1, namespace, location, nodes, tmp_path):
     """An init-container hook is added to the restored pod, and the post-restore exec hook runs
-    in it once it runs (kwok runs exec'd commands on this machine)."""
+    in it once its container is Ready (kwok runs exec'd commands on this machine)."""
     marker = tmp_path / "restored.log"
     core_v1.create_namespaced_pod(namespace, {
         "metadata": {"name": "db", "annotations": {
@@ -202,6 +202,8 @@ def test_restore_hooks_from_annotations(bed, core_v1, namespace, location, nodes
             "init.hook.restore.velero.io/container-name": "prepare",
             "init.hook.restore.velero.io/command": json.dumps(["/bin/sh", "-c", "echo prepared"]),
             "post.hook.restore.velero.io/command": json.dumps(["/bin/sh", "-c", "echo reindexed >> %s" % marker]),
+            # Velero's waitForReady: the hook waits for its container to be Ready, not only running.
+            "post.hook.restore.velero.io/wait-for-ready": "true",
         }},
         "spec": {"nodeName": nodes[0], "containers": [{"name": "main", "image": "busybox"}]}})
     wait_for(lambda: core_v1.read_namespaced_pod("db", namespace).status.phase == "Running", what="db running")

@@ -168,8 +168,9 @@ class VeleroServer(object):
     """One `velero-<version> server` process and what it needs in the cluster and in MinIO."""
 
     def __init__(self, version, env, namespace=None, bucket=BUCKET, prefix=None, uploader_type="kopia",
-                 install_args=()):
+                 install_args=(), server_args=()):
         self.version = version
+        self.server_args = tuple(server_args)  # more `velero server` flags (the bench's --client-qps, ...)
         self.env = env
         self.binary = os.path.join(env["KUBEDR_BIN_DIR"], "velero-" + version)
         self.namespace = namespace or namespace_for(version)
@@ -409,7 +410,7 @@ class VeleroServer(object):
                # no sync skipped for being too soon after the last one (Velero's default is a minute)
                "--backup-sync-period", "1s", "--store-validation-frequency", "10s",
                "--metrics-address", "127.0.0.1:%d" % free_port(), "--profiler-address", "",
-               "--log-level", "info"]
+               "--log-level", "info"] + list(self.server_args)
         mode = "w"
         if self._log is not None:  # a restart appends
             self._log.close()

@@ -20,7 +20,7 @@ ALLOWED = {
     "volumes": {"common", "kube", "selection", "storage"},
     "backup": {"common", "kube", "selection", "storage", "archive", "volumes"},
     "restore": {"common", "kube", "selection", "storage", "archive", "volumes"},
-    "info": {"common", "selection", "storage", "archive"},
+    "info": {"common", "selection", "storage", "archive", "volumes"},
     "metrics": {"common", "storage", "archive", "info"},
     "diff": {"common", "kube", "selection", "storage", "archive"},
 }

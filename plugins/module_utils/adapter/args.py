@@ -84,6 +84,8 @@ STORAGE_LOCATION_OPTIONS = dict(
     # Bounded waiting for the S3 endpoint (botocore's names); defaults in storage/s3.py.
     connect_timeout=dict(type="float"),
     read_timeout=dict(type="float"),
+    # Immutable backups on an S3 Object Lock bucket (docs/immutability.md).
+    object_lock=dict(type="str", choices=["governance", "compliance"]),
 )
 
 STORAGE_LOCATION_ARG_SPEC = dict(
@@ -150,6 +152,21 @@ ENCRYPTION_ARG_SPEC = dict(
     ),
 )
 
+# Integrity manifests (docs/integrity.md, archive/manifest.py): the Ed25519 key that signs a new
+# backup's manifest (PEM content or a path; a secret), and what a restore or k8s_backup_info checks.
+SIGNING_KEY_ARG_SPEC = dict(
+    signing_key=dict(type="str", no_log=True, fallback=(env_fallback, ["KUBEDR_SIGNING_KEY"])),
+)
+VERIFY_KEY_SPEC = dict(type="str", no_log=False, fallback=(env_fallback, ["KUBEDR_VERIFY_KEY"]))
+RESTORE_INTEGRITY_ARG_SPEC = dict(
+    integrity=dict(type="str", choices=["required", "if_present", "ignore"], default="if_present"),
+    verify_key=VERIFY_KEY_SPEC,
+)
+INFO_INTEGRITY_ARG_SPEC = dict(
+    verify_integrity=dict(type="bool", default=False),
+    verify_key=VERIFY_KEY_SPEC,
+    repository_password=REPOSITORY_PASSWORD_SPEC,  # to look the pod volume snapshots up in their repositories
+)
 
 # Secrets of a kubeconfig given as a dict: masked wherever they would appear in the output.
 KUBECONFIG_SECRET_KEYS = ("token", "password", "client-key-data")

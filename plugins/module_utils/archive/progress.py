@@ -6,7 +6,8 @@
 
 Readers (``k8s_backup_info``, the playbooks' wait) poll it while the run goes on, so it is
 rewritten at most every ``interval`` seconds, by whichever thread reports progress first; a
-write that fails never fails the run.
+write that fails never fails the run. On an object-lock location nothing is rewritten: the store
+writes each version under a numbered key (``layout.numbered_key``) and readers take the last.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -23,6 +24,9 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil impo
 from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import Repeating
 
 DEFAULT_INTERVAL = 5.0  # seconds between rewrites
+# On an object-lock location each write is a new object kept until the backup expires (storage/s3.py
+# numbers them): fewer of them, still well inside info/progress.py's DEFAULT_STALE_AFTER.
+WRITE_ONCE_INTERVAL = 30.0
 
 
 def progress_document(phase, started, updated, done, total, volumes=None, eta_seconds=None, done_key="itemsBackedUp",

@@ -164,12 +164,18 @@ class Collector(object):
 
             self.lister.consume(tasks, take_referenced)
 
+    def _count_namespaces(self):
+        return self.lister.kube.count(self.scope.namespaces_resource)
+
     def collect(self):
         """List and back up every selected item (ordered types, main pass, actions, namespaces)."""
         scope, listed = self.scope, self.scope.listed
         selected = sorted(item["metadata"]["name"] for item in scope.namespace_items)
-        namespaces = namespaces_to_list(self.selection, selected, scope.namespaces_resource is not None)
-        self.log.info("Listing resources", types=len(listed), namespaces=len(selected))
+        namespaces = namespaces_to_list(self.selection, selected,
+                                        self._count_namespaces if scope.namespaces_resource is not None else None,
+                                        sum(1 for r in listed if r.namespaced))
+        self.log.info("Listing resources", types=len(listed), namespaces=len(selected),
+                      listing="cluster-wide" if namespaces is None else "per namespace")
 
         ordered_resources = scope.ordered_resources
         main = [r for r in listed if r.group_resource not in ordered_resources and r.group_resource != NAMESPACES]

@@ -21,6 +21,9 @@ The order, and why:
    per kopia repository (the data goes at the repository's next maintenance, as in Velero).
 5. Delete the restores' records, then the backup's other objects, the deletion record last.
 
+A backup with an object still under S3 Object Lock (docs/immutability.md) is left whole: step 1
+finds it and nothing is deleted; the result says until when (``locked_until``) and warns.
+
 A failure in 1 leaves the backup whole. A failure in 2-5 leaves it unlisted, with its deletion
 record and what was not deleted yet; rerunning ``state: absent`` finds it by those objects and
 finishes the job. Neither uploader can forget in several repositories at once, so hiding the backup
@@ -149,6 +152,7 @@ class BackupDeletion(object):
         self.snapshots = {}  # {repository: record IDs} of the backup
         self.existing = {}  # {repository: {record ID: full ID}} of those still in the repositories
         self.restores = {}
+        self.locked = None  # (mode, retain-until) when an object of the backup is still locked
 
     def read_record(self):
         data = self.store.get_bytes(layout.deletion_record_key(self.name))
@@ -199,6 +203,9 @@ class BackupDeletion(object):
         """Everything the deletion needs, read before anything changes; raises when a repository
         cannot be opened (wrong password, unreachable) or the password is missing."""
         self.keys = self.store.list_keys(layout.backup_dir(self.name))
+        self.locked = self.store.locked_until(self.keys)
+        if self.locked:
+            return  # nothing of it can go yet: neither its snapshots nor its restores' records
         recorded_restores = []
         if self.keys:
             self.snapshots, recorded_restores = self.recorded_snapshots(self.store.backup_metadata(self.name))
@@ -231,6 +238,14 @@ class BackupDeletion(object):
         self.store.delete(layout.deletion_record_key(self.name))
 
     def result(self):
+        if self.locked:
+            mode, until = self.locked
+            why = ("under S3 Object Lock (%s mode) until %s" % (mode, until) if until else
+                   "under an S3 Object Lock legal hold, until it is removed")
+            return {"changed": False, "name": self.name, "deleted_objects": [], "forgotten_snapshots": {},
+                    "deleted_restores": [], "locked_until": until, "lock_mode": mode,
+                    "warnings": ["backup %s is %s: nothing of it was deleted; it can be deleted from then on"
+                                 % (self.name, why)]}
         return {"changed": bool(self.keys or self.restores), "name": self.name,
                 "deleted_objects": [self.store.url(k) for k in self.keys],
                 "forgotten_snapshots": dict((identifier, sorted(found)) for identifier, found in self.existing.items()),
@@ -245,6 +260,6 @@ def delete_backup(store, location, name, check_mode, password, encryption=None, 
     if not check_mode:
         store.ensure_writable()
     deletion.prepare()
-    if not check_mode and (deletion.keys or deletion.restores):
+    if not check_mode and not deletion.locked and (deletion.keys or deletion.restores):
         deletion.delete()
     return deletion.result()

@@ -22,7 +22,15 @@ from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import A
 
 LIST_WORKERS = 4
 QUEUED_PAGES = 4  # pages in flight between the listing threads and the writer
-PER_NAMESPACE_LIST_LIMIT = 10  # up to this many selected namespaces, list namespaced types per namespace
+# Referenced items in up to this many namespaces are listed per namespace; so are up to this many selected
+# namespaces when the cluster does not say how many namespaces it has.
+PER_NAMESPACE_LIST_LIMIT = 10
+# Per namespace or cluster-wide when namespaces are selected (docs/performance.md, "Per namespace or
+# cluster-wide"): measured on the test bed, one more LIST request costs about what reading 100 more items
+# of a cluster-wide LIST does; the items of a namespace that is not selected are not known before listing,
+# so a namespace is taken to hold ITEMS_PER_NAMESPACE (the bench's hold 44 to 300).
+REQUEST_COST_IN_ITEMS = 100  # measured between 44 and 180
+ITEMS_PER_NAMESPACE = 50
 # Listing failures that mean "this type cannot be listed here" rather than a failed backup.
 NOT_LISTABLE = frozenset([404, 405])
 
@@ -49,14 +57,28 @@ class ArchivedPage(object):
 
 # ---------------------------------------------------------------- planning
 
-def namespaces_to_list(selection, selected, namespaces_listable):
-    """The namespaces to list namespaced types in one by one, or None to list them cluster-wide.
+def namespaces_to_list(selection, selected, count_namespaces, namespaced_types):
+    """The namespaces to list namespaced types in one by one, or None to list them cluster-wide
+    (items of other namespaces dropped by the selection).
 
-    A few namespaces: list in each (also what a namespace-restricted caller, who cannot list
-    namespaces, may do)."""
-    per_namespace = (not selection.namespaces.include_everything()
-                     and (len(selected) <= PER_NAMESPACE_LIST_LIMIT or not namespaces_listable))
-    return selected if per_namespace else None
+    ``count_namespaces()`` says how many namespaces the cluster has (None when unknown); it is None
+    itself when the caller may not list namespaces, who then lists in each selected namespace."""
+    if selection.namespaces.include_everything():
+        return None
+    if count_namespaces is None or len(selected) <= 1:
+        return selected
+    return selected if list_per_namespace(len(selected), count_namespaces(), namespaced_types) else None
+
+
+def list_per_namespace(selected_count, namespace_total, namespaced_types):
+    """Whether one LIST per selected namespace and namespaced type costs less than one cluster-wide
+    LIST per type: the first makes ``(selected_count - 1) * namespaced_types`` more requests, the
+    second reads the items of the namespaces that are not selected."""
+    if namespace_total is None:
+        return selected_count <= PER_NAMESPACE_LIST_LIMIT
+    extra_requests = (selected_count - 1) * namespaced_types
+    unselected_items = max(0, namespace_total - selected_count) * ITEMS_PER_NAMESPACE
+    return extra_requests * REQUEST_COST_IN_ITEMS < unselected_items
 
 
 def list_tasks(api_resources, namespaces, label_selector):

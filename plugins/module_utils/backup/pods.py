@@ -20,7 +20,9 @@ import threading
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import volume_info
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import DEFAULT_STORAGE_LOCATION, PODS, PVCS, PVS
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes import policies as volume_policies
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_agent as fs_backup
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import uploaders
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
@@ -43,6 +45,7 @@ class PodWork(object):
         self.settings = fs_backup.node_agent_settings(options.get("node_agent"))
         self.password = options.get("repository_password")
         self.uploader = uploaders.uploader(options.get("uploader_type"))
+        self.policies = volume_policies.parse_volume_policies(options.get("volume_policies"))
         self.backup_name = backup_name
         self.backup_uid = backup_uid
         self.results = results
@@ -50,9 +53,13 @@ class PodWork(object):
         self.check_mode = check_mode
         self.planned_volumes = []   # check mode: the pod volumes that would be backed up
         self._lock = threading.Lock()
-        self._pod_volumes = []      # volumes.PodVolume of every backed-up pod's selected volumes
+        # (pod summary, volume name, chosen by the annotations) of every backed-up pod's candidate volumes:
+        # the annotations' choice, or with volume policies every volume that can be backed up.
+        self._pod_volumes = []
         self._claims = {}           # (namespace, claim) -> bound PV name
         self._csi_pvs = set()
+        self._policy_claims = {}    # with volume policies: (namespace, claim) -> the claim, as policies read it
+        self._policy_pvs = {}       # with volume policies: PV name -> the PV
         self.persistent_volumes = []  # volume_info.persistent_volume_summary of each backed-up PV
         self.hooks_attempted = self.hooks_failed = 0
         self._hooked_pods = {}      # (namespace, name) -> pod, for post hooks
@@ -71,11 +78,15 @@ class PodWork(object):
         elif group_resource == PVCS:
             meta = item.get("metadata") or {}
             bound = (item.get("spec") or {}).get("volumeName")
-            if bound:
-                with self._lock:
+            with self._lock:
+                if bound:
                     self._claims[(meta.get("namespace"), meta.get("name"))] = bound
+                if self.policies:
+                    self._policy_claims[(meta.get("namespace"), meta.get("name"))] = item
         elif group_resource == PVS:
             with self._lock:
+                if self.policies:
+                    self._policy_pvs[item["metadata"]["name"]] = item
                 self.persistent_volumes.append(volume_info.persistent_volume_summary(item))
                 if (item.get("spec") or {}).get("csi"):
                     self._csi_pvs.add(item["metadata"]["name"])
@@ -83,16 +94,62 @@ class PodWork(object):
     def _observe_pod(self, item):
         selected, skipped = volumes.volumes_to_back_up(item, self.default_fs_backup)
         meta = item.get("metadata") or {}
-        if self.check_mode:
-            self.planned_volumes.extend({"namespace": meta.get("namespace"), "pod": meta.get("name"),
-                                         "volume": name} for name in selected)
         for name, reason in sorted(skipped.items()):
             self.results.warn("pod %s: volume %s not backed up: %s" % (meta.get("name"), name, reason),
                               namespace=meta.get("namespace"))
-        if selected:
+        candidates = volumes.backable_volumes(item) if self.policies else selected
+        if candidates:
             pod = _pod_summary(item)
             with self._lock:
-                self._pod_volumes.extend((pod, name) for name in selected)
+                self._pod_volumes.extend((pod, name, name in selected) for name in candidates)
+
+    def _chosen_volumes(self):
+        """(pod, volume name) of the volumes to back up: the annotations' choice, unless a volume
+        policy matches the volume (Velero's order: the first matching policy decides)."""
+        for pod, name, by_annotations in self._pod_volumes:
+            if not self.policies:
+                yield pod, name
+                continue
+            meta = pod["metadata"]
+            volume = next((v for v in pod["spec"]["volumes"] if v.get("name") == name), {})
+            claim_name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            claim = self._policy_claim(meta["namespace"], claim_name) if claim_name else None
+            bound = ((claim or {}).get("spec") or {}).get("volumeName")
+            policy = volume_policies.matching_policy(
+                self.policies, volume_policies.volume_facts(volume, claim, self._policy_pv(bound) if bound else None))
+            if policy is None:
+                if by_annotations:
+                    yield pod, name
+                continue
+            self.log.info("Volume policy decides", namespace=meta["namespace"], pod=meta["name"], volume=name,
+                          policy=policy.index, action=policy.action)
+            if policy.action == volume_policies.FS_BACKUP:
+                yield pod, name
+
+    def _policy_claim(self, namespace, name):
+        """The claim as the backup saw it, else as the cluster has it (the backup may leave claims out)."""
+        if (namespace, name) not in self._policy_claims:
+            claim = self._get("/api/v1/namespaces/%s/persistentvolumeclaims/%s" % (namespace, name))
+            self._policy_claims[(namespace, name)] = claim
+            bound = ((claim or {}).get("spec") or {}).get("volumeName")
+            if bound:  # where its data lives on the node, as for a claim the backup took
+                self._claims.setdefault((namespace, name), bound)
+        return self._policy_claims[(namespace, name)]
+
+    def _policy_pv(self, name):
+        if name not in self._policy_pvs:
+            self._policy_pvs[name] = self._get("/api/v1/persistentvolumes/%s" % name)
+            if (self._policy_pvs[name] or {}).get("spec", {}).get("csi"):
+                self._csi_pvs.add(name)
+        return self._policy_pvs[name]
+
+    def _get(self, path):
+        try:
+            return self.kube.request("GET", path)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
 
     # ---------------------------------------------------------------- hooks
 
@@ -133,7 +190,11 @@ class PodWork(object):
     def back_up_volumes(self, location_name=DEFAULT_STORAGE_LOCATION):
         """After every item: back the collected pod volumes up; returns the PodVolumeBackup records
         (None when nothing was backed up, as Velero writes `null`)."""
-        if self.check_mode or not self._pod_volumes:
+        chosen = list(self._chosen_volumes())
+        if self.check_mode:
+            self.planned_volumes = [{"namespace": pod["metadata"]["namespace"], "pod": pod["metadata"]["name"],
+                                     "volume": name} for pod, name in chosen]
+        if self.check_mode or not chosen:
             return None
         if not self.password:
             # The pods asked (annotations) but the caller gave no password: the objects are still
@@ -142,7 +203,7 @@ class PodWork(object):
                                "was not given: their data is not in this backup")
             return None
         work = []
-        for pod, name in self._pod_volumes:
+        for pod, name in chosen:
             meta = pod["metadata"]
             if (meta.get("namespace"), meta.get("name")) in self._blocked:
                 self.results.error("pod %s: volume %s not backed up: its pre hook failed" % (meta.get("name"), name),

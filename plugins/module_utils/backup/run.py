@@ -14,11 +14,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
 import gc
 import tempfile
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import manifest as integrity_manifest
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import progress as progress_object
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
@@ -29,7 +31,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup.collect impor
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.delete import delete_backup
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.scope import ScopeReader
-from ansible_collections.kubedr.backup.plugins.module_utils.backup.spec import validate_options
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.spec import signing_key, validate_options
 from ansible_collections.kubedr.backup.plugins.module_utils.common import cancel
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError, StorageError
@@ -50,7 +52,8 @@ class BackupRun(object):
     def __init__(self, kube, store, options, check_mode=False, now=utc_now, location=None, lease=None):
         self.kube = kube
         self.lease = lease  # checked before the commit: a run that lost its lease commits nothing
-        self.store = store
+        # Writes go through a recorder under the encryption: the manifest holds the stored bytes' digests.
+        self.store, self.stored = recording_store(store)
         self.location = location or {}
         self.options = options
         self.name = options["name"]
@@ -66,6 +69,8 @@ class BackupRun(object):
         self.uid = str(uuid.uuid4())
         self.pod_work = None
         self.pod_volume_backups = None  # PodVolumeBackup records; None is stored as Velero's `null`
+        self.signing_key = None
+        self.integrity = None  # what the result says of the manifest written
         self.progress = progress_object.ProgressRecorder(store, self.keys["progress"], self._progress_document,
                                                          enabled=not check_mode)
 
@@ -108,11 +113,14 @@ class BackupRun(object):
     def _upload(self, tarball, phase, completed):
         self._progress("Uploading", force=True)
         tarball.seek(0)
+        item_digests = tempfile.TemporaryFile()  # one streamed read of the local file, before it is sent
+        items = dict(integrity_manifest.write_item_digests(tarball, item_digests), key=self.keys["item_digests"])
         self.log.info("Backup completed", phase=phase, items=len(self.index))
         # Independent objects, uploaded together (compression releases the GIL); the commit
         # marker waits for all of them.
         uploads = [
             lambda: self.store.upload_file(self.keys["tarball"], tarball),
+            lambda: self.store.upload_file(self.keys["item_digests"], item_digests),
             lambda: storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to),
             lambda: self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list()),
             lambda: self.store.put_json_gz(self.keys["results"], self.results.to_dict()),
@@ -121,20 +129,37 @@ class BackupRun(object):
             lambda: self.store.put_json_gz(self.keys["volume_info"], volume_info.backup_volume_info(
                 self.pod_work.persistent_volumes, self.pod_volume_backups)),
         ]
-        with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
-            for upload in [pool.submit(upload) for upload in uploads]:
-                upload.result()  # the first failure is raised once all have ended
+        try:
+            with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
+                for upload in [pool.submit(upload) for upload in uploads]:
+                    upload.result()  # the first failure is raised once all have ended
+        finally:
+            item_digests.close()
         self._progress(phase, force=True)
         document = velero.backup_object(self.name, self.spec, self._status(phase, completed),
                                         self.options.get("labels"), self._annotations(), uid=self.uid,
                                         created=rfc3339(self.started))
+        marker = archive.encode_json(document) + b"\n"
+        self._write_manifest(items, marker)
         with cancel.shielded():
             cancel.check()
             if self.lease is not None:
                 self.lease.check()
             # The commit marker, last: until it exists the backup does not exist.
-            self.store.put_bytes(self.keys["metadata"], archive.encode_json(document) + b"\n")
+            self.store.put_bytes(self.keys["metadata"], marker)
         return document
+
+    def _write_manifest(self, items, marker):
+        """The integrity manifest (docs/integrity.md), signed when a key is given: the digests of the
+        objects just uploaded as stored, of the commit marker about to be written, and of the items."""
+        objects = dict((self.keys[role], self.stored.recorded[self.keys[role]]) for role in MANIFEST_ROLES)
+        document = integrity_manifest.build(self.name, self.uid, rfc3339(self.started), objects, self.keys["metadata"],
+                                            marker, items, encrypted=isinstance(self.store, crypto.EncryptedStore))
+        if self.signing_key is not None:
+            document = integrity_manifest.sign(document, self.signing_key)
+        data = integrity_manifest.encode(document)
+        self.store.put_bytes(self.keys["manifest"], data)
+        self.integrity = integrity_summary(document)
 
     def _status(self, phase, completed):
         return velero.backup_status(phase, self.started, parse_duration(self.spec["ttl"]), len(self.index),
@@ -150,7 +175,12 @@ class BackupRun(object):
 
     def execute(self):
         self.spec = validate_options(self.options)
+        self.signing_key = signing_key(self.options)
         self.started = self.now()
+        if not self.check_mode and self.store.object_lock:
+            # Immutable (docs/immutability.md): every object locked until the backup expires, written once.
+            self.store.lock_backup(self.name, self.started + datetime.timedelta(seconds=parse_duration(self.spec["ttl"])))
+            self.progress.interval = progress_object.WRITE_ONCE_INTERVAL
         tarball = None
         try:
             self._prepare()
@@ -193,8 +223,11 @@ class BackupRun(object):
         if not self.check_mode:
             # Best effort, for diagnosis; the commit marker is never written for a failed run.
             try:
-                storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to)
-                self.store.put_json_gz(self.keys["results"], self.results.to_dict())
+                # Those a locked run uploaded already stay as they are: its objects are written once.
+                if self.keys["logs"] not in self.store.written_once:
+                    storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to)
+                if self.keys["results"] not in self.store.written_once:
+                    self.store.put_json_gz(self.keys["results"], self.results.to_dict())
                 self._progress(results.FAILED, force=True)
             except StorageError:
                 pass
@@ -219,7 +252,31 @@ class BackupRun(object):
             "archive_size": size,
             "format_version": archive.FORMAT_VERSION,
             "pod_volumes": self.pod_work.planned_volumes if self.check_mode else pod_volume_summary(self.pod_volume_backups),
+            "integrity": self.integrity,
         }
+
+
+# The objects a run uploads before its manifest; the progress object and the lease are rewritten, not listed.
+MANIFEST_ROLES = ("tarball", "item_digests", "logs", "resource_list", "results", "pod_volume_backups",
+                  "volume_snapshots", "volume_info")
+
+
+def recording_store(store):
+    """(the store to write a backup through, the recorder of what is stored): the recorder sits under
+    the encryption, so it sees the bytes as the bucket holds them."""
+    if isinstance(store, crypto.EncryptedStore):
+        recorder = integrity_manifest.RecordingStore(store.plain_store, layout.gzip_json)
+        return crypto.EncryptedStore(recorder, store.cipher), recorder
+    recorder = integrity_manifest.RecordingStore(store, layout.gzip_json)
+    return recorder, recorder
+
+
+def integrity_summary(document):
+    """What the result says of a backup's manifest: None when it has none."""
+    if document is None:
+        return None
+    return {"manifest": True, "signed_by": (document.get("signature") or {}).get("keyFingerprint"),
+            "objects": len(document.get("objects") or {}) + 1, "items": (document.get("items") or {}).get("count")}
 
 
 def pod_volume_summary(records):
@@ -253,7 +310,17 @@ def summary_from_stored(store, name, document, changed):
         "archive_size": store.backup_size(name),
         "format_version": status.get("formatVersion"),
         "pod_volumes": pod_volume_summary(store.get_json_gz(keys["pod_volume_backups"])),
+        "integrity": integrity_summary(stored_manifest(store, keys["manifest"])),
     }
+
+
+def stored_manifest(store, key):
+    """A committed backup's manifest, or None when it has none or it cannot be read (k8s_backup_info verifies)."""
+    data = store.get_bytes(key)
+    try:
+        return integrity_manifest.decode(data) if data is not None else None
+    except KubedrError:
+        return None
 
 
 def run(auth, location, options, check_mode=False, kube_factory=KubeClient):

@@ -8,12 +8,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import manifest as integrity_manifest
 from ansible_collections.kubedr.backup.plugins.module_utils.archive.velero import velero_hooks
 from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import DEFAULT_STORAGE_LOCATION
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import format_duration, parse_duration
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import parse_label_selector, to_label_selector
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import hooks
+from ansible_collections.kubedr.backup.plugins.module_utils.volumes.policies import parse_volume_policies
 
 DEFAULT_TTL_SECONDS = 720 * 3600  # Velero's, for a zero TTL
 
@@ -76,4 +80,17 @@ def validate_options(options):
     selection.validate_filters(options)
     for key, value in (options.get("labels") or {}).items():
         parse_label_selector("%s=%s" % (key, value))
+    signing_key(options)  # a bad key fails before anything is written
+    parse_volume_policies(options.get("volume_policies"))
     return backup_spec(options)
+
+
+def signing_key(options, environ=None):
+    """The Ed25519 key that signs the backup's integrity manifest (``signing_key``, else
+    KUBEDR_SIGNING_KEY), or None: the manifest is then written unsigned."""
+    environ = os.environ if environ is None else environ
+    value = options.get("signing_key") or environ.get(integrity_manifest.SIGNING_KEY_ENV)
+    if not value:
+        return None
+    option = "signing_key" if options.get("signing_key") else integrity_manifest.SIGNING_KEY_ENV
+    return integrity_manifest.load_signing_key(value, option)

@@ -8,7 +8,30 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
+
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+
+
+def load_text(text, where):
+    """An option given as JSON or YAML text (a Velero ConfigMap body) -> data; a clear error naming
+    ``where`` otherwise."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    if not HAS_YAML:
+        raise InvalidOptionError("%s: is not JSON (YAML text needs the PyYAML package)" % where)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidOptionError("%s: is neither JSON nor YAML: %s" % (where, error))
 
 
 def option_fields(value, where, allowed, required=(), aliases=None):

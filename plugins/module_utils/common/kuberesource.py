@@ -30,6 +30,13 @@ PRIORITY_CLASSES = "priorityclasses.scheduling.k8s.io"
 SERVICES = "services"
 JOBS = "jobs.batch"
 ROLE_BINDINGS = "rolebindings.rbac.authorization.k8s.io"
+ROLES = "roles.rbac.authorization.k8s.io"
+DEPLOYMENTS = "deployments.apps"
+REPLICA_SETS = "replicasets.apps"
+STATEFUL_SETS = "statefulsets.apps"
+DAEMON_SETS = "daemonsets.apps"
+CRON_JOBS = "cronjobs.batch"
+REPLICATION_CONTROLLERS = "replicationcontrollers"
 ENDPOINT_SLICES = "endpointslices.discovery.k8s.io"
 
 # Labels Velero sets or reads.

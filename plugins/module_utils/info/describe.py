@@ -13,11 +13,13 @@ __metaclass__ = type
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import NotFoundError, StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource import SCHEDULE_NAME_LABEL
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import parse_duration, utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.info import details
+from ansible_collections.kubedr.backup.plugins.module_utils.info import integrity
 from ansible_collections.kubedr.backup.plugins.module_utils.info import records
+from ansible_collections.kubedr.backup.plugins.module_utils.info import retention
 from ansible_collections.kubedr.backup.plugins.module_utils.info.filters import ListingFilter
 from ansible_collections.kubedr.backup.plugins.module_utils.info.progress import DEFAULT_STALE_AFTER, progress_view, unfinished_phase
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import validate_object_name
@@ -121,7 +123,11 @@ def list_backups(store, listing_filter=None, now=None, stale_after=DEFAULT_STALE
         present = grouped[name]
         if layout.backup_keys(name)["metadata"] in present:
             document = store.backup_metadata(name)
-            return backup_summary(store, name, document) if document is not None else None
+            if document is None:
+                return None
+            summary = backup_summary(store, name, document)
+            summary["last_verification"] = records.last_verification(store, name, present)
+            return summary
         if not listing_filter.include_uncommitted or layout.deletion_record_key(name) in present:
             return None
         return uncommitted_summary(store, name, present, now, stale_after, encryption, strict=False)[0]
@@ -182,6 +188,7 @@ def describe_backup(store, name, options=None, now=None, present=None):
         if document is not None:
             stored = (store.get_json_gz(keys["results"]) or {}) if keys["results"] in present else {}
             described = backup_summary(store, name, document)
+            described["last_verification"] = records.last_verification(store, name, present)
             described.update({
                 "spec": document.get("spec") or {},
                 "status": document.get("status") or {},
@@ -215,7 +222,12 @@ def describe_backup(store, name, options=None, now=None, present=None):
 def run(location, options, now=None):
     """Entry point of k8s_backup_info."""
     listing_filter = ListingFilter(options, "backup")  # bad filters fail before anything is read
+    if options.get("retention") is not None:
+        _check_retention_options(options)
     stale_after = parse_duration(options.get("stale_after") or DEFAULT_STALE_AFTER, "stale_after", "5m or 1h")
+    if options.get("verify_integrity") and not options.get("name"):
+        raise InvalidOptionError("verify_integrity needs name: one backup is verified at a time")
+    public_key = integrity.verify_key(options) if options.get("verify_integrity") else None
     store = storage_mod.open_store(location)
     store.check(for_write=False)
     now = now or utc_now()
@@ -223,11 +235,26 @@ def run(location, options, now=None):
         name = validate_object_name(options["name"], "backup name")
         present = set(store.list_keys(layout.backup_dir(name)))
         document = store.backup_metadata(name) if layout.backup_keys(name)["metadata"] in present else None
+        plain_store = store
         if document is not None:
             store = crypto.open_backup(store, options.get("encryption"), document, "backup %s" % name)
         backup = describe_backup(store, name, options, now, present)
+        if options.get("verify_integrity"):
+            backup["integrity"] = (integrity.check_stored_backup(plain_store, location, name, options, public_key)
+                                   if document is not None else {"status": "not_committed", "problems": []})
         return {"changed": False, "backups": [backup], "backup": backup}
     grouped = records.keys_by_name(store, "backups")
     listing = list_backups(store, listing_filter, now, stale_after, grouped=grouped, encryption=options.get("encryption"))
-    return {"changed": False, "backups": listing,
-            "unfinished_deletions": unfinished_deletions(grouped)}
+    result = {"changed": False, "backups": listing, "unfinished_deletions": unfinished_deletions(grouped)}
+    if options.get("retention") is not None:
+        result["retention"] = retention.decide(options["retention"], listing, now)
+    return result
+
+
+def _check_retention_options(options):
+    """A retention decision needs every backup of its schedules: the filters that hide some are refused."""
+    hiding = [key for key in ("name", "phase", "newest", "expired") if options.get(key) is not None]
+    if hiding:
+        raise InvalidOptionError("retention cannot be combined with %s: the policy must see every backup of a schedule "
+                                 "(filter with schedule or label_selector only)" % ", ".join(hiding))
+    retention.Policy(options["retention"])

@@ -4,7 +4,8 @@
 """What a run that has no final record yet is doing, from its progress object (pure).
 
 A running backup or restore rewrites ``<name>-progress.json`` every few seconds (also while a
-long upload reports nothing, through a timer). A backup is final once ``velero-backup.json``
+long upload reports nothing, through a timer); a backup on an object-lock location writes numbered
+objects instead, and the store reads the last (docs/immutability.md). A backup is final once ``velero-backup.json``
 exists, a restore once its log is stored. Without those, the progress object says where the run
 is; one that has not been rewritten for longer than ``stale_after`` belongs to a run that
 stopped without saying so (the process was killed, the host went away): its phase is

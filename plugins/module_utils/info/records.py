@@ -13,8 +13,10 @@ import gzip
 import io
 import json
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import verification
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 
 
@@ -86,3 +88,18 @@ def uncommitted_store(store, keys, present, option, what):
         _header_bytes, header = crypto.read_header(io.BytesIO(head), store.url(key))
         return crypto.EncryptedStore(store, crypto.Cipher.for_params(secret, header, what)), None
     return store, None
+
+
+def last_verification(store, name, present):
+    """The outcome of the newest restore drill of a backup (its newest verification record), None when never drilled.
+    One small read, only for a backup that has records."""
+    keys = layout.verification_keys(name, present)
+    if not keys:
+        return None
+    store = getattr(store, "plain_store", store)  # records are written in the clear, also beside an encrypted backup
+    data = store.get_bytes(keys[-1])
+    try:
+        record = json.loads(data.decode("utf-8")) if data is not None else None
+    except (ValueError, UnicodeDecodeError):
+        record = None
+    return verification.view(record, store.url(keys[-1]))

@@ -219,6 +219,16 @@ class KubeClient(object):
         for data, _document in self._pages(api_resource, namespace, label_selector, page_size, decode=False):
             yield data
 
+    def count(self, api_resource, namespace=None):
+        """How many items of a type there are, from a one-item page (its ``remainingItemCount``, which
+        the server gives for a paginated LIST without selectors); None when the server does not say."""
+        document = self.get(api_path(api_resource, namespace), {"limit": 1}) or {}
+        remaining = (document.get("metadata") or {}).get("remainingItemCount")
+        listed = len(document.get("items") or [])
+        if remaining is None:
+            return None if (document.get("metadata") or {}).get("continue") else listed
+        return listed + int(remaining)
+
     def list_items(self, api_resource, namespace=None, label_selector=None):
         """Every item of a resource type, one at a time (pages fetched lazily)."""
         for page in self.list_pages(api_resource, namespace, label_selector):

@@ -135,7 +135,8 @@ def _uncommitted_backup(store, name, files):
     if layout.deletion_record_key(name).split("/")[-1] in files:
         return None
     progress = {}
-    if keys["progress"].split("/")[-1] in files:
+    # A locked run writes its progress under numbered keys (storage/layout.py); get_bytes reads the last.
+    if keys["progress"].split("/")[-1] in files or layout.numbered_names(keys["progress"], files):
         data = store.get_bytes(keys["progress"])
         try:
             progress = json.loads(data.decode("utf-8")) if data else {}

@@ -75,13 +75,15 @@ def _unserved(desired):
 class ClusterWriter(object):
     """Creates, updates and recreates items in the cluster; then waits for what the writes
     start: restored CRDs to be served after their tier, and once every tier is done the pods'
-    volume data and exec hooks (``pods.PodWork``)."""
+    volume data and exec hooks (``pods.PodWork``). With a ``readiness.TierGate`` the workloads a
+    tier wrote are waited for before the next tier starts."""
 
-    def __init__(self, kube, report, scope, pods):
+    def __init__(self, kube, report, scope, pods, gate=None):
         self.kube = kube
         self.report = report
         self.scope = scope
         self.pods = pods
+        self.gate = gate
 
     def unserved(self, task, desired):
         raise _unserved(desired)
@@ -113,6 +115,8 @@ class ClusterWriter(object):
             body["metadata"] = dict((k, v) for k, v in (body.get("metadata") or {}).items()
                                     if k not in SERVER_METADATA_FIELDS)
             self.kube.patch(task.api_resource, name, body, namespace)
+            if self.gate is not None:
+                self.gate.written(task, namespace, name)
             return ItemResult(UPDATED, desired, PLAN_UPDATE, reason="exists and differs")
         path = api_path(task.api_resource, namespace, name)
         self.kube.request("DELETE", path, body={"propagationPolicy": "Foreground"})
@@ -130,6 +134,8 @@ class ClusterWriter(object):
         return self.kube.create(task.api_resource, desired, namespace, decode=task.group_resource == kr.PODS)
 
     def _after_create(self, task, desired, created):
+        if self.gate is not None:
+            self.gate.written(task, namespace_of(task, desired), desired["metadata"]["name"])
         if self.scope.ctx.restores_status_of_item(task.group_resource, desired) and desired.get("status"):
             path = api_path(task.api_resource, namespace_of(task, desired), desired["metadata"]["name"])
             try:
@@ -156,6 +162,8 @@ class ClusterWriter(object):
     def after_tier(self, tier):
         if kr.CRDS in tier:
             self._wait_for_crds()
+        if self.gate is not None:
+            self.gate.wait()
 
     def after_tiers(self):
         self.pods.restore_volumes()

@@ -114,6 +114,7 @@ class RestoreContext:
         pvs_to_reprovision); claims bound to them lose spec.volumeName so that a new
         volume is provisioned.
     resource_modifiers: modifiers.validate_modifiers() of the option.
+    patch_schemas: where strategic merge patches find each type's patch strategy.
     """
     backup_name: str
     restore_name: str
@@ -124,6 +125,7 @@ class RestoreContext:
     fs_backed_pvcs: FrozenSet[Tuple[str, str]] = frozenset()
     reprovisioned_pvs: FrozenSet[str] = frozenset()
     resource_modifiers: Tuple[Any, ...] = ()
+    patch_schemas: Any = None  # kube.openapi.OpenApiSchemas when a modifier has strategic merge patches
 
     def restores_status_of(self, group_resource):
         return "*" in self.restore_status or group_resource in self.restore_status
@@ -478,7 +480,7 @@ def prepare_for_restore(item, group_resource, ctx):
                               restore_labels=group_resource != kr.NAMESPACES)
     applied = []
     if ctx.resource_modifiers:
-        prepared, applied = apply_modifiers(prepared, group_resource, ctx.resource_modifiers)
+        prepared, applied = apply_modifiers(prepared, group_resource, ctx.resource_modifiers, ctx.patch_schemas)
     metadata = prepared.setdefault("metadata", {})
     if metadata.get("namespace"):
         metadata["namespace"] = map_namespace(metadata["namespace"], ctx.namespace_mapping)

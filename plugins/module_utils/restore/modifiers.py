@@ -4,8 +4,10 @@
 """Resource modifiers: Velero's `resourceModifierRules` (version v1) as the
 `resource_modifiers` option, applied to items before they are created.
 
-A rule is `{conditions: {...}, patches: [...]}` or `{conditions: {...},
-merge_patches: [...]}`. Keys are snake_case; Velero's camelCase keys are accepted
+A rule is `{conditions: {...}, patches: [...]}`, `{conditions: {...},
+merge_patches: [...]}` or `{conditions: {...}, strategic_patches: [...]}` (Kubernetes
+strategic merge patches, by the patch strategy the cluster's OpenAPI schema gives each field:
+strategic_merge.py). Keys are snake_case; Velero's camelCase keys are accepted
 too, so a Velero resource-modifier ConfigMap body works unchanged (the whole
 `{version: v1, resourceModifierRules: [...]}` document, as a dict or YAML text).
 
@@ -43,9 +45,10 @@ from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
-from ansible_collections.kubedr.backup.plugins.module_utils.common.fields import as_list, nonempty_string, option_fields
+from ansible_collections.kubedr.backup.plugins.module_utils.common.fields import as_list, load_text, nonempty_string, option_fields
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.filters import glob_match
 from ansible_collections.kubedr.backup.plugins.module_utils.selection.labels import LabelSelector, parse_selector_option
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import strategic_merge
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.patches import (
     PATCH_OPERATIONS,
     ModifierError,
@@ -62,12 +65,6 @@ try:
     HAS_JMESPATH = True
 except ImportError:
     HAS_JMESPATH = False
-
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:
-    HAS_YAML = False
 
 OPTION = "resource_modifiers"
 SUPPORTED_VERSION = "v1"
@@ -175,6 +172,7 @@ class ModifierRule:
     matches_expression: Optional[Any] = None
     patches: Tuple[dict, ...] = ()
     merge_patches: Tuple[dict, ...] = ()
+    strategic_patches: Tuple[dict, ...] = ()
 
 
 def _fields(value, where, allowed, required=()):
@@ -260,25 +258,11 @@ def _validate_patch(value, where):
     return patch
 
 
-def _load_text(text, where):
-    """JSON or YAML text -> data."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    if not HAS_YAML:
-        raise InvalidOptionError("%s: is not JSON (YAML text needs the PyYAML package)" % where)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise InvalidOptionError("%s: is neither JSON nor YAML: %s" % (where, error))
-
-
 def _validate_merge_patch(value, where):
     fields = _fields(value, where, ("patch_data",), required=("patch_data",))
     data = fields["patch_data"]
     if isinstance(data, str):
-        data = _load_text(data, where + ".patch_data")
+        data = load_text(data, where + ".patch_data")
     if not isinstance(data, dict):
         raise InvalidOptionError("%s.patch_data: must be a dict (or its JSON/YAML text)" % where)
     return data
@@ -288,17 +272,23 @@ def _validate_rule(value, index):
     where = "%s[%d]" % (OPTION, index)
     fields = _fields(value, where, ("conditions", "patches", "merge_patches", "strategic_patches"),
                      required=("conditions",))
-    if fields.get("strategic_patches"):
-        raise InvalidOptionError("%s.strategic_patches: strategic merge patches are not supported; "
-                                 "use patches (JSON patch) or merge_patches (JSON merge patch)" % where)
     conditions = _validate_conditions(fields["conditions"], where + ".conditions")
     patches = tuple(_validate_patch(p, "%s.patches[%d]" % (where, i))
                     for i, p in enumerate(as_list(fields.get("patches"), where + ".patches")))
     merges = tuple(_validate_merge_patch(p, "%s.merge_patches[%d]" % (where, i))
                    for i, p in enumerate(as_list(fields.get("merge_patches"), where + ".merge_patches")))
-    if bool(patches) == bool(merges):
-        raise InvalidOptionError("%s: give either patches or merge_patches (one kind per rule)" % where)
-    return ModifierRule(index=index, patches=patches, merge_patches=merges, **conditions)
+    strategic = tuple(_validate_merge_patch(p, "%s.strategic_patches[%d]" % (where, i))
+                      for i, p in enumerate(as_list(fields.get("strategic_patches"), where + ".strategic_patches")))
+    if len([kind for kind in (patches, merges, strategic) if kind]) != 1:
+        raise InvalidOptionError("%s: give one of patches, merge_patches or strategic_patches (one kind per rule)"
+                                 % where)
+    return ModifierRule(index=index, patches=patches, merge_patches=merges, strategic_patches=strategic,
+                        **conditions)
+
+
+def uses_strategic_patches(rules):
+    """Whether validated rules need the cluster's schemas (strategic merge patches)."""
+    return any(rule.strategic_patches for rule in rules or ())
 
 
 def validate_modifiers(rules):
@@ -311,7 +301,7 @@ def validate_modifiers(rules):
     if rules is None or rules == []:
         return ()
     if isinstance(rules, str):
-        rules = _load_text(rules, OPTION)
+        rules = load_text(rules, OPTION)
     if isinstance(rules, dict):
         document = _fields(rules, OPTION, ("version", "resource_modifier_rules"),
                            required=("resource_modifier_rules",))
@@ -354,10 +344,26 @@ def _describe(item):
     return str(metadata.get("name"))
 
 
-def apply_modifiers(item, group_resource, rules):
+def _strategic_patches(item, patches, schemas):
+    kind_schema = schemas.kind_schema(item.get("apiVersion"), item.get("kind")) if schemas is not None else None
+    if kind_schema is None:
+        raise ModifierError("the cluster publishes no OpenAPI schema for %s %s: a strategic merge patch needs "
+                            "its type's patch strategy (use merge_patches)" % (item.get("apiVersion"), item.get("kind")))
+    walker = strategic_merge.SchemaWalker(kind_schema.components)
+    for patch in patches:
+        try:
+            item = strategic_merge.strategic_merge(item, patch, kind_schema.schema, walker)
+        except strategic_merge.StrategicMergeError as error:
+            raise ModifierError("strategic merge patch: %s" % error)
+    return item
+
+
+def apply_modifiers(item, group_resource, rules, schemas=None):
     """Apply resource modifier rules to an item; return (item, indexes of the rules applied).
 
     `rules` are validate_modifiers()'s result (raw option values are validated first).
+    `schemas` (kube.openapi.OpenApiSchemas) gives strategic merge patches the patch strategy
+    of the item's type.
     The input is never modified: the item itself comes back when no rule applied, a
     new dict otherwise. Raises ModifierError naming the rule and the item when a patch
     cannot be applied.
@@ -372,6 +378,8 @@ def apply_modifiers(item, group_resource, rules):
         try:
             if rule.patches:
                 result = json_patch(result, rule.patches)
+            elif rule.strategic_patches:
+                result = _strategic_patches(result, rule.strategic_patches, schemas)
             else:
                 for patch in rule.merge_patches:
                     result = merge_patch(result, patch)

@@ -16,9 +16,12 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource 
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.hooks import parse_restore_hooks_option
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.integrity import integrity_settings
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.mapping import validate_namespace_mapping
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import validate_modifiers
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.named_items import parse_item_patterns
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import parse_priorities
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.readiness import validate_option as ready_gate_option
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy import NONE, POLICIES
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import check_included_resources_restorable
 
@@ -75,6 +78,11 @@ def validate_options(options):
     options["restore_hooks"] = parse_restore_hooks_option(options.get("hooks"))
     if options.get("restore_pvs") is None:
         options["restore_pvs"] = True
+    parse_item_patterns(options.get("items"), [])  # the shape now; resource names once discovery is read
+    if options.get("with_related") is None:
+        options["with_related"] = True
+    options["wait_for_ready"] = ready_gate_option(options.get("wait_for_ready"))
+    integrity_settings(options)  # the mode and verify_key (read and parsed) fail here, before any read
     return options
 
 

@@ -252,8 +252,10 @@ class PodWork(object):
             scope = {"namespace": meta.get("namespace")}
             for restore_hook in exec_hooks:
                 wait = restore_hook.wait_timeout or volume_timeout
+                container = restore_hook.hook.container or hooks.default_container(pod)
                 try:
-                    running = self._wait_for_running_pod(meta["namespace"], meta["name"], wait)
+                    running = self._wait_for_container(meta["namespace"], meta["name"], container, wait,
+                                                       restore_hook.wait_for_ready)
                 except KubedrError as error:
                     self.report.results.error("pod %s: restore hook %s not run: %s" % (
                         meta["name"], restore_hook.hook.name, error), **scope)
@@ -264,15 +266,17 @@ class PodWork(object):
                 if failed:
                     break
 
-    def _wait_for_running_pod(self, namespace, name, timeout):
-        def running():
+    def _wait_for_container(self, namespace, name, container, timeout, wait_for_ready):
+        """The pod once the hook's container runs (or is Ready, with wait_for_ready), as Velero waits."""
+        def up():
             try:
                 pod = self.kube.get("/api/v1/namespaces/%s/pods/%s" % (namespace, name))
             except ApiException as error:
                 raise ClusterError("cannot read the pod: %s" % api_reason(error))
-            return pod if (pod.get("status") or {}).get("phase") == "Running" else None
+            return pod if hooks.container_up(pod, container, wait_for_ready) else None
 
-        pod = poll(running, timeout, POLL_INTERVAL)
+        pod = poll(up, timeout, POLL_INTERVAL)
         if pod is None:
-            raise ClusterError("the pod was not running within %ss" % timeout)
+            raise ClusterError("container %s was not %s within %ss" % (
+                container, "Ready" if wait_for_ready else "running", timeout))
         return pod

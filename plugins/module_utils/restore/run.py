@@ -51,6 +51,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.storage import layou
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import leases
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import NodeAgentVolumeRestorer, node_agent_settings
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import integrity
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import rerun
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.cluster import (
@@ -69,6 +70,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.options impo
     validate_options,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.pods import PodWork
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.readiness import TierGate
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy import PLAN_FAIL
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.report import FAILED, ItemResult, RestoreReport
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.scope import RestoreScope
@@ -168,7 +170,10 @@ class RestoreRun(object):
         if self.check_mode:
             self.writer = PreviewWriter(self.kube, self.report, self.scope)
         else:
-            self.writer = ClusterWriter(self.kube, self.report, self.scope, pods)
+            gate = None
+            if self.options.get("wait_for_ready"):
+                gate = TierGate(self.kube, self.report, self.options["wait_for_ready"], self.scope.discovery.resources)
+            self.writer = ClusterWriter(self.kube, self.report, self.scope, pods, gate)
         self.items = ItemRestorer(self.options, self.scope, pods, self.writer, self.report)
         self.namespaces = Namespaces(self.kube, self.options, self.extracted, self.scope, self.items, self.writer,
                                      self.report)
@@ -309,6 +314,7 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
             return results.add_run_warnings(rerun.stored_result(store, stored), hints.RESTORE, agents)
     backup = find_backup(store, options)
     backup_name = backup["metadata"]["name"]
+    plain_store = store
     # An encrypted backup: the key is checked here, before anything touches the cluster.
     store = crypto.open_backup(store, options.get("encryption"), backup, "backup %s" % backup_name)
     if not options.get("name"):
@@ -324,14 +330,27 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
     with lease if lease is not None else contextlib.nullcontext():
         if lease is not None:
             _check_name_is_free(store, options["name"])  # the run that held the lease may have finished meanwhile
-        tarball = storage_mod.download_to_tempfile(store, layout.backup_keys(backup_name)["tarball"])
+        try:  # before anything reaches the cluster; the restore then reads only the verified bytes
+            checked = integrity.check_backup(plain_store, backup_name, options)
+        except integrity.IntegrityRefusal as refused:
+            return {"changed": False, "failed": True, "msg": refused.message, "name": options["name"],
+                    "backup_name": backup_name, "integrity": refused.report}
+        if checked is not None:
+            store, backup, tarball = checked.store, checked.document, checked.tarball
+        else:
+            tarball = storage_mod.download_to_tempfile(store, layout.backup_keys(backup_name)["tarball"])
         try:
             result = RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(tarball)
         except ClusterError as error:  # the cluster refused before anything was written: say what to do
             raise ClusterError(hints.with_fix(hints.RESTORE, str(error), agents))
         finally:
             tarball.close()
+            if checked is not None:
+                checked.close()
+    result["integrity"] = checked.report if checked is not None else {"status": "not_checked"}
     results.add_run_warnings(result, hints.RESTORE, agents)
+    if checked is not None and checked.warning:
+        result.setdefault("warnings", []).append(checked.warning)
     if lease is not None and lease.unsupported:
         result.setdefault("warnings", []).append(
             "%s: a concurrent run of the same name would not be detected" % lease.unsupported)

@@ -10,9 +10,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.openapi import OpenApiSchemas
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as actions
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import named_items
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import uses_strategic_patches
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.items import MALFORMED_ITEM_ERRORS, Task
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import parse_priorities
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.mapping import validate_namespace_mapping
@@ -47,6 +50,7 @@ class RestoreScope(object):
         self.discovery = None
         self.synthetic = []
         self.selection = None
+        self.named = None  # the parsed ``items`` patterns; None restores every item the filters select
         self.ctx = None
         self.additional = set()  # (group_resource, namespace, name) pulled in by restored items
         self._crd_pending = None
@@ -67,6 +71,11 @@ class RestoreScope(object):
         namespaces.update(name for _ns, name, _ref in (namespace_items.items() if namespace_items else ()))
         restored_namespaces = sorted(ns for ns in namespaces if self.selection.namespace_included(ns))
         validate_namespace_mapping(self.options["namespace_mapping"], restored_namespaces)
+        self.named = named_items.parse_item_patterns(self.options.get("items"), self.discovery.resources + self.synthetic)
+        if self.named is not None:
+            self._warn_unmatched_patterns(report)
+            if self.options.get("with_related", True):
+                self._plan_related()
         self._plan_additional()
         self.ctx = self._restore_context(pod_volume_backups)
         self._report_invalid_items(report)
@@ -113,6 +122,47 @@ class RestoreScope(object):
             synthetic.append(ApiResource(group, version, resource, sample.get("kind", ""), index.namespaced))
         return synthetic
 
+    def _warn_unmatched_patterns(self, report):
+        for pattern in self.named:
+            if not any(named_items.named([pattern], group_resource, ns, name)
+                       for group_resource, index in self.extracted.groups.items() for ns, name, _ref in index.items()):
+                message = "items: %r names no item of the backup" % pattern.text
+                report.results.warn(message)
+                report.log.warning(message)
+
+    def _plan_related(self):
+        """The items the named items pull in (``named_items.references``, and the bindings of a
+        ServiceAccount), transitively: they are restored as additional items."""
+        loaded = {}  # group-resource -> [(namespace, name, item)], each referenced type read once
+
+        def items_of(group_resource):
+            if group_resource not in loaded:
+                loaded[group_resource] = list(self.extracted.items_of(group_resource))
+            return loaded[group_resource]
+
+        pending = []
+        for group_resource in list(self.extracted.groups):
+            if not any("*" in p.group_resources or group_resource in p.group_resources for p in self.named):
+                continue
+            for namespace, name, item in self.extracted.items_of(group_resource):
+                if named_items.named(self.named, group_resource, namespace, name) and \
+                        self.selected(group_resource, item, namespace) is None:
+                    pending.append((group_resource, namespace, item))
+        while pending:
+            group_resource, namespace, item = pending.pop()
+            wanted = named_items.references(group_resource, namespace, item)
+            if group_resource == kr.SERVICE_ACCOUNTS:
+                account = (item.get("metadata") or {}).get("name")
+                wanted.extend((gr, ns, name) for gr in (kr.ROLE_BINDINGS, kr.CLUSTER_ROLE_BINDINGS)
+                              for ns, name, binding in items_of(gr)
+                              if named_items.binds_service_account(binding, ns, namespace, account))
+            for ref_group_resource, ref_namespace, ref_name in wanted:
+                for ns, name, referenced in items_of(ref_group_resource):
+                    key = (ref_group_resource, ns, name)
+                    if ns == ref_namespace and key not in self.additional and named_items.named_part(ref_name, name):
+                        self.additional.add(key)
+                        pending.append((ref_group_resource, ns, referenced))
+
     def _plan_additional(self):
         """Cluster-scoped items that restored items need, as backup item actions pull them in:
         the PV bound to a restored PVC, the CRD of restored custom resources."""
@@ -148,7 +198,9 @@ class RestoreScope(object):
             restore_status=restore_status_resources(self.options["restore_status"], list(self.extracted.groups),
                                                     self.discovery.resources + self.synthetic),
             fs_backed_pvcs=fs_backed, reprovisioned_pvs=reprovisioned,
-            resource_modifiers=self.options["resource_modifiers"])
+            resource_modifiers=self.options["resource_modifiers"],
+            patch_schemas=OpenApiSchemas(self.kube) if uses_strategic_patches(self.options["resource_modifiers"])
+            else None)
 
     def api_resource(self, group_resource, item):
         """The ApiResource an item is created through: its own apiVersion and kind, served by the cluster."""
@@ -191,6 +243,9 @@ class RestoreScope(object):
             return self.selection.item_skip_reason(api_resource, item, additional=True)
         if not self.selection.lists_resource(api_resource):
             return "resource excluded"
+        if self.named is not None and not named_items.named(self.named, group_resource, source_namespace,
+                                                            metadata.get("name")):
+            return "not named in items"
         if group_resource == kr.NAMESPACES:
             if not self.selection.namespace_included(metadata.get("name", "")):
                 return "namespace excluded"

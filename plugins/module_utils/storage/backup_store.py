@@ -23,6 +23,15 @@ class BackupStore(object):
     """Common operations; subclasses implement the object primitives."""
 
     read_only = False
+    object_lock = None  # governance or compliance: immutable backups (only S3 can lock objects)
+    written_once = frozenset()  # keys a locked run wrote (each is written once)
+
+    def lock_backup(self, backup_name, until):
+        """Lock every object written from now on until ``until`` (S3 Object Lock); nothing elsewhere."""
+
+    def locked_until(self, keys):
+        """(mode, RFC 3339 retain-until) when an object of ``keys`` is still locked, else None."""
+        return None
 
     def ensure_writable(self):
         if self.read_only:

@@ -42,12 +42,44 @@ def backup_keys(backup_name):
         "volume_info": base + "-volumeinfo.json.gz",  # Velero >= 1.13's BackupVolumeInfo list
         "progress": base + "-progress.json",
         "lease": base + "-lease.json",
+        "manifest": base + "-manifest.json",  # the integrity manifest (archive/manifest.py), before the marker
+        "item_digests": base + "-itemdigests.json.gz",  # the manifest's per-item SHA-256 list, one JSON line each
     }
+
+
+def numbered_key(key, number):
+    """The ``number``-th write of an object that is rewritten during a run (``written_in_place``) on a
+    location where every object is written once (object lock): ``<name>-progress-000001.json``."""
+    return "%s-%06d.json" % (key[:-len(".json")], number)
+
+
+def written_in_place(key):
+    """Whether a backup object is rewritten while its run goes on (the progress object)."""
+    return key.startswith("backups/") and key.endswith("-progress.json")
+
+
+def numbered_names(key, names):
+    """Of object file names (or keys), those that are numbered writes of ``key``, oldest first."""
+    stem = key.split("/")[-1][:-len(".json")] + "-"
+    return sorted(n for n in names if n.split("/")[-1].startswith(stem) and n.endswith(".json")
+                  and n.split("/")[-1][len(stem):-len(".json")].isdigit())
 
 
 def deletion_record_key(backup_name):
     """The record of a deletion in progress (``backup/delete.py``): what is left to forget and delete."""
     return backup_dir(backup_name) + backup_name + "-deletion.json"
+
+
+def verification_key(backup_name, stamp):
+    """The record of one restore drill of a backup (``restore/verification.py``), written once per drill
+    (``stamp`` is its UTC time, YYYYmmddHHMMSS): records are never rewritten, even on object-lock buckets."""
+    return "%s%s-verification-%s.json" % (backup_dir(backup_name), backup_name, stamp)
+
+
+def verification_keys(backup_name, keys):
+    """Of ``keys``, the drill records of the backup, oldest first (their stamps sort by time)."""
+    stem = "%s%s-verification-" % (backup_dir(backup_name), backup_name)
+    return sorted(k for k in keys if k.startswith(stem) and k.endswith(".json") and k[len(stem):-len(".json")].isdigit())
 
 
 def restore_dir(restore_name):

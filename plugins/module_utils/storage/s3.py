@@ -12,9 +12,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+
 from ansible_collections.kubedr.backup.plugins.module_utils.common import useragent
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.fields import timeout_seconds
+from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import object_lock
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.backup_store import MULTIPART_CHUNK, BackupStore
 
 try:
@@ -29,6 +34,9 @@ except ImportError:  # callers check HAS_BOTO3 and say what needs boto3
 DEFAULT_REGION = "us-east-1"  # when neither the option, the profile nor the environment names one
 CONNECT_TIMEOUT = 10  # seconds; storage_location.connect_timeout
 READ_TIMEOUT = 60  # seconds of silence on an open connection; storage_location.read_timeout
+# S3 refuses a retain-until date in the past: an object of a backup whose ttl ran out while it was
+# written is still locked this long after its write (a margin for the clocks of client and server).
+MIN_LOCK = datetime.timedelta(seconds=10)
 
 
 def s3_client(location, endpoint_url=None):
@@ -111,7 +119,11 @@ def _s3_error_code(error):
 
 
 class S3Store(BackupStore):
-    """A location in an S3 bucket (or MinIO): ``s3://<bucket>/<prefix>/``."""
+    """A location in an S3 bucket (or MinIO): ``s3://<bucket>/<prefix>/``.
+
+    With ``object_lock`` (governance or compliance; docs/immutability.md) the bucket must have
+    Object Lock, a backup run's objects are written once with a retention (``lock_backup``), and
+    the objects under ``backups/`` are read in the version first written (``object_lock.py``)."""
 
     def __init__(self, options):
         if not HAS_BOTO3:
@@ -122,10 +134,20 @@ class S3Store(BackupStore):
         self.prefix = (options.get("prefix") or "").strip("/")
         self.endpoint = options.get("endpoint_url") or "AWS S3"
         self.read_only = options.get("access_mode") == "ReadOnly"
+        self.object_lock = options.get("object_lock") or None
+        if self.object_lock not in (None,) + object_lock.MODES:
+            raise InvalidOptionError("storage_location.object_lock must be one of %s, not %r"
+                                     % (", ".join(object_lock.MODES), self.object_lock))
+        self.retain_until = None  # set by lock_backup: every write is then locked until then
+        self.written_once = set()  # keys written with a lock by this store
+        self._numbers = {}  # {progress key: its last numbered write}
+        self._lock_enabled = None
         self.timeouts = timeouts(options)
         self.client = s3_client(options)
         self.transfer = TransferConfig(multipart_threshold=MULTIPART_CHUNK, multipart_chunksize=MULTIPART_CHUNK,
                                        max_concurrency=4, use_threads=True)
+        # s3transfer holds up to 10 parts in memory by default (160 MiB of 16 MiB parts): one per upload thread.
+        self.transfer.max_in_memory_upload_chunks = 4
 
     def _key(self, key):
         return _join(self.prefix, key)
@@ -159,16 +181,64 @@ class S3Store(BackupStore):
         return StorageError("S3 could not %s %s at %s: %s" % (action, where, self.endpoint, reason))
 
     def check(self, for_write=True):
-        """Fail early, before anything is written, when the bucket is missing or refuses us."""
+        """Fail early, before anything is written, when the bucket is missing or refuses us, or
+        cannot lock objects while ``object_lock`` asks for it."""
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("access", None, error)
+        if self.object_lock and not self.lock_enabled():
+            raise StorageError(
+                "storage_location.object_lock=%s asks for immutable backups, but the bucket %s at %s has no Object "
+                "Lock: nothing was written. Create the bucket with Object Lock (mc mb --with-lock; aws s3api "
+                "create-bucket --object-lock-enabled-for-bucket), or drop object_lock (docs/immutability.md)" % (self.object_lock, self.bucket, self.endpoint))
+
+    def lock_enabled(self):
+        """Whether the bucket has Object Lock enabled (asked once)."""
+        if self._lock_enabled is None:
+            try:
+                self._lock_enabled = object_lock.lock_enabled(self.client, self.bucket)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                raise self._fail("read the Object Lock configuration of", None, error)
+        return self._lock_enabled
+
+    def lock_backup(self, backup_name, until):
+        """From now on, every object this store writes is locked until ``until`` (the backup's
+        expiration) and written once. A name that already has objects (an earlier run that failed
+        or was killed: locked, they cannot be written again) is refused."""
+        if not self.object_lock:
+            return
+        left = [k for k in self.list_keys(layout.backup_dir(backup_name))
+                if k != layout.backup_keys(backup_name)["lease"]]
+        if left:
+            raise StorageError(
+                "backup %s: %d objects of an earlier run of this name are in %s (%s ...), and on an object-lock "
+                "location nothing is written twice: give the backup another name" % (
+                    backup_name, len(left), self.url(layout.backup_dir(backup_name)), left[0].split("/")[-1]))
+        self.retain_until = until
+
+    def _lock_args(self, key):
+        if self.retain_until is None:
+            return {}
+        if key in self.written_once:
+            raise StorageError("%s was written already, and objects of an immutable backup are written once"
+                               % self.url(key))
+        self.written_once.add(key)
+        return {"ObjectLockMode": self.object_lock.upper(),
+                "ObjectLockRetainUntilDate": max(self.retain_until, utc_now() + MIN_LOCK)}
+
+    def _write_key(self, key):
+        """The key a write goes to: a numbered key for each write of the progress object of a locked run."""
+        if self.retain_until is None or not layout.written_in_place(key):
+            return key
+        self._numbers[key] = self._numbers.get(key, 0) + 1
+        return layout.numbered_key(key, self._numbers[key])
 
     def put_bytes(self, key, data):
         self.ensure_writable()
+        key = self._write_key(key)
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **self._lock_args(key))
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("write", key, error)
 
@@ -176,25 +246,45 @@ class S3Store(BackupStore):
         """Multipart, streaming upload of a (large) binary file object."""
         self.ensure_writable()
         try:
-            self.client.upload_fileobj(fileobj, self.bucket, self._key(key), Config=self.transfer)
+            self.client.upload_fileobj(fileobj, self.bucket, self._key(key), Config=self.transfer,
+                                       ExtraArgs=self._lock_args(key) or None)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("upload", key, error)
         except Exception as error:  # s3transfer wraps failures of its worker threads
             raise self._fail("upload", key, getattr(error, "last_exception", None) or error)
 
+    def _version(self, key):
+        """{} to read the current version of ``key``; on an object-lock location, the version of a
+        backup object first written (later versions and delete markers are not kubedr's); None when
+        no version holds content."""
+        if not self.object_lock or not key.startswith("backups/"):
+            return {}
+        version_id = object_lock.original_version(self.client, self.bucket, self._key(key))
+        return None if version_id is None else {"VersionId": version_id}
+
     def get_bytes(self, key):
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            version = self._version(key)
+            if version is not None:
+                return self.client.get_object(Bucket=self.bucket, Key=self._key(key), **version)["Body"].read()
         except botocore.exceptions.ClientError as error:
-            if _s3_error_code(error) in ("NoSuchKey", "404"):
-                return None
-            raise self._fail("read", key, error)
+            if _s3_error_code(error) not in ("NoSuchKey", "404"):
+                raise self._fail("read", key, error)
         except botocore.exceptions.BotoCoreError as error:
             raise self._fail("read", key, error)
+        if layout.written_in_place(key):  # a locked run wrote its progress under numbered keys: the last
+            numbered = layout.numbered_names(key, self.list_keys(key[:-len(".json")] + "-"))
+            if numbered:
+                return self.get_bytes(numbered[-1])
+        return None
 
     def download_file(self, key, fileobj):
         try:
-            self.client.download_fileobj(self.bucket, self._key(key), fileobj, Config=self.transfer)
+            version = self._version(key)
+            if version is None:
+                raise NotFoundError("object %s does not exist in the storage location" % self.url(key))
+            self.client.download_fileobj(self.bucket, self._key(key), fileobj, Config=self.transfer,
+                                         ExtraArgs=version or None)
         except botocore.exceptions.ClientError as error:
             if _s3_error_code(error) in ("NoSuchKey", "404"):
                 raise NotFoundError("object %s does not exist in the storage location" % self.url(key))
@@ -204,29 +294,67 @@ class S3Store(BackupStore):
 
     def size(self, key):
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+            version = self._version(key)
+            if version is None:
+                return None
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key), **version)["ContentLength"]
         except botocore.exceptions.ClientError as error:
             if _s3_error_code(error) in ("NoSuchKey", "404"):
                 return None
             raise self._fail("read", key, error)
 
     def list_keys(self, prefix):
+        """Keys under ``prefix``; on an object-lock location, under ``backups/`` also those whose
+        current version is a delete marker (a backup object deleted by someone else stays readable)."""
         full = _join(self.prefix, prefix) + ("/" if prefix.endswith("/") else "")
         strip = len(self.prefix) + 1 if self.prefix else 0
-        keys = []
         try:
-            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
-                keys.extend(entry["Key"][strip:] for entry in page.get("Contents") or [])
+            if self.object_lock and prefix.startswith("backups"):
+                keys = [key[strip:] for key, entries in object_lock.versions(self.client, self.bucket, full).items()
+                        if any(not is_marker for _id, is_marker, _time in entries)]
+            else:
+                keys = []
+                for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full):
+                    keys.extend(entry["Key"][strip:] for entry in page.get("Contents") or [])
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("list", prefix, error)
         return sorted(keys)
 
     def delete(self, key):
+        """Delete an object; on an object-lock location, every version of it (else S3 would only add a
+        delete marker and keep paying for the versions)."""
         self.ensure_writable()
         try:
-            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+            if not self.object_lock:
+                self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+                return
+            for version_id, _is_marker, _time in object_lock.versions(self.client, self.bucket, self._key(key)).get(
+                    self._key(key)) or []:
+                self.client.delete_object(Bucket=self.bucket, Key=self._key(key), VersionId=version_id)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("delete", key, error)
+
+    def locked_until(self, keys, now=utc_now):
+        """(mode, latest retain-until as RFC 3339) of the objects of ``keys`` still locked, or None
+        when none is (or the bucket has no Object Lock). Every version of a key counts. A legal hold
+        has no date: (``legal_hold``, None)."""
+        if not self.lock_enabled():
+            return None
+        latest = None
+        try:
+            for key in keys:
+                for version_id, is_marker, _time in object_lock.versions(self.client, self.bucket, self._key(key)).get(
+                        self._key(key)) or []:
+                    if is_marker:
+                        continue
+                    mode, until, held = object_lock.retention(self.client, self.bucket, self._key(key), version_id)
+                    if held:
+                        return object_lock.LEGAL_HOLD, None
+                    if object_lock.still_locked(until, now()) and (latest is None or until > latest[1]):
+                        latest = (mode, until)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            raise self._fail("read the retention of", None, error)
+        return None if latest is None else ((latest[0] or "").lower(), rfc3339(object_lock.utc(latest[1])))
 
     def top_level_dirs(self):
         full = self.prefix + "/" if self.prefix else ""

@@ -28,6 +28,9 @@ def open_store(location):
     provider = location.get("provider") or "s3"
     read_only = location.get("access_mode") == "ReadOnly"
     if provider == "filesystem":
+        if location.get("object_lock"):
+            raise InvalidOptionError("storage_location.object_lock needs an S3 bucket with Object Lock; a filesystem "
+                                     "location cannot keep a backup from being deleted or overwritten")
         return FilesystemStore(location.get("path"), location.get("prefix") or "", read_only)
     if provider == "s3":
         return S3Store(location)

@@ -193,8 +193,22 @@ def record_outcomes(outcomes, label, results, log, namespace=None):
 
 DEFAULT_WAIT_TIMEOUT = 0  # Velero: no wait timeout means wait as long as the restore allows
 
-# An exec hook of a restored pod, and how long to wait for its container to run first.
-RestoreExecHook = namedtuple("RestoreExecHook", "hook wait_timeout")
+# An exec hook of a restored pod, how long to wait for its container first, and whether to wait until the
+# container is Ready rather than running (Velero's waitForReady).
+RestoreExecHook = namedtuple("RestoreExecHook", "hook wait_timeout wait_for_ready")
+# Go's strconv.ParseBool, which Velero reads the wait-for-ready annotation with.
+_GO_TRUE = frozenset(("1", "t", "T", "true", "TRUE", "True"))
+
+
+def container_up(pod, container, wait_for_ready=False):
+    """Whether a hook may run in ``container`` of ``pod`` (Velero's isContainerUp): the container
+    is running, or, with wait_for_ready, Ready."""
+    for status in (pod.get("status") or {}).get("containerStatuses") or ():
+        if status.get("name") == container:
+            if wait_for_ready:
+                return status.get("ready") is True
+            return bool((status.get("state") or {}).get("running") is not None)
+    return False
 
 
 def restore_init_containers(pod):
@@ -228,7 +242,9 @@ def restore_annotation_exec_hooks(pod):
         "on_error": annotations.get(prefix + "on-error"),
         "timeout": annotations.get(prefix + "exec-timeout"),
     }, where)
-    return [RestoreExecHook(hook, parse_timeout(annotations.get(prefix + "wait-timeout") or "0s", where))]
+    # As Velero: any value strconv.ParseBool does not read as true (an invalid one too) means false.
+    return [RestoreExecHook(hook, parse_timeout(annotations.get(prefix + "wait-timeout") or "0s", where),
+                            annotations.get(prefix + "wait-for-ready") in _GO_TRUE)]
 
 
 class RestoreHookSpec(ResourceHookSpec):
@@ -259,8 +275,11 @@ class RestoreHookSpec(ResourceHookSpec):
             else:
                 spec_exec = entry["exec"] or {}
                 hook = _hook(self.name, dict(spec_exec, timeout=spec_exec.get("exec_timeout")), at + ".exec")
+                wait_for_ready = spec_exec.get("wait_for_ready", spec_exec.get("waitForReady", False))
+                if not isinstance(wait_for_ready, bool):
+                    raise InvalidOptionError("%s.exec.wait_for_ready must be true or false" % at)
                 self.exec_hooks.append(RestoreExecHook(
-                    hook, parse_timeout(spec_exec.get("wait_timeout") or "0s", at + ".exec")))
+                    hook, parse_timeout(spec_exec.get("wait_timeout") or "0s", at + ".exec"), wait_for_ready))
 
 
 def parse_restore_hooks_option(hooks):

@@ -73,6 +73,12 @@ def volumes_to_back_up(pod, default_volumes_to_fs_backup):
     return selected, skipped
 
 
+def backable_volumes(pod):
+    """Names of the pod's volumes a file-system backup can take (volume policies choose among them)."""
+    return [v.get("name") for v in (pod.get("spec") or {}).get("volumes") or []
+            if v.get("name") and not _is_never_backed_up(v)]
+
+
 def _source_type(volume):
     for key in volume:
         if key != "name":

@@ -270,6 +270,18 @@ class TestValidate:
         ])
         assert rules[0].merge_patches == ({"a": 1},) and rules[1].merge_patches == ({"b": None},)
 
+    def test_strategic_patches_in_velero_form(self):
+        (parsed,) = mod.validate_modifiers("""
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  strategicPatches:
+  - patchData: |
+      {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "repo2/app"}]}}}}
+""")
+        assert parsed.strategic_patches == (
+            {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "repo2/app"}]}}}},)
+
     @pytest.mark.parametrize("rules, message", [
         ({"version": "v2", "resource_modifier_rules": [rule()]}, r"resource_modifiers.version: only 'v1'"),
         ("{", r"resource_modifiers: is neither JSON nor YAML"),
@@ -278,12 +290,11 @@ class TestValidate:
         ([{"patches": []}], r"resource_modifiers\[0\].conditions: is required"),
         ([{"conditions": {"group_resource": ""}, "patches": [{}]}],
          r"resource_modifiers\[0\].conditions.group_resource: is required"),
-        ([{"conditions": {"group_resource": "pods"}}], r"resource_modifiers\[0\]: give either patches or merge_patches"),
+        ([{"conditions": {"group_resource": "pods"}}], r"resource_modifiers\[0\]: give one of patches, merge_patches or strategic_patches"),
         ([dict(rule(), merge_patches=[{"patch_data": {"a": 1}}])], "one kind per rule"),
         ([{"conditions": {"group_resource": "pods"}, "strategic_patches": [{"patch_data": "x"}]}],
-         r"resource_modifiers\[0\].strategic_patches: strategic merge patches are not supported"),
-        ([{"conditions": {"group_resource": "pods"}, "strategicPatches": [{"patchData": "x"}]}],
-         "strategic merge patches are not supported"),
+         r"resource_modifiers\[0\].strategic_patches\[0\].patch_data: must be a dict"),
+        ([dict(rule(), strategicPatches=[{"patchData": "{}"}])], "one kind per rule"),
         ([dict(rule(), extra=1)], r"resource_modifiers\[0\]: unknown field 'extra'"),
         ([{"conditions": {"groupResource": "a", "group_resource": "b"}, "patches": []}], "'group_resource' is given twice"),
         ([rule(conditons=1)], r"conditions: unknown field 'conditons'"),

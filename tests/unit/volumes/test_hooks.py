@@ -120,19 +120,41 @@ def test_restore_annotations_give_an_init_container_and_an_exec_hook():
     (restore_hook,) = execs
     assert (restore_hook.hook.command, restore_hook.hook.on_error, restore_hook.hook.timeout) == (
         ["/bin/reindex"], "Continue", 120)
-    assert restore_hook.wait_timeout == 300
+    assert restore_hook.wait_timeout == 300 and restore_hook.wait_for_ready is False
+
+
+@pytest.mark.parametrize("value, expected", [("true", True), ("1", True), ("T", True), ("false", False),
+                                             ("yes", False), ("", False)])
+def test_restore_wait_for_ready_annotation_reads_as_go_parses_bool(value, expected):
+    annotated = pod({"post.hook.restore.velero.io/command": "x", "post.hook.restore.velero.io/wait-for-ready": value})
+    (restore_hook,) = hooks.restore_hooks_for_pod(annotated, [])[1]
+    assert restore_hook.wait_for_ready is expected
+
+
+def test_container_up_is_running_or_ready():
+    def with_status(running, ready):
+        return {"status": {"containerStatuses": [
+            {"name": "side", "ready": True, "state": {"running": {}}},
+            {"name": "app", "ready": ready, "state": {"running": {}} if running else {"waiting": {}}}]}}
+    assert hooks.container_up(with_status(True, False), "app")
+    assert not hooks.container_up(with_status(True, False), "app", wait_for_ready=True)
+    assert hooks.container_up(with_status(True, True), "app", wait_for_ready=True)
+    assert not hooks.container_up(with_status(False, False), "app")
+    assert not hooks.container_up(with_status(True, True), "missing")
+    assert not hooks.container_up({}, "app")
 
 
 RESTORE_OPTION = {"resources": [{"name": "warm-cache", "included_namespaces": ["shop"], "post_hooks": [
     {"init": {"init_containers": [{"name": "prep", "image": "busybox"}]}},
-    {"exec": {"command": ["warm"], "exec_timeout": "10s", "wait_timeout": "1m"}}]}]}
+    {"exec": {"command": ["warm"], "exec_timeout": "10s", "wait_timeout": "1m", "wait_for_ready": True}}]}]}
 
 
 def test_restore_option_hooks_apply_to_matching_pods_unless_annotations_say_otherwise():
     specs = hooks.parse_restore_hooks_option(RESTORE_OPTION)
     init, execs = hooks.restore_hooks_for_pod(pod(), specs)
     assert init == [{"name": "prep", "image": "busybox"}]
-    assert [(h.hook.command, h.hook.timeout, h.wait_timeout) for h in execs] == [(["warm"], 10, 60)]
+    assert [(h.hook.command, h.hook.timeout, h.wait_timeout, h.wait_for_ready) for h in execs] == [
+        (["warm"], 10, 60, True)]
     assert hooks.restore_hooks_for_pod(pod(ns="dev"), specs) == ([], [])
     annotated = pod({"post.hook.restore.velero.io/command": "own"})
     init, execs = hooks.restore_hooks_for_pod(annotated, specs)
@@ -144,6 +166,8 @@ def test_restore_option_hooks_apply_to_matching_pods_unless_annotations_say_othe
     ({"resources": [{"post_hooks": [{"init": {}, "exec": {}}]}]}, "exactly one of init and exec"),
     ({"resources": [{"post_hooks": [{"init": {"init_containers": [{"name": "x"}]}}]}]}, "name and image"),
     ({"resources": [{"post_hooks": [{"exec": {"command": ["x"], "wait_timeout": "later"}}]}]}, "not a duration"),
+    ({"resources": [{"post_hooks": [{"exec": {"command": ["x"], "wait_for_ready": "yes"}}]}]},
+     "wait_for_ready must be true or false"),
 ])
 def test_bad_restore_hooks_are_clear_errors(option, message):
     with pytest.raises(InvalidOptionError, match=message):
