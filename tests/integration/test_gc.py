@@ -216,8 +216,8 @@ def test_gc_deletes_only_expired_backups_and_their_snapshots(bed, core_v1, s3, n
         assert "2 of 3 backups expired: other-short, plain-short" in out
         assert "TASK [Prune the repositories the deletions forgot snapshots in]" in out and "restic/%s" % namespace in out
         assert sorted(backups(bed, location)) == ["s1-long"]
-        # The surviving backup keeps all of its 9 objects (volume info included).
-        assert [k.split("/")[0] for k in keys_under(s3, location, "backups/")] == ["s1-long"] * 9
+        # The surviving backup keeps all of its 11 objects (volume info, integrity manifest and item digests included).
+        assert [k.split("/")[0] for k in keys_under(s3, location, "backups/")] == ["s1-long"] * 11
         assert "s1-long/s1-long-volumeinfo.json.gz" in keys_under(s3, location, "backups/")
         assert [k.split("/")[0] for k in keys_under(s3, location, "restores/")] == ["r-s1-long"] * 4
         assert snapshot_tags(bed, location, namespace) == ["backup=s1-long"]

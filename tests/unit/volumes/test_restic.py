@@ -2,6 +2,7 @@
 lines (no secrets in argv), parsers of restic 0.14's real output (captured against the test bed's
 MinIO), error mapping, the node-agent shell snippet."""
 import subprocess
+import time
 
 import pytest
 
@@ -403,14 +404,20 @@ def test_pod_script_reads_secrets_from_stdin(tmp_path):
 
 def test_pod_script_stops_the_command_when_the_stream_ends(tmp_path):
     """A cancelled run closes the exec stream: restic must not go on (and hold its lock) in the node agent."""
-    marker = tmp_path / "stopped"
-    binary = fake_restic(tmp_path, 'trap \'echo TERM > "%s"; exit 143\' TERM\nwhile :; do sleep 0.05; done\n' % marker)
+    marker, started = tmp_path / "stopped", tmp_path / "started"
+    binary = fake_restic(tmp_path, 'trap \'echo TERM > "%s"; exit 143\' TERM\ntouch "%s"\nwhile :; do sleep 0.05; done\n'
+                         % (marker, started))
     r = repo()
     r.restic_binary = binary
     command = runner.pod_command(restic.backup_command(r), stdin_env=("RESTIC_PASSWORD",), repo=r)
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={"PATH": "/bin"})
     proc.stdin.write(runner.pod_stdin(r))
     proc.stdin.flush()
+    # The fake restic has its TERM trap once it says it started (a TERM before that would kill it untrapped).
+    deadline = time.monotonic() + 20
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert started.exists(), "the fake restic never started"
     proc.stdin.close()  # the stream ends
     assert proc.wait(timeout=20) == 143
     assert marker.read_text() == "TERM\n"
