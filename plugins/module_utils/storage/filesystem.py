@@ -14,7 +14,10 @@ import shutil
 import tempfile
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
-from ansible_collections.kubedr.backup.plugins.module_utils.storage.backup_store import MULTIPART_CHUNK, BackupStore
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.backup_store import BackupStore
+
+# A local copy gains nothing from S3's 16 MiB parts; each concurrent copy holds one buffer of this size.
+COPY_CHUNK = 1024 * 1024
 
 
 class FilesystemStore(BackupStore):
@@ -75,7 +78,7 @@ class FilesystemStore(BackupStore):
         self._write(key, lambda out: out.write(data))
 
     def upload_file(self, key, fileobj):
-        self._write(key, lambda out: shutil.copyfileobj(fileobj, out, MULTIPART_CHUNK))
+        self._write(key, lambda out: shutil.copyfileobj(fileobj, out, COPY_CHUNK))
 
     def get_bytes(self, key):
         try:
@@ -89,7 +92,7 @@ class FilesystemStore(BackupStore):
     def download_file(self, key, fileobj):
         try:
             with open(self._path(key), "rb") as handle:
-                shutil.copyfileobj(handle, fileobj, MULTIPART_CHUNK)
+                shutil.copyfileobj(handle, fileobj, COPY_CHUNK)
         except (IOError, OSError) as error:
             if error.errno == errno.ENOENT:
                 raise NotFoundError("object %s does not exist in the storage location" % key)
