@@ -56,6 +56,8 @@ def test_namespace_backup_has_velero_layout_item_by_item(bed, s3, api_client, co
         "backups/layout/layout-resource-list.json.gz", "backups/layout/layout-results.gz",
         "backups/layout/layout-podvolumebackups.json.gz", "backups/layout/layout-volumesnapshots.json.gz",
         "backups/layout/layout-progress.json", "backups/layout/layout-volumeinfo.json.gz",
+        # kubedr's integrity manifest and its item digests (Velero ignores both)
+        "backups/layout/layout-manifest.json", "backups/layout/layout-itemdigests.json.gz",
     ])
     entries = s3_archive(s3, location, "layout")
     assert entries[0] == ("metadata/version", b"1.1.0\n")

@@ -43,6 +43,20 @@ def integrity_settings(options):
     return mode, integrity_manifest.load_verify_key(options["verify_key"])
 
 
+NO_MANIFEST_WARNING = ("%s has no integrity manifest (made by Velero or by an older kubedr): it is restored unverified; "
+                       "integrity=required refuses such backups")
+
+
+def no_manifest_warning(plain_store, backup_name, options):
+    """What a restore of this backup warned because it has no manifest (None: it has one, or integrity=ignore):
+    a rerun of the restore, which replays its result, says it again."""
+    if integrity_settings(options)[0] == IGNORE:
+        return None
+    if plain_store.get_bytes(layout.backup_keys(backup_name)["manifest"]) is not None:
+        return None
+    return NO_MANIFEST_WARNING % ("backup %s" % backup_name)
+
+
 class CheckedBackup(object):
     """A backup that passed the check: ``store`` reads it from the verified spool (decrypting an
     encrypted one), ``document`` is its verified velero-backup.json, ``tarball`` the verified
@@ -94,10 +108,7 @@ def check_backup(plain_store, backup_name, options):
             checked.tarball.close()
         pinned.close()
         raise IntegrityRefusal("%s was not restored, nothing was written to the cluster: %s" % (what, reason), report)
-    warning = None
-    if checked.status == verification.NO_MANIFEST:
-        warning = ("%s has no integrity manifest (made by Velero or by an older kubedr): it is restored unverified; "
-                   "integrity=required refuses such backups" % what)
+    warning = NO_MANIFEST_WARNING % what if checked.status == verification.NO_MANIFEST else None
     checked.document.setdefault("metadata", {})["name"] = backup_name
     return CheckedBackup(pinned, checked, report, warning)
 

@@ -311,7 +311,11 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
         stored = rerun.read_stored_restore(store, options["name"])
         if stored is not None:  # a rerun (an AWX relaunch): what that restore did, unchanged
             rerun.check_same_backup(store, stored, options)
-            return results.add_run_warnings(rerun.stored_result(store, stored), hints.RESTORE, agents)
+            replayed = results.add_run_warnings(rerun.stored_result(store, stored), hints.RESTORE, agents)
+            warning = integrity.no_manifest_warning(store, stored.backup_name, options)
+            if warning:
+                replayed.setdefault("warnings", []).append(warning)
+            return replayed
     backup = find_backup(store, options)
     backup_name = backup["metadata"]["name"]
     plain_store = store
