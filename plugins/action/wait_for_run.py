@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 import signal
 import time
@@ -26,6 +27,28 @@ display = Display()
 JOB_KEYS = ("ansible_job_id", "finished", "started", "results_file", "erased")  # async_status' own bookkeeping
 WAIT_ONLY_ARGS = ("jid", "poll_interval", "timeout")
 PROGRESS_EVERY = 5.0  # seconds: how often a run rewrites its progress object (archive/progress.py)
+# Most runs end within seconds: the job is checked every FAST_POLL seconds for its first FAST_FOR seconds,
+# then every SLOW_POLL at most (never less often than the user's poll_interval).
+FAST_POLL, FAST_FOR, SLOW_POLL = 1.0, 10.0, 5.0
+
+
+def poll_delay(elapsed, interval):
+    """Seconds until the next check of a job that has run ``elapsed`` seconds."""
+    return min(interval, FAST_POLL if elapsed < FAST_FOR else SLOW_POLL)
+
+
+def local_job_ended(job_file):
+    """Whether the async job file on this machine holds the job's result: what async_status
+    reads, without a module run per check (a partial or still-started file: no; a missing one: yes,
+    async_status then says what is wrong)."""
+    if not os.path.exists(job_file):
+        return True
+    try:
+        with open(job_file) as handle:
+            data = json.load(handle)
+    except (IOError, OSError, ValueError):
+        return False
+    return isinstance(data, dict) and ("started" not in data or bool(data.get("finished")))
 
 
 def elapsed_text(seconds):
@@ -83,26 +106,29 @@ class ActionModule(ActionBase):
         reader_args["jid"] = jid  # required by the module's argument spec; it reads no job
         async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
         previous_handlers = None
-        if getattr(self._connection, "transport", "").endswith("local"):  # the job's process is on this machine
+        local = getattr(self._connection, "transport", "").endswith("local")
+        if local:  # the job's process is on this machine
             previous_handlers = forward_signals(job_pid_file(async_dir, args["kind"], args["name"]))
         try:
-            return self._wait(result, task_vars, args, jid, async_dir, reader_args, interval, timeout)
+            return self._wait(result, task_vars, args, jid, async_dir, reader_args, interval, timeout, local)
         finally:
             for signum, handler in (previous_handlers or {}).items():
                 signal.signal(signum, handler)
 
-    def _wait(self, result, task_vars, args, jid, async_dir, reader_args, interval, timeout):
+    def _wait(self, result, task_vars, args, jid, async_dir, reader_args, interval, timeout, local=False):
         started = time.monotonic()
-        # The progress object changes at most every PROGRESS_EVERY seconds: the job is polled at the
-        # user's interval, the object read (one more module run) no more often than that.
+        # The progress object changes at most every PROGRESS_EVERY seconds: the job is checked on the
+        # poll_delay schedule, the object read (one more module run) at the user's interval, no more often.
         every = max(interval, PROGRESS_EVERY)
         next_read = started + every
         line, progress = None, None
         while True:
-            job = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
-                                       module_args={"jid": jid, "_async_dir": async_dir})
-            if job.get("finished") or (job.get("failed") and not job.get("started")):
-                break
+            # On this machine the job file is read directly; async_status (a module run) only once it ended.
+            if not local or local_job_ended(os.path.join(async_dir, jid)):
+                job = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
+                                           module_args={"jid": jid, "_async_dir": async_dir})
+                if job.get("finished") or (job.get("failed") and not job.get("started")):
+                    break
             moment = time.monotonic()
             if moment >= next_read:
                 next_read = moment + every
@@ -118,7 +144,7 @@ class ActionModule(ActionBase):
                               msg="%s %s did not end within %ss; job %s keeps running until its async time is over"
                               % (args["kind"], args["name"], timeout, jid))
                 return result
-            time.sleep(interval)  # the poll interval: the job runs in its own process meanwhile
+            time.sleep(poll_delay(moment - started, interval))  # the job runs in its own process meanwhile
         if job.get("finished"):
             self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
                                  module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})

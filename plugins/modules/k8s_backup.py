@@ -130,6 +130,24 @@ options:
     type: str
     choices: [restic, kopia]
     default: restic
+  all_api_versions:
+    description:
+      - Also back up every item of a resource the API server serves in several versions (a custom resource
+        whose CRD serves C(v1) and C(v2beta1), C(horizontalpodautoscalers.autoscaling) in C(v2) and C(v1)) once
+        per other served version, listed in that version (the API server converts), at
+        C(resources/<resource.group>/<version>/namespaces/<namespace>/<name>.json) (or C(.../cluster/<name>.json))
+        of the archive, besides the plain and C(<version>-preferredversion) copies written always. This is
+        Velero's C(EnableAPIGroupVersions) server feature flag, per backup.
+      - M(kubedr.backup.k8s_restore) (and Velero with the flag) then creates each item in the best version the
+        target cluster serves (O(kubedr.backup.k8s_restore#module:api_version_priorities)), for a cluster that no
+        longer serves the source's preferred version.
+      - An item counts once (RV(item_counts), the resource list and C(status.progress) name it in its preferred
+        version only; Velero's resource list names it once per version). The other versions are listed after
+        everything else, so an item created meanwhile is not in them, and nothing more is kept in memory than
+        without it.
+      - When false (the default), the archive is exactly as before.
+    type: bool
+    default: false
   hooks:
     description:
       - Exec hooks run in pods before (C(pre)) and after (C(post)) their backup, shaped like Velero's
@@ -221,6 +239,13 @@ EXAMPLES = r"""
   kubedr.backup.k8s_backup:
     name: signed-20240101
     signing_key: /etc/kubedr/manifest-signing.pem
+    storage_location: "{{ location }}"
+
+- name: Back up every served API version of each resource, as Velero's EnableAPIGroupVersions does
+  kubedr.backup.k8s_backup:
+    name: all-versions-20240101
+    included_namespaces: [music]
+    all_api_versions: true
     storage_location: "{{ location }}"
 
 - name: Delete a backup
@@ -402,6 +427,7 @@ BACKUP_ARG_SPEC = dict(
     uploader_type=dict(type="str", choices=["restic", "kopia"], default="restic"),
     volume_policies=dict(type="raw"),
     hooks=dict(type="dict"),
+    all_api_versions=dict(type="bool", default=False),
 )
 for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC, SIGNING_KEY_ARG_SPEC):
     BACKUP_ARG_SPEC.update(_shared)

@@ -169,6 +169,22 @@ options:
       - The restore order, replacing Velero's default list; a list or a comma-separated string.
         Entries after a C(-) entry are restored after every resource not named.
     type: raw
+  api_version_priorities:
+    description:
+      - "For a backup made with M(kubedr.backup.k8s_backup)'s O(kubedr.backup.k8s_backup#module:all_api_versions)
+        (or by Velero with its C(EnableAPIGroupVersions) feature), which holds the items of a group-resource in
+        several API versions - per group-resource, the versions to create its items in, first preferred, as
+        C({rockbands.music.example.io: [v2beta1, v1]}); the versions may be a list or a comma-separated string.
+        Velero's C(enableapigroupversions) ConfigMap text (C(restoreResourcesVersionPriority), one
+        C(<group_resource>=<version>,<version>) per line) is accepted as is."
+      - "Without it, or when none of its versions is both in the backup and served by the cluster, the version is
+        chosen in Velero's order - the cluster's preferred version if the backup has it; else the backup's
+        preferred version if the cluster serves it; else the first version the cluster serves that the backup has,
+        in Kubernetes' version priority (GA, beta, alpha; higher numbers first)."
+      - Items of a group-resource the cluster serves in none of the backup's versions are each an error naming
+        what the backup has and what the cluster serves; the rest of the restore goes on (V(PartiallyFailed)).
+      - A backup holding one version per group-resource is restored as always.
+    type: raw
   workers:
     description:
       - How many items of one priority tier are created concurrently.
@@ -206,6 +222,56 @@ options:
         appear before its volume data restore is reported as failed.
     type: int
     default: 600
+  volume_data_in_place:
+    description:
+      - Restore only the data of chosen pod volume claims, from the backup's file-system volume backups (restic or
+        kopia), into the claims that exist in the cluster now; no resource is created or changed except the scale of
+        the workloads using the claims. Velero has no such restore (velero#504, #7481, #7719).
+      - For each chosen claim the newest completed snapshot of the backup is used (its PodVolumeBackup's
+        C(velero.io/pvc-name) annotation names the claim); O(namespace_mapping) applies (the data of V(ns1/a) goes
+        into V(ns2/a)). Every other restore option but O(repository_password), O(node_agent), O(restore_helper_image)
+        and O(encryption) is ignored in this mode, and the backup's integrity manifest is not read.
+      - The Deployments, StatefulSets and ReplicaSets whose pods use a claim are scaled to zero, each by one patch
+        that also records its replica count in the annotation C(kubedr.io/replicas-before-in-place-restore) (and in
+        the restore's log), so that a rerun after a crash scales it back to that count. Once no pod uses the claim,
+        a helper pod (O(restore_helper_image)) mounting it runs on a node with a node agent, the node agent restores
+        the snapshot into it, and the helper pod is deleted. Every workload is then scaled back to its count and the
+        annotation removed, also when the restore failed half-way.
+      - Pods of any other controller (DaemonSet, Job, a custom one) make that claim fail with a clear error; so do
+        pods no controller owns, unless C(bare_pods=delete).
+      - A data restore is not idempotent - every run restores again and reports C(changed=true); none leaves a
+        workload scaled down. In check mode, RV(plan) says which workloads would be scaled from how many replicas
+        and which snapshot would go into which claim.
+      - Needs O(repository_password) and the node agents (O(node_agent)).
+    type: dict
+    suboptions:
+      claims:
+        description:
+          - The claims whose data is restored, as V(namespace/claim) in the backup's namespaces; both parts may be
+            shell-style globs (V(shop/data-*)). A pattern matching no claim of the backup is an error.
+        type: list
+        elements: str
+        required: true
+      delete_extra:
+        description:
+          - Remove the files of the claim that the snapshot does not hold, so the volume equals the snapshot (restic
+            C(restore --delete), restic 0.17 or later in the node agent; kopia C(snapshot restore --delete-extra)).
+          - V(false) overwrites the snapshot's files and keeps the others.
+        type: bool
+        default: true
+      timeout:
+        description:
+          - Seconds to wait, per claim, for its pods to go away, for the helper pod to run and for its volume
+            directory to appear.
+        type: int
+        default: 600
+      bare_pods:
+        description:
+          - What to do with pods that use a chosen claim and have no controller - V(fail) the claim, or V(delete)
+            them (they are not recreated).
+        type: str
+        choices: [fail, delete]
+        default: fail
   integrity:
     description:
       - What the backup's integrity manifest (C(<name>-manifest.json), see the collection's C(docs/integrity.md))
@@ -233,7 +299,8 @@ requirements:
   - jmespath (for JMESPath conditions of O(resource_modifiers))
   - cryptography (for O(verify_key) and O(encryption))
 notes:
-  - Restores of a backup made by Velero work, with or without C(-preferredversion) copies in the archive.
+  - Restores of a backup made by Velero work, with or without C(-preferredversion) copies in the archive, and
+    with the other versions' folders Velero's C(EnableAPIGroupVersions) writes (see O(api_version_priorities)).
 seealso:
   - module: kubedr.backup.k8s_backup
   - module: kubedr.backup.k8s_backup_info
@@ -319,6 +386,23 @@ EXAMPLES = r"""
       provider: filesystem
       path: /srv/backups
       access_mode: ReadOnly
+
+- name: Put the data of the claims data-* of namespace shop back as it was in a backup, in place
+  kubedr.backup.k8s_restore:
+    backup_name: nightly-20240101
+    volume_data_in_place:
+      claims: ["shop/data-*"]
+      delete_extra: true
+    repository_password: "{{ vault_repository_password }}"
+    storage_location: "{{ location }}"
+  register: in_place
+
+- name: Restore a backup holding every served API version, preferring v2beta1 of one custom resource
+  kubedr.backup.k8s_restore:
+    backup_name: all-versions-20240101
+    api_version_priorities:
+      rockbands.music.example.io: [v2beta1, v1]
+    storage_location: "{{ location }}"
 """
 
 RETURN = r"""
@@ -419,6 +503,9 @@ storage:
   sample: {"logs": "s3://velero/restores/r1/restore-r1-logs.gz"}
 plan:
   description:
+    - With O(volume_data_in_place), one entry per claim - C(action) (V(restore_data_in_place)), C(namespace),
+      C(claim), C(snapshot_id), C(workloads) (each with the C(replicas) it would be scaled from, to 0 and back) and
+      C(message), a sentence saying all of it.
     - In check mode, one entry per item with the action the restore would take - C(create), C(update),
       C(recreate), C(skip_identical), C(skip_differs) (exists, differs, left alone), C(skip) (see C(reason))
       or C(fail).
@@ -445,6 +532,33 @@ integrity:
                          "message": "resources/clusterrolebindings.rbac.authorization.k8s.io/cluster/x.json is in the
                                      tarball but not in the manifest",
                          "path": "resources/clusterrolebindings.rbac.authorization.k8s.io/cluster/x.json"}]}
+api_versions:
+  description:
+    - For each group-resource the backup holds in several API versions (O(api_version_priorities)), the version its
+      items are created in - C(version) (null when the cluster serves none of the backup's), C(rule) (V(user
+      priority), V(cluster preferred version), V(backup preferred version), V(highest priority common version)),
+      C(backup_versions), C(backup_preferred), C(cluster_versions) and C(cluster_preferred). In check mode too;
+      RV(plan) names each item by the chosen version (C(resource)).
+  returned: when the backup holds a group-resource in several versions that the cluster serves
+  type: dict
+  sample: {"rockbands.music.example.io": {"version": "v1", "rule": "cluster preferred version",
+           "backup_versions": ["v1", "v2beta1"], "backup_preferred": "v2beta1",
+           "cluster_versions": ["v1"], "cluster_preferred": "v1"}}
+volume_data_in_place:
+  description:
+    - With O(volume_data_in_place), one entry per chosen claim - C(namespace) and C(claim) (where the data went),
+      C(source_namespace), C(snapshot_id), C(uploader), C(bytes) (the snapshot's size as backed up),
+      C(pod_volume_backup), C(workloads) (C(kind), C(namespace), C(name), C(replicas) - the count scaled to zero and
+      back), C(bare_pods), C(helper_pod), C(status) (V(Completed), V(Failed), V(Planned) in check mode) and C(error).
+    - A failed claim is also an error of RV(restore_errors), the restore is then V(PartiallyFailed), and the play's
+      output shows the reason as a warning.
+  returned: with O(volume_data_in_place)
+  type: list
+  elements: dict
+  sample: [{"namespace": "shop", "claim": "data-db", "source_namespace": "shop", "snapshot_id": "5e1c...",
+            "uploader": "restic", "bytes": 1048576, "pod_volume_backup": "nightly-db-0-data",
+            "workloads": [{"kind": "StatefulSet", "namespace": "shop", "name": "db", "replicas": 1}],
+            "bare_pods": [], "helper_pod": "kubedr-in-place-x7k2q", "status": "Completed", "error": null}]
 plan_summary:
   description:
     - In check mode, the plan in short, for a person to read before the real restore.
@@ -502,11 +616,18 @@ RESTORE_ARG_SPEC = dict(
                                                   excluded_resources=_string_list())),
     resource_modifiers=dict(type="raw"),
     priorities=dict(type="raw"),
+    api_version_priorities=dict(type="raw"),
     workers=dict(type="int", default=DEFAULT_WORKERS),
     max_archive_size=dict(type="str", default=DEFAULT_MAX_ARCHIVE_SIZE),
     hooks=dict(type="dict"),
     restore_helper_image=dict(type="str", default="docker.io/library/busybox:1.36"),
     volume_restore_timeout=dict(type="int", default=600),
+    volume_data_in_place=dict(type="dict", options=dict(
+        claims=dict(type="list", elements="str", required=True),
+        delete_extra=dict(type="bool", default=True),
+        timeout=dict(type="int", default=600),
+        bare_pods=dict(type="str", choices=["fail", "delete"], default="fail"),
+    )),
 )
 for _shared in (FILTER_ARG_SPEC, VOLUME_ARG_SPEC, ENCRYPTION_ARG_SPEC, RESTORE_INTEGRITY_ARG_SPEC):
     RESTORE_ARG_SPEC.update(_shared)

@@ -59,7 +59,9 @@ options:
     required: true
   poll_interval:
     description:
-      - Seconds between polls of the job, and between progress lines (at least 5 seconds apart).
+      - Seconds between progress lines (at least 5 seconds apart), and at most between checks of the job.
+      - The job itself is checked every second for its first 10 seconds, then every 5 seconds (or this often, if
+        less often); on the controller's own machine by reading the async job file, without a module run per check.
     type: int
     default: 10
   timeout:

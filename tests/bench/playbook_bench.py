@@ -4,8 +4,8 @@ installed, the module shipped and started by Ansible (AnsiballZ), timed from the
 Two playbooks per direction:
 
 - ``collection``: the collection's own ``kubedr.backup.backup`` / ``kubedr.backup.restore``, as documented
-  (the module started as an async job and watched by ``kubedr.backup.wait_for_run``), with
-  ``kubedr_poll_interval: 1`` (the smallest; the default 10 s would round every figure up to it);
+  (the module started as an async job and watched by ``kubedr.backup.wait_for_run``) with its default
+  ``kubedr_poll_interval`` (the job is checked every second for its first 10 s, whatever the interval);
 - ``direct``: a one-task playbook calling ``k8s_backup`` / ``k8s_restore`` in the foreground
   (tests/bench/playbooks/*_direct.yml): what ansible-playbook itself adds, without the async polling.
 
@@ -60,8 +60,7 @@ def run_playbook(env, playbook, variables):
 def backup(env, style, location, name, included_namespaces):
     """Back up through a playbook; returns (items, seconds)."""
     variables = {"kubedr_storage_location": location, "kubedr_kubeconfig": env["KUBECONFIG"],
-                 "kubedr_backup_name": name, "kubedr_included_namespaces": included_namespaces,
-                 "kubedr_poll_interval": 1}
+                 "kubedr_backup_name": name, "kubedr_included_namespaces": included_namespaces}
     out, secs = run_playbook(env, PLAYBOOKS[("backup", style)], variables)
     match = BACKUP_LINE.search(out)
     if not match or match.group(1) != "Completed":
@@ -72,8 +71,7 @@ def backup(env, style, location, name, included_namespaces):
 def restore(env, style, location, backup_name, namespace_mapping):
     """Restore through a playbook; returns (items created, seconds)."""
     variables = {"kubedr_storage_location": location, "kubedr_kubeconfig": env["KUBECONFIG"],
-                 "kubedr_backup_name": backup_name, "kubedr_namespace_mapping": namespace_mapping,
-                 "kubedr_poll_interval": 1}
+                 "kubedr_backup_name": backup_name, "kubedr_namespace_mapping": namespace_mapping}
     out, secs = run_playbook(env, PLAYBOOKS[("restore", style)], variables)
     match = RESTORE_LINE.search(out)
     if not match or match.group(1) != "Completed":

@@ -10,6 +10,9 @@ Layout (gzip over tar, regular files only, no directory entries)::
     resources/<gr>/cluster/<name>.json                   cluster-scoped item
     resources/<gr>/<version>-preferredversion/...        the same item again when its version
                                                          is the server-preferred one
+    resources/<gr>/<version>/...                         the item in another version the server
+                                                         serves (Velero's EnableAPIGroupVersions;
+                                                         k8s_backup all_api_versions)
 
 ``<gr>`` is ``resource.group`` (``deployments.apps``) or just ``resource`` for the core group.
 The writer streams: memory does not grow with the number of items. The reader never
@@ -59,11 +62,12 @@ def encode_item(item):
 
 # ---------------------------------------------------------------- naming
 
-def item_path(group_resource, namespace, name, version=None):
-    """The archive path of an item; ``version`` set gives the ``<version>-preferredversion`` copy."""
+def item_path(group_resource, namespace, name, version=None, preferred=True):
+    """The archive path of an item; ``version`` set gives the ``<version>-preferredversion`` copy, or
+    with ``preferred`` false the ``<version>`` copy of a version that is not the preferred one."""
     parts = [RESOURCES_DIR, group_resource]
     if version:
-        parts.append(version + PREFERRED_VERSION_SUFFIX)
+        parts.append(version + PREFERRED_VERSION_SUFFIX if preferred else version)
     if namespace:
         parts.extend([NAMESPACED_DIR, namespace])
     else:
@@ -81,6 +85,20 @@ def item_paths(api_resource, item):
     if api_resource.preferred:
         paths.append(item_path(api_resource.group_resource, namespace, name, api_resource.version))
     return paths
+
+
+def version_copy_path(api_resource, item):
+    """The path of an item listed in a version that is not its group's preferred one:
+    ``resources/<gr>/<version>/namespaces/<ns>/<name>.json`` (or ``.../cluster/<name>.json``)."""
+    metadata = item.get("metadata") or {}
+    namespace = metadata.get("namespace") if api_resource.namespaced else None
+    return item_path(api_resource.group_resource, namespace, metadata.get("name"), api_resource.version, preferred=False)
+
+
+def is_preferred_copy(path):
+    """Whether an item path is under a ``<version>-preferredversion`` folder."""
+    parts = path.split("/")
+    return len(parts) > 3 and parts[2].endswith(PREFERRED_VERSION_SUFFIX)
 
 
 ArchivePath = namedtuple("ArchivePath", "group_resource version namespace name")
@@ -180,8 +198,11 @@ class ArchiveWriter(object):
     uncompressed size) and spliced in with ``append_fragments``: a gzip stream may be several
     members one after the other (RFC 1952), read as one stream by gzip, tar and Go (Velero)."""
 
-    def __init__(self, fileobj, compresslevel=6, mtime=None, fragment=False):
+    def __init__(self, fileobj, compresslevel=6, mtime=None, fragment=False, item_log=None):
         self.mtime = int(mtime if mtime is not None else time.time())
+        # Told of every entry as it is written (``add(path, data)``) and of spliced fragments' logs
+        # (``extend(log)``): the backup's item digests, without reading the archive back.
+        self.item_log = item_log
         self.compresslevel = compresslevel
         self.fragment = fragment
         self._fileobj = fileobj
@@ -213,6 +234,8 @@ class ArchiveWriter(object):
     def add_file(self, path, data):
         self._write(ustar_header(path, len(data), self.mtime))
         self._write(data)
+        if self.item_log is not None:
+            self.item_log.add(path, data)
         padding = -len(data) % BLOCK
         if padding:
             self._write(b"\0" * padding)
@@ -229,6 +252,13 @@ class ArchiveWriter(object):
             self.add_file(path, data)
         return paths
 
+    def add_version_copy(self, api_resource, item, data=None):
+        """Write an item listed in another served version than the preferred one, at its
+        ``<version>`` path only (``version_copy_path``); returns the path."""
+        path = version_copy_path(api_resource, item)
+        self.add_file(path, encode_item(item) if data is None else data)
+        return path
+
     def append_fragments(self, fragments):
         """Splice in fragments (objects with ``fileobj``, its compressed bytes; ``size``, its bytes
         of tar once decompressed; ``entries``): the current gzip member ends, the fragments' members
@@ -239,6 +269,8 @@ class ArchiveWriter(object):
             shutil.copyfileobj(fragment.fileobj, self._fileobj, COPY_CHUNK)
             self._written += fragment.size
             self.entries += fragment.entries
+            if self.item_log is not None:
+                self.item_log.extend(fragment.item_log)
         self._gzip = self._new_member()
 
     def close(self):

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The items of a backup: list every selected type, back each selected item up once into
 the archive, then the items the item actions pulled in (resolved with LISTs, round by round),
-then the Namespace objects.
+then the Namespace objects; with ``all_api_versions``, every backed-up item of a type served in
+several versions once more in each other version.
 
 The main pass goes through worker processes where they help (``workers.py``): they write
 their items into fragments of the archive, the parent records the names they wrote.
@@ -14,7 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive.results import item_display_name
-from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball import item_paths
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball import item_paths, version_copy_path
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import item_actions
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import workers as backup_workers
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.listing import (
@@ -33,6 +34,9 @@ class CountingSink(object):
 
     def add_item(self, api_resource, item):
         return item_paths(api_resource, item)
+
+    def add_version_copy(self, api_resource, item):
+        return version_copy_path(api_resource, item)
 
     def close(self):
         pass
@@ -56,6 +60,10 @@ class Collector(object):
         self.check_mode = check_mode
         self.lister = Lister(kube, results, log)
         self.pending = set()
+        # Types with items backed up, and those with items pulled in by actions (which need not match
+        # the label selector): what the other-versions pass lists, and how.
+        self.taken_types = set()
+        self.additional_types = set()
 
     # Items ---------------------------------------------------------------------
 
@@ -69,6 +77,9 @@ class Collector(object):
             return False
         if not self.index.add(api_resource, namespace, name):
             return False
+        self.taken_types.add(api_resource.group_resource)
+        if additional:
+            self.additional_types.add(api_resource.group_resource)
         self.pod_work.take(api_resource.group_resource, item)
         self.sink.add_item(api_resource, item)
         self.log.item(api_resource.group_resource, namespace, name, additional)
@@ -83,6 +94,8 @@ class Collector(object):
 
     def _archived(self, api_resource, page):
         """Record what a worker process wrote (as ``take`` records what it writes itself)."""
+        if page.names:
+            self.taken_types.add(api_resource.group_resource)
         for namespace, name in page.names:
             # A name already recorded was listed again after an expired continue token; the
             # archive then holds it twice, which readers resolve as the last copy.
@@ -164,6 +177,33 @@ class Collector(object):
 
             self.lister.consume(tasks, take_referenced)
 
+    def _back_up_other_versions(self, namespaces):
+        """all_api_versions (Velero's EnableAPIGroupVersions): each type with backed-up items that the
+        server serves in several versions is listed in each other version (the API server converts) and
+        every item already backed up is written again at ``resources/<gr>/<version>/...``. The index,
+        the counts and the resource list are not touched: an item counts once, in its preferred version."""
+        by_selector = {}
+        for group_resource in sorted(self.taken_types):
+            selector = None if group_resource in self.additional_types else self.selection.list_label_selector()
+            by_selector.setdefault(selector, []).extend(self.scope.other_versions.get(group_resource, ()))
+        written = {}
+
+        def take_version(api_resource, item):
+            metadata = item.get("metadata") or {}
+            namespace = metadata.get("namespace") if api_resource.namespaced else None
+            if self.index.contains(api_resource.group_resource, namespace, metadata.get("name")):
+                self.sink.add_version_copy(api_resource, item)
+                key = (api_resource.group_resource, api_resource.version)
+                written[key] = written.get(key, 0) + 1
+                self.progress("InProgress")
+
+        for selector, api_resources in sorted(by_selector.items(), key=lambda entry: entry[0] or ""):
+            if api_resources:
+                self.lister.consume(list_tasks(api_resources, namespaces, selector), take_version)
+        for (group_resource, version), count in sorted(written.items()):
+            self.log.info("Backed up items in another API version", resource=group_resource, version=version,
+                          items=count)
+
     def _count_namespaces(self):
         return self.lister.kube.count(self.scope.namespaces_resource)
 
@@ -195,3 +235,5 @@ class Collector(object):
                         or self.index.per_namespace.get(name)):
                     self.take(scope.namespaces_resource, item, additional=True)
             self._resolve_pending()
+        if scope.other_versions:
+            self._back_up_other_versions(namespaces)

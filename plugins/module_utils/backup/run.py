@@ -32,6 +32,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup.delete import
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.pods import PodWork
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.scope import ScopeReader
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.spec import signing_key, validate_options
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.workers import ItemDigestLog
 from ansible_collections.kubedr.backup.plugins.module_utils.common import cancel
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError, StorageError
@@ -71,6 +72,7 @@ class BackupRun(object):
         self.pod_volume_backups = None  # PodVolumeBackup records; None is stored as Velero's `null`
         self.signing_key = None
         self.integrity = None  # what the result says of the manifest written
+        self.item_log = None  # the item digests, taken as the archive is written
         self.progress = progress_object.ProgressRecorder(store, self.keys["progress"], self._progress_document,
                                                          enabled=not check_mode)
 
@@ -113,8 +115,8 @@ class BackupRun(object):
     def _upload(self, tarball, phase, completed):
         self._progress("Uploading", force=True)
         tarball.seek(0)
-        item_digests = tempfile.TemporaryFile()  # one streamed read of the local file, before it is sent
-        items = dict(integrity_manifest.write_item_digests(tarball, item_digests), key=self.keys["item_digests"])
+        item_digests = tempfile.TemporaryFile()
+        items = dict(self.item_log.write_gzipped(item_digests), key=self.keys["item_digests"])
         self.log.info("Backup completed", phase=phase, items=len(self.index))
         # Independent objects, uploaded together (compression releases the GIL); the commit
         # marker waits for all of them.
@@ -185,7 +187,8 @@ class BackupRun(object):
         try:
             self._prepare()
             tarball = None if self.check_mode else tempfile.TemporaryFile()
-            sink = CountingSink() if self.check_mode else archive.ArchiveWriter(tarball)
+            self.item_log = None if self.check_mode else ItemDigestLog()
+            sink = CountingSink() if self.check_mode else archive.ArchiveWriter(tarball, item_log=self.item_log)
             self.log.info("Starting backup", check_mode=self.check_mode or None)
             try:
                 self._progress("InProgress", force=True)
@@ -212,6 +215,8 @@ class BackupRun(object):
         finally:
             if tarball is not None:
                 tarball.close()
+            if self.item_log is not None:
+                self.item_log.close()
             self.log.close()
 
     # Outcome -------------------------------------------------------------------

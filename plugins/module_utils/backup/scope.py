@@ -20,7 +20,8 @@ class BackupScope(object):
     """The result of ``ScopeReader.read``. ``namespaces_resource`` is None when the caller may
     not list namespaces; ``namespace_items`` are then stand-ins holding only a name."""
 
-    def __init__(self, discovery, selection, listed, ordered_resources, context, namespaces_resource, namespace_items):
+    def __init__(self, discovery, selection, listed, ordered_resources, context, namespaces_resource, namespace_items,
+                 other_versions=None):
         self.discovery = discovery
         self.selection = selection
         self.listed = listed
@@ -28,6 +29,8 @@ class BackupScope(object):
         self.context = context
         self.namespaces_resource = namespaces_resource
         self.namespace_items = namespace_items
+        # all_api_versions: {group_resource: [ApiResource in each other served version]}
+        self.other_versions = other_versions or {}
 
 
 class ScopeReader(object):
@@ -56,7 +59,9 @@ class ScopeReader(object):
         ordered = _ordered_resources(options, discovery)
         context = self._action_context(discovery, chosen, listed)
         namespaces_resource, namespace_items = self._selected_namespaces(discovery, chosen)
-        return BackupScope(discovery, chosen, listed, ordered, context, namespaces_resource, namespace_items)
+        other_versions = other_served_versions(discovery, candidates) if options.get("all_api_versions") else None
+        return BackupScope(discovery, chosen, listed, ordered, context, namespaces_resource, namespace_items,
+                           other_versions)
 
     def _selected_namespaces(self, discovery, chosen):
         """The Namespace objects in scope, read once (they are few). A caller allowed into some
@@ -98,6 +103,18 @@ class ScopeReader(object):
                 discovery, CLUSTER_ROLE_BINDINGS, item_actions.build_crb_index,
                 "cluster role bindings of service accounts")
         return item_actions.ActionContext(crd_names or (), crb_index, include_crds)
+
+
+def other_served_versions(discovery, chosen):
+    """all_api_versions (Velero's EnableAPIGroupVersions): for each type backed up in ``chosen``'s
+    version, the other versions the server lists it in, ``{group_resource: [ApiResource]}``."""
+    others = {}
+    for api_resource in chosen:
+        versions = [r for r in discovery.served_versions(api_resource.group_resource)
+                    if r.version != api_resource.version and "list" in r.verbs]
+        if versions:
+            others[api_resource.group_resource] = versions
+    return others
 
 
 def _ordered_resources(options, discovery):

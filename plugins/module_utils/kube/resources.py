@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 from collections import namedtuple
 
 _ApiResourceBase = namedtuple(
@@ -36,6 +37,21 @@ class ApiResource(_ApiResourceBase):
     @property
     def group_resource(self):
         return "%s.%s" % (self.resource, self.group) if self.group else self.resource
+
+
+_KUBE_VERSION = re.compile(r"^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$")
+_STABILITY = {None: 0, "beta": 1, "alpha": 2}
+
+
+def version_priority(version):
+    """Sort key of an API version in Kubernetes' priority order (as ``kubectl`` and the API server rank
+    a group's versions): GA before beta before alpha, a higher major then minor number first
+    (``v2, v1, v2beta1, v1beta2, v1alpha1``); versions of another form last, alphabetically."""
+    match = _KUBE_VERSION.match(version or "")
+    if match is None:
+        return (3, 0, 0, version or "")
+    major, stability, minor = match.groups()
+    return (_STABILITY[stability], -int(major), -int(minor or 0), "")
 
 
 def api_path(api_resource, namespace=None, name=None):
@@ -92,6 +108,12 @@ class Discovery(object):
         matches = [r for r in self.resources if r.group_resource == group_resource and "/" not in r.resource]
         preferred = [r for r in matches if r.preferred]
         return (preferred or matches or [None])[0]
+
+    def served_versions(self, group_resource):
+        """The ApiResources of a group-resource in every version the server serves it in, in
+        Kubernetes' version priority (``version_priority``)."""
+        matches = [r for r in self.resources if r.group_resource == group_resource and "/" not in r.resource]
+        return sorted(matches, key=lambda r: version_priority(r.version))
 
     def find_kind(self, api_version, kind):
         group, version = api_version.rpartition("/")[::2]

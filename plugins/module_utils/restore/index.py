@@ -29,6 +29,7 @@ from collections import namedtuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import version_priority
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.records import PackedRecords
 
 TAR_HEADER_SIZE = 512
@@ -76,16 +77,30 @@ class ItemEntries(object):
 
 
 class GroupIndex(object):
-    """The items of one group-resource in the archive: names and spool references only."""
+    """The items of one group-resource in the archive: names and spool references only.
+
+    A backup made with every served version (``all_api_versions``, Velero's EnableAPIGroupVersions)
+    holds the items again under ``<version>/`` for each other version: ``versions``. The restore
+    chooses one (``restore/versions.py``); until then, and when it chooses the preferred version,
+    the plain copies are restored."""
 
     def __init__(self, group_resource, namespaced):
         self.group_resource = group_resource
         self.namespaced = namespaced
         self.entries = ItemEntries()
         self.preferred_only = ItemEntries()  # entries found only under <version>-preferredversion/
+        self.preferred_version = None  # the version of the <version>-preferredversion/ folder
+        self.versions = {}  # version -> ItemEntries under <version>/ (not the preferred one)
+        self.chosen_version = None  # a key of ``versions`` once chosen; None: the plain copies
 
     def items(self):
-        return self.entries if len(self.entries) else self.preferred_only
+        if self.chosen_version is not None:
+            return self.versions[self.chosen_version]
+        if len(self.entries):
+            return self.entries
+        if not len(self.preferred_only) and self.versions:  # only version folders: the highest priority one
+            return self.versions[min(self.versions, key=version_priority)]
+        return self.preferred_only
 
 
 class ExtractedBackup(object):
@@ -127,6 +142,21 @@ class ExtractedBackup(object):
 
     def group(self, group_resource):
         return self.groups.get(group_resource)
+
+    def versions_of(self, group_resource):
+        """``(versions, preferred)``: every version the backup holds a group-resource in and its
+        preferred one (its ``-preferredversion`` folder's, else the apiVersion of a plain copy)."""
+        index = self.groups.get(group_resource)
+        if index is None:
+            return [], None
+        preferred = index.preferred_version
+        plain = index.entries if len(index.entries) else index.preferred_only
+        if preferred is None and len(plain):
+            preferred = self.load(next(iter(plain))[2]).get("apiVersion", "").rpartition("/")[2] or None
+        versions = set(index.versions)
+        if preferred is not None and len(plain):
+            versions.add(preferred)
+        return sorted(versions), preferred
 
     def items_of(self, group_resource):
         """(namespace, name, item) of every item of a group-resource, read one at a time."""
@@ -336,7 +366,9 @@ def _index_archive(extracted, fileobj, max_size):
             continue  # neither metadata/version nor resources/: not ours to read
         entries = True
         index = extracted.groups.get(parsed.group_resource)
-        if parsed.version is not None and index is not None and index.entries:
+        preferred_copy = parsed.version is not None and archive.is_preferred_copy(path)
+        if preferred_copy and index is not None and index.entries:
+            index.preferred_version = parsed.version
             continue  # a copy of a type whose plain copies are restored: neither kept nor indexed
         if data is None:
             extracted.reject(InvalidItem(path, parsed.group_resource, parsed.namespace, parsed.name, None,
@@ -353,8 +385,11 @@ def _index_archive(extracted, fileobj, max_size):
             index = extracted.groups[parsed.group_resource] = GroupIndex(parsed.group_resource,
                                                                          parsed.namespace is not None)
         entry = (parsed.namespace, item["metadata"]["name"], extracted.add(data))
-        if parsed.version is not None:
+        if preferred_copy:
+            index.preferred_version = parsed.version
             index.preferred_only.append(*entry)
+        elif parsed.version is not None:  # another served version, kept until the restore chooses one
+            index.versions.setdefault(parsed.version, ItemEntries()).append(*entry)
         else:
             index.entries.append(*entry)
             if len(index.preferred_only):

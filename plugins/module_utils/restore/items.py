@@ -105,6 +105,9 @@ class ItemRestorer(object):
         if task.api_resource is None:
             task.api_resource = self.scope.api_resource(task.group_resource, desired)
         if task.api_resource is None:
+            unserved_version = self.scope.unserved_version(task.group_resource)
+            if unserved_version is not None:
+                raise ItemFailed(task.item, unserved_version)
             return self.writer.unserved(task, desired)
         try:
             desired = self.pods.with_additions(task, desired)

@@ -24,6 +24,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import 
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.readiness import validate_option as ready_gate_option
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy import NONE, POLICIES
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import check_included_resources_restorable
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.versions import parse_version_priorities
 
 DEFAULT_WORKERS = 16
 DEFAULT_MAX_ARCHIVE_SIZE = "8Gi"
@@ -64,6 +65,7 @@ def validate_options(options):
     options["namespace_mapping"] = validate_namespace_mapping(options.get("namespace_mapping"))
     options["resource_modifiers"] = validate_modifiers(options.get("resource_modifiers"))
     parse_priorities(options.get("priorities"))
+    parse_version_priorities(options.get("api_version_priorities"))
     workers = DEFAULT_WORKERS if options.get("workers") is None else options["workers"]
     if not isinstance(workers, int) or workers < 1 or workers > 256:
         raise InvalidOptionError("workers must be a number from 1 to 256, not %r" % (workers,))

@@ -124,6 +124,7 @@ class RestoreReport(object):
         self.plan = []
         self.diffs = []
         self.on_item = None  # called after each item is recorded (the progress object)
+        self.api_versions = {}  # group_resource -> the API version chosen (restore/versions.describe)
         self._lock = threading.Lock()
 
     def scope(self, task):
@@ -193,6 +194,8 @@ class RestoreReport(object):
             "error_count": self.results.error_count(),
             "storage": storage,
         }
+        if self.api_versions:
+            result["api_versions"] = dict(sorted(self.api_versions.items()))
         if self.check_mode:
             result["plan"] = sorted(self.plan, key=lambda e: (e["resource"], e["namespace"] or "", e["name"]))
             result["plan_summary"] = plan_summary(result["plan"])

@@ -51,6 +51,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.storage import layou
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import leases
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import NodeAgentVolumeRestorer, node_agent_settings
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import in_place
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import integrity
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import plan
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import rerun
@@ -325,6 +326,8 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
         options["name"] = default_restore_name(backup_name, utc_now())
     _check_name_is_free(store, options["name"])
     kube = kube_factory(auth)
+    if options.get("volume_data_in_place"):  # only volume data, into the claims that exist now
+        return in_place.run(kube, location, store, options, backup, check_mode)
     if volume_restorer is None and options.get("repository_password"):
         volume_restorer = NodeAgentVolumeRestorer(kube, location, options)
     lease = None

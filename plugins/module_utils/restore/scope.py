@@ -9,12 +9,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.openapi import OpenApiSchemas
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource
 from ansible_collections.kubedr.backup.plugins.module_utils.selection import filters as selection
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import item_actions as actions
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import named_items
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import versions as api_versions
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.modifiers import uses_strategic_patches
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.items import MALFORMED_ITEM_ERRORS, Task
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import parse_priorities
@@ -36,6 +39,40 @@ def restore_status_resources(status_option, group_resources, api_resources):
     return frozenset(gr for gr in group_resources if chosen.should_include(gr))
 
 
+def version_choices(extracted, discovery, priorities):
+    """``(group_resource, VersionChoice)`` for each group-resource the backup holds in several API
+    versions, its index set to read the chosen version's copies; the choice is None (the backup's
+    preferred version is read) when the cluster does not serve the group-resource at all."""
+    for group_resource, index in sorted(extracted.groups.items()):
+        if not index.versions:
+            continue
+        served = discovery.served_versions(group_resource)
+        if not served:
+            index.chosen_version = None
+            yield group_resource, None
+            continue
+        backup_versions, backup_preferred = extracted.versions_of(group_resource)
+        choice = api_versions.choose_version(
+            group_resource, backup_versions, backup_preferred, [r.version for r in served],
+            next((r.version for r in served if r.preferred), None), priorities.get(group_resource))
+        index.chosen_version = choice.version if choice.version in index.versions \
+            and choice.version != backup_preferred else None
+        yield group_resource, choice
+
+
+def in_restored_copies(extracted, invalid):
+    """Whether an invalid archive entry is among the copies restored: the plain (and preferred-version)
+    ones, or those of the API version chosen for its group-resource (``version_choices``)."""
+    try:
+        parsed = archive.parse_item_path(invalid.path)
+    except ArchiveError:
+        return True
+    other_version = parsed is not None and parsed.version is not None and not archive.is_preferred_copy(invalid.path)
+    index = extracted.group(invalid.group_resource)
+    chosen = index.chosen_version if index is not None else None
+    return (parsed.version if other_version else None) == chosen
+
+
 class RestoreScope(object):
     """The items of an extracted backup that are restored. ``prepare()`` reads the cluster's
     discovery and decides, before the first write."""
@@ -55,12 +92,18 @@ class RestoreScope(object):
         self.additional = set()  # (group_resource, namespace, name) pulled in by restored items
         self._crd_pending = None
         self._served = {}
+        self.api_versions = {}  # group_resource -> versions.VersionChoice, for backups holding several versions
+        self._version_priorities = {}
+        self._report = None
 
     def prepare(self, report, pod_volume_backups):
         self.discovery = self.kube.discover()
         for warning in self.discovery.warnings:
             report.results.warn(warning)
             report.log.warning(warning)
+        self._report = report
+        self._version_priorities = api_versions.parse_version_priorities(self.options.get("api_version_priorities"))
+        self._choose_api_versions()
         self.synthetic = self._archive_api_resources()
         self.selection = selection.BackupSelection(self.options, self.discovery.resources + self.synthetic)
         if self.options.get("priorities") is not None:  # the user's: names resolve by the filters' one rule
@@ -80,6 +123,35 @@ class RestoreScope(object):
         self.ctx = self._restore_context(pod_volume_backups)
         self._report_invalid_items(report)
 
+    def _choose_api_versions(self):
+        """For each group-resource the backup holds in several versions, the version its items are
+        created in (``versions.choose_version``), against the cluster's discovery. One the cluster does
+        not serve at all keeps the backup's preferred version (its CRD may be restored first: chosen
+        again after the CRDs' tier, at ``rediscover``)."""
+        for group_resource, choice in version_choices(self.extracted, self.discovery, self._version_priorities):
+            if choice is None:
+                self.api_versions.pop(group_resource, None)
+                self._report.api_versions.pop(group_resource, None)
+                continue
+            if self.api_versions.get(group_resource) == choice:
+                continue
+            self.api_versions[group_resource] = choice
+            self._report.api_versions[group_resource] = api_versions.describe(choice)
+            fields = dict(resource=group_resource, backup_versions=",".join(choice.backup_versions),
+                          cluster_versions=",".join(choice.cluster_versions))
+            if choice.version is None:
+                self._report.log.warning("No API version of the backup is served", **fields)
+            else:
+                self._report.log.info("API version chosen", version=choice.version, rule=choice.rule, **fields)
+
+    def unserved_version(self, group_resource):
+        """Why no item of a group-resource can be created when the cluster serves it in none of the
+        versions the backup holds it in (else None)."""
+        choice = self.api_versions.get(group_resource)
+        if choice is None or choice.version is not None:
+            return None
+        return api_versions.unserved_message(choice)
+
     def _report_invalid_items(self, report):
         """The archive's entries that are not usable items (``index.InvalidItem``): an error each,
         as the item's own, unless the filters leave its namespace or resource out anyway; the run
@@ -91,6 +163,8 @@ class RestoreScope(object):
                 continue
             if invalid.namespace and not self.selection.namespace_included(invalid.namespace):
                 continue
+            if not in_restored_copies(self.extracted, invalid):
+                continue  # a copy in another API version than the one restored
             if invalid.group_resource == kr.NAMESPACES and not self.selection.namespace_included(invalid.name):
                 continue
             api_resource = self._filter_resource(invalid.group_resource)
@@ -268,4 +342,5 @@ class RestoreScope(object):
     def rediscover(self, wanted):
         """Refresh discovery; True when it serves every group-resource in ``wanted``."""
         self.discovery = self.kube.discover(refresh=True)
+        self._choose_api_versions()  # the restored CRDs' versions are served now
         return set(wanted) <= set(r.group_resource for r in self.discovery.resources)

@@ -6,6 +6,10 @@
 
 ``s3_client`` is used by the backup store and by the restic repository management alike,
 so both reach a location with the same TLS, addressing, retry and timeout settings.
+
+The client is botocore's own (boto3's session and s3transfer cost a module run about 0.05 s of CPU
+to import and set up, docs/performance.md): large objects go up in parts here (``upload_file``: at
+most UPLOAD_CONCURRENCY parts of MULTIPART_CHUNK in memory) and come down as one streamed GET.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -13,6 +17,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common import useragent
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError, NotFoundError, StorageError
@@ -23,11 +29,10 @@ from ansible_collections.kubedr.backup.plugins.module_utils.storage import objec
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.backup_store import MULTIPART_CHUNK, BackupStore
 
 try:
-    import boto3
     import botocore.config
     import botocore.exceptions
-    from boto3.s3.transfer import TransferConfig
-    HAS_BOTO3 = True
+    import botocore.session
+    HAS_BOTO3 = True  # botocore, which boto3 (the documented requirement) brings
 except ImportError:  # callers check HAS_BOTO3 and say what needs boto3
     HAS_BOTO3 = False
 
@@ -37,10 +42,13 @@ READ_TIMEOUT = 60  # seconds of silence on an open connection; storage_location.
 # S3 refuses a retain-until date in the past: an object of a backup whose ttl ran out while it was
 # written is still locked this long after its write (a margin for the clocks of client and server).
 MIN_LOCK = datetime.timedelta(seconds=10)
+UPLOAD_CONCURRENCY = 4  # parts of one upload in flight (and in memory) at once
+DOWNLOAD_CHUNK = 1024 * 1024  # bytes read from a GET's body at a time
+PART_CHECKSUM = "CRC32"  # what s3transfer asks for too: S3 checks every part, and Object Lock needs a checksum
 
 
 def s3_client(location, endpoint_url=None):
-    """A boto3 S3 client for a ``storage_location`` dict: its credentials or profile, region,
+    """A botocore S3 client for a ``storage_location`` dict: its credentials or profile, region,
     endpoint (``endpoint_url`` when the location names none), addressing style, CA bundle or
     ``validate_certs``; Signature Version 4, standard retries, bounded timeouts, and the
     collection's User-Agent appended to botocore's.
@@ -49,14 +57,6 @@ def s3_client(location, endpoint_url=None):
     botocore reads it), else us-east-1 (what S3-compatible servers such as MinIO expect).
 
     Raises InvalidOptionError for an unknown profile. Callers check HAS_BOTO3 first."""
-    try:
-        session = boto3.session.Session(
-            aws_access_key_id=location.get("access_key"), aws_secret_access_key=location.get("secret_key"),
-            aws_session_token=location.get("session_token"), profile_name=location.get("profile"),
-            region_name=location.get("region") or None)
-    except botocore.exceptions.ProfileNotFound:
-        raise InvalidOptionError("storage_location.profile %r not found in the AWS configuration"
-                                 % location.get("profile"))
     verify = location.get("aws_ca_bundle") or (location.get("validate_certs") is not False)
     config = botocore.config.Config(
         s3={"addressing_style": location.get("s3_addressing_style") or "auto"},
@@ -65,8 +65,17 @@ def s3_client(location, endpoint_url=None):
         connect_timeout=timeouts(location)[0], read_timeout=timeouts(location)[1],
         user_agent_extra=useragent.user_agent(),
     )
-    client = session.client("s3", region_name=session.region_name or DEFAULT_REGION,
-                            endpoint_url=location.get("endpoint_url") or endpoint_url, verify=verify, config=config)
+    session = botocore.session.Session(profile=location.get("profile") or None)
+    try:
+        region = location.get("region") or session.get_config_variable("region") or DEFAULT_REGION
+        client = session.create_client(
+            "s3", region_name=region, endpoint_url=location.get("endpoint_url") or endpoint_url, verify=verify,
+            config=config, aws_access_key_id=location.get("access_key") or None,
+            aws_secret_access_key=location.get("secret_key") or None,
+            aws_session_token=location.get("session_token") or None)
+    except botocore.exceptions.ProfileNotFound:
+        raise InvalidOptionError("storage_location.profile %r not found in the AWS configuration"
+                                 % location.get("profile"))
     client.meta.events.register_first("needs-retry.s3", _no_retry_after_timeout)
     return client
 
@@ -144,10 +153,6 @@ class S3Store(BackupStore):
         self._lock_enabled = None
         self.timeouts = timeouts(options)
         self.client = s3_client(options)
-        self.transfer = TransferConfig(multipart_threshold=MULTIPART_CHUNK, multipart_chunksize=MULTIPART_CHUNK,
-                                       max_concurrency=4, use_threads=True)
-        # s3transfer holds up to 10 parts in memory by default (160 MiB of 16 MiB parts): one per upload thread.
-        self.transfer.max_in_memory_upload_chunks = 4
 
     def _key(self, key):
         return _join(self.prefix, key)
@@ -243,15 +248,51 @@ class S3Store(BackupStore):
             raise self._fail("write", key, error)
 
     def upload_file(self, key, fileobj):
-        """Multipart, streaming upload of a (large) binary file object."""
+        """Streaming upload of a (large) binary file object: one PUT up to MULTIPART_CHUNK, else in parts."""
         self.ensure_writable()
+        extra = self._lock_args(key)
         try:
-            self.client.upload_fileobj(fileobj, self.bucket, self._key(key), Config=self.transfer,
-                                       ExtraArgs=self._lock_args(key) or None)
+            first = fileobj.read(MULTIPART_CHUNK)
+            if len(first) < MULTIPART_CHUNK:
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=first, **extra)
+            else:
+                self._upload_parts(self._key(key), first, fileobj, extra)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("upload", key, error)
-        except Exception as error:  # s3transfer wraps failures of its worker threads
-            raise self._fail("upload", key, getattr(error, "last_exception", None) or error)
+
+    def _upload_parts(self, full_key, first, fileobj, extra):
+        """A multipart upload, UPLOAD_CONCURRENCY parts in flight: the next part is read only once one
+        has been sent. Any failure aborts the upload (S3 would otherwise keep, and bill, its parts)."""
+        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full_key,
+                                                        ChecksumAlgorithm=PART_CHECKSUM, **extra)["UploadId"]
+        parts, pending = [], deque()
+        try:
+            with ThreadPoolExecutor(max_workers=UPLOAD_CONCURRENCY) as pool:
+                chunk, number = first, 1
+                while chunk:
+                    pending.append(pool.submit(self._upload_part, full_key, upload_id, number, chunk))
+                    if len(pending) >= UPLOAD_CONCURRENCY:
+                        parts.append(pending.popleft().result())
+                    chunk, number = fileobj.read(MULTIPART_CHUNK), number + 1
+                parts.extend(part.result() for part in pending)
+            self.client.complete_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id,
+                                                  MultipartUpload={"Parts": parts})
+        except BaseException:
+            for part in pending:
+                part.cancel()
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                pass  # the first error is the one to report; a bucket lifecycle rule clears what is left
+            raise
+
+    def _upload_part(self, full_key, upload_id, number, data):
+        response = self.client.upload_part(Bucket=self.bucket, Key=full_key, UploadId=upload_id, PartNumber=number,
+                                           Body=data, ChecksumAlgorithm=PART_CHECKSUM)
+        part = {"PartNumber": number, "ETag": response["ETag"]}
+        if response.get("Checksum" + PART_CHECKSUM):
+            part["Checksum" + PART_CHECKSUM] = response["Checksum" + PART_CHECKSUM]
+        return part
 
     def _version(self, key):
         """{} to read the current version of ``key``; on an object-lock location, the version of a
@@ -283,8 +324,12 @@ class S3Store(BackupStore):
             version = self._version(key)
             if version is None:
                 raise NotFoundError("object %s does not exist in the storage location" % self.url(key))
-            self.client.download_fileobj(self.bucket, self._key(key), fileobj, Config=self.transfer,
-                                         ExtraArgs=version or None)
+            body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), **version)["Body"]
+            try:
+                for chunk in iter(lambda: body.read(DOWNLOAD_CHUNK), b""):
+                    fileobj.write(chunk)
+            finally:
+                body.close()
         except botocore.exceptions.ClientError as error:
             if _s3_error_code(error) in ("NoSuchKey", "404"):
                 raise NotFoundError("object %s does not exist in the storage location" % self.url(key))

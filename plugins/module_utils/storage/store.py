@@ -2,7 +2,7 @@
 # Copyright: kubedr.backup contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Backup storage locations in Velero's object layout: S3 (boto3) and a local directory.
+"""Backup storage locations in Velero's object layout: S3 (botocore) and a local directory.
 
 ``open_store(storage_location)`` returns a BackupStore (``backup_store``), a
 ``FilesystemStore`` (``filesystem``) or an ``S3Store`` (``s3``). ``velero-backup.json`` is

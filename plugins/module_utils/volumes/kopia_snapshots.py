@@ -73,10 +73,12 @@ def create_args(source, tags, path="."):
     return args
 
 
-def restore_args(snapshot_id, target="."):
+def restore_args(snapshot_id, target=".", delete_extra=False):
     """`kopia snapshot restore <id> .`: run it in the volume directory; existing files are
-    overwritten, other files kept (as Velero's restore does)."""
-    return ["snapshot", "restore", validate_snapshot_id(snapshot_id), target]
+    overwritten, other files kept (as Velero's restore does), or removed with ``delete_extra``
+    (`--delete-extra`, kopia 0.18 and later)."""
+    return ["snapshot", "restore", validate_snapshot_id(snapshot_id), target] + (
+        ["--delete-extra"] if delete_extra else [])
 
 
 def list_args():

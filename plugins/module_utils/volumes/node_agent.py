@@ -298,6 +298,30 @@ def _restore_one(api_client, kube, settings, agents, pod, entry, repository_for,
     return error
 
 
+def restore_into_pod_volume(api_client, kube, settings, pod, volume_name, repo, snapshot_id, uploader_type=None,
+                            timeout=600, delete_extra=False):
+    """Restore a snapshot into volume ``volume_name`` of a running, scheduled ``pod`` (the in-place
+    restore's helper pod mounting a live claim) through the node agent of its node: the volume
+    directory the kubelet mounted is found (waiting up to ``timeout`` seconds for it) and the
+    uploader restores into it, removing the files the snapshot lacks with ``delete_extra``.
+    Returns the directory; raises KubedrError (ClusterError, the uploader's error)."""
+    node = pod["spec"]["nodeName"]
+    agent = node_agent_pods(kube, settings).get(node)
+    if agent is None:
+        raise ClusterError("no running node agent on node %s (namespace %s, selector %s)"
+                           % (node, settings.namespace, settings.label_selector))
+    pvc_to_pv, csi_pvs = _claim_binding(kube, pod, volume_name, timeout)
+    volume = volumes.pod_volume(pod, volume_name, pvc_to_pv, csi_pvs=csi_pvs)
+    directory = poll(lambda: resolve_volume_dir(api_client, settings, agent, volume.pod_uid, volume.vol_dir)[0],
+                     timeout, interval=POLL_INTERVAL)
+    if directory is None:
+        raise ClusterError("volume directory %s did not appear within %ss" % (
+            volumes.volume_dir_pattern(settings.host_pods_path, volume.pod_uid, volume.vol_dir), timeout))
+    uploaders.uploader(uploader_type).restore(api_client, settings, agent, repo, snapshot_id, directory,
+                                              delete_extra=delete_extra)
+    return directory
+
+
 class NodeAgentVolumeRestorer(object):
     """restore.PodVolumeRestorer backed by the node agents: restored pods get the
     restore-wait init container (init_image) and their volumes are restored by the uploader

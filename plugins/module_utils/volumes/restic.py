@@ -53,6 +53,9 @@ class ResticRepositoryNotFound(ResticError, NotFoundError):
 
 # (kind, substring of restic's stderr, what to tell the user); first match wins.
 _STDERR_PATTERNS = (
+    ("unsupported", "unknown flag: --delete",
+     "this restic has no `restore --delete` (restic 0.17 and later have it): upgrade the node agent's restic, "
+     "or restore without delete_extra"),
     ("wrong_password", "wrong password or no key found",
      "wrong repository password (or no key found for it)"),
     ("locked", "repository is already locked",
@@ -258,9 +261,11 @@ def backup_command(repo, tags=None, host=DEFAULT_HOST, path=".", parent=None, ex
     return args + [path]
 
 
-def restore_command(repo, snapshot_id, target=".", includes=None, excludes=None, verify=False):
+def restore_command(repo, snapshot_id, target=".", includes=None, excludes=None, verify=False, delete=False):
     """`restic restore --json <snapshot> --target <dir>` (Velero runs it with --target=. in the volume
-    directory). restic 0.14 takes --json and prints text: see parse_restore_output."""
+    directory). restic 0.14 takes --json and prints text: see parse_restore_output. ``delete``: also
+    remove the files of the target that the snapshot lacks (`--delete`, restic 0.17 and later; an
+    older restic refuses the flag, classified as ``unsupported``)."""
     snapshot_id = validate_snapshot_id(snapshot_id)
     args = repo.global_args() + ["restore", "--json", snapshot_id, "--target=" + target]
     for pattern in includes or ():
@@ -269,6 +274,8 @@ def restore_command(repo, snapshot_id, target=".", includes=None, excludes=None,
         args.append("--exclude=" + pattern)
     if verify:
         args.append("--verify")
+    if delete:
+        args.append("--delete")
     return args
 
 

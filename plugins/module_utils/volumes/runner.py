@@ -203,11 +203,13 @@ def _backup_summary(repo, res, tags, run):
 
 
 def volume_restore_in_pod(api_client, namespace, pod, repo, snapshot_id, volume_dir, container=None,
-                          stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, on_stdout=None):
+                          stdin_env=("RESTIC_PASSWORD",), timeout=DEFAULT_TIMEOUT, on_stdout=None, delete=False):
     """`restic restore <snapshot> --target .` exec'd in the node-agent pod inside the
     restored pod's volume directory: the parsed restore summary (restic.parse_restore_output);
-    its status lines go to ``on_stdout`` as they arrive (restic 0.16 and later print them)."""
-    res = run_in_pod(api_client, namespace, pod, repo, restic.restore_command(repo, snapshot_id, target="."),
+    its status lines go to ``on_stdout`` as they arrive (restic 0.16 and later print them).
+    ``delete``: files the snapshot lacks are removed (restic.restore_command)."""
+    res = run_in_pod(api_client, namespace, pod, repo,
+                     restic.restore_command(repo, snapshot_id, target=".", delete=delete),
                      "restore", cwd=volume_dir, container=container, stdin_env=stdin_env, timeout=timeout,
                      on_stdout=on_stdout)
     return restic.parse_restore_output(res.stdout, res.stderr)

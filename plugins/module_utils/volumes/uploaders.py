@@ -55,9 +55,9 @@ class Uploader(object):
         self.prepare(api_client, settings, agent, repo)
         return self.back_up(api_client, settings, agent, repo, directory, volume, tags, on_stdout=on_stdout)
 
-    def restore(self, api_client, settings, agent, repo, snapshot_id, directory, on_stdout=None):
-        """Restore a snapshot into ``directory`` (files of the snapshot overwritten, others kept).
-        ``on_stdout`` may see live progress."""
+    def restore(self, api_client, settings, agent, repo, snapshot_id, directory, on_stdout=None, delete_extra=False):
+        """Restore a snapshot into ``directory`` (files of the snapshot overwritten, others kept, or
+        removed with ``delete_extra``). ``on_stdout`` may see live progress."""
         raise NotImplementedError
 
 
@@ -89,8 +89,10 @@ class ResticUploader(Uploader):
         return dict(snapshot_id=summary.get("snapshot_id"), total_bytes=summary.get("total_bytes_processed"),
                     incomplete=bool(summary.get("incomplete")))
 
-    def restore(self, api_client, settings, agent, repo, snapshot_id, directory, on_stdout=None):
+    def restore(self, api_client, settings, agent, repo, snapshot_id, directory, on_stdout=None, delete_extra=False):
         extra = dict(on_stdout=on_stdout) if on_stdout is not None else {}
+        if delete_extra:
+            extra["delete"] = True
         runner.volume_restore_in_pod(api_client, settings.namespace, agent, repo, snapshot_id, directory,
                                      container=settings.container, stdin_env=self.secret_env_names(repo), **extra)
 
@@ -132,9 +134,10 @@ class KopiaUploader(Uploader):
         return self.back_up(api_client, settings, agent, repo, directory, volume, tags, on_stdout=on_stdout,
                             create=True)
 
-    def restore(self, api_client, settings, agent, repo, snapshot_id, directory, on_stdout=None):
-        self._runner(api_client, settings, agent)(repo, kopia_snapshots.restore_args(snapshot_id), "snapshot restore",
-                                                  cwd=directory)
+    def restore(self, api_client, settings, agent, repo, snapshot_id, directory, on_stdout=None, delete_extra=False):
+        self._runner(api_client, settings, agent)(repo, kopia_snapshots.restore_args(snapshot_id,
+                                                                                     delete_extra=delete_extra),
+                                                  "snapshot restore", cwd=directory)
 
 
 _UPLOADERS = {RESTIC: ResticUploader(), KOPIA: KopiaUploader()}

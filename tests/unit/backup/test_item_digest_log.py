@@ -1,0 +1,38 @@
+"""The item digests a backup takes as it writes its archive (backup/workers.py ItemDigestLog) are the
+ones verification recomputes from the finished tarball (archive/manifest.py write_item_digests): the same
+lines, in archive order, across the main writer and spliced worker fragments, long paths included."""
+import gzip
+import io
+import tempfile
+
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import manifest
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.backup.workers import Fragment, ItemDigestLog
+
+
+def fragment(entries):
+    spool, log = tempfile.TemporaryFile(), ItemDigestLog()
+    writer = archive.ArchiveWriter(spool, mtime=1, fragment=True, item_log=log)
+    for path, data in entries:
+        writer.add_file(path, data)
+    size = writer.close()
+    spool.seek(0)
+    return Fragment(spool, size, writer.entries, log)
+
+
+def test_the_log_written_is_the_one_read_back():
+    out, log = tempfile.TemporaryFile(), ItemDigestLog()
+    writer = archive.ArchiveWriter(out, mtime=1, item_log=log)
+    writer.add_file("resources/namespaces/cluster/a.json", b'{"a":1}')
+    long_name = "resources/configmaps/namespaces/%s/%s.json" % ("n" * 63, "c" * 200)  # a PAX header
+    writer.append_fragments([fragment([(long_name, b"{}"), ("resources/secrets/namespaces/n/s.json", b"x" * 5000)]),
+                             fragment([]), fragment([("resources/pods/namespaces/n/p.json", b'{"p":2}')])])
+    writer.add_file("resources/services/namespaces/n/s.json", b"")
+    writer.close()
+
+    taken, recomputed = io.BytesIO(), io.BytesIO()
+    summary = log.write_gzipped(taken)
+    out.seek(0)
+    assert summary == manifest.write_item_digests(out, recomputed) and summary["count"] == 6
+    assert gzip.decompress(taken.getvalue()) == gzip.decompress(recomputed.getvalue())
+    assert long_name.encode() in gzip.decompress(taken.getvalue())

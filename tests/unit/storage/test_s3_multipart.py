@@ -1,0 +1,67 @@
+"""storage/s3.py's own transfers (botocore only, no s3transfer): one PUT for a small file, parts for
+a large one (all sent, listed in order, aborted on a failure) and a streamed GET, against botocore's
+Stubber (no network)."""
+import io
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import StorageError
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import s3
+
+MINIO = {"endpoint_url": "http://minio:9000", "s3_addressing_style": "path", "access_key": "ak", "secret_key": "sk",
+         "bucket": "b", "prefix": "p"}
+CHUNK = 5
+
+
+@pytest.fixture
+def store(monkeypatch):
+    monkeypatch.setattr(s3, "MULTIPART_CHUNK", CHUNK)
+    return s3.S3Store(MINIO)
+
+
+def test_a_small_file_is_one_put(store):
+    with Stubber(store.client) as stub:
+        stub.add_response("put_object", {}, {"Bucket": "b", "Key": "p/backups/x/x.tar.gz", "Body": b"abc"})
+        store.upload_file("backups/x/x.tar.gz", io.BytesIO(b"abc"))
+        stub.assert_no_pending_responses()
+
+
+def test_a_large_file_goes_up_in_parts_listed_in_order(store):
+    data = b"0123456789abcdefghijk"  # 5 parts of 5, 5, 5, 5, 1 bytes
+    sent = {}
+    with Stubber(store.client) as stub:
+        stub.add_response("create_multipart_upload", {"UploadId": "u1"},
+                          {"Bucket": "b", "Key": "p/k", "ChecksumAlgorithm": "CRC32"})
+        for _part in range(5):
+            expected = {"Bucket": "b", "Key": "p/k", "UploadId": "u1", "PartNumber": ANY, "Body": ANY,
+                        "ChecksumAlgorithm": "CRC32"}
+            stub.add_response("upload_part", {"ETag": '"e"'}, expected)
+        stub.add_response("complete_multipart_upload", {}, {
+            "Bucket": "b", "Key": "p/k", "UploadId": "u1",
+            "MultipartUpload": {"Parts": [{"PartNumber": n, "ETag": '"e"'} for n in range(1, 6)]}})
+        store.client.meta.events.register(
+            "before-parameter-build.s3.UploadPart", lambda params, **_: sent.update({params["PartNumber"]: params["Body"]}))
+        store.upload_file("k", io.BytesIO(data))
+        stub.assert_no_pending_responses()
+    assert b"".join(sent[n] for n in sorted(sent)) == data
+
+
+def test_a_failed_part_aborts_the_upload_and_says_where(store):
+    with Stubber(store.client) as stub:
+        stub.add_response("create_multipart_upload", {"UploadId": "u1"})
+        stub.add_client_error("upload_part", "SlowDown", "Please reduce your request rate.", 503)
+        stub.add_response("upload_part", {"ETag": '"e"'})
+        stub.add_response("abort_multipart_upload", {}, {"Bucket": "b", "Key": "p/k", "UploadId": "u1"})
+        with pytest.raises(StorageError, match=r"S3 could not upload s3://b/p/k at http://minio:9000: SlowDown"):
+            store.upload_file("k", io.BytesIO(b"0123456789"))
+        stub.assert_no_pending_responses()
+
+
+def test_a_download_streams_the_body(store):
+    body = io.BytesIO(b"x" * (3 * s3.DOWNLOAD_CHUNK + 7))
+    with Stubber(store.client) as stub:
+        stub.add_response("get_object", {"Body": body}, {"Bucket": "b", "Key": "p/backups/x/x.tar.gz"})
+        out = io.BytesIO()
+        store.download_file("backups/x/x.tar.gz", out)
+    assert out.getvalue() == b"x" * (3 * s3.DOWNLOAD_CHUNK + 7)
