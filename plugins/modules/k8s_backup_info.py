@@ -94,8 +94,9 @@ options:
     type: bool
   newest:
     description:
-      - Keep only the N most recent backups (by start time) among those the other filters keep. The listing
-        stays oldest first, so the newest is the last.
+      - Keep only the N most recent backups (by start time; in the same second, by completion time, then the
+        name that sorts last) among those the other filters keep. The listing stays oldest first, so the newest
+        is the last.
     type: int
   include_uncommitted:
     description:

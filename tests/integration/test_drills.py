@@ -51,6 +51,11 @@ def namespaces(core_v1):
     return [n.metadata.name for n in core_v1.list_namespace().items]
 
 
+def final_task(out):
+    """What the play's last task, the one that fails the play with the drill's reasons, printed."""
+    return out.rpartition("TASK [Fail when the drill failed, or its record or teardown did]")[2]
+
+
 CHECKS = textwrap.dedent("""\
     - name: Read the restored settings
       kubernetes.core.k8s_info:
@@ -67,8 +72,8 @@ CHECKS = textwrap.dedent("""\
 
 def test_a_drill_restores_checks_records_and_cleans_up(bed, apps_v1, core_v1, namespace, location, s3, tmp_path):
     app(apps_v1, core_v1, namespace, "web")
-    backup(bed, location, namespace, "drill-old", "drill")
-    backup(bed, location, namespace, "drill-new", "drill")
+    backup(bed, location, namespace, "drill-1-old", "drill")
+    backup(bed, location, namespace, "drill-2-new", "drill")
     checks = tmp_path / "checks.yml"
     checks.write_text(CHECKS % "hello")
     suffix = unique("d")
@@ -78,17 +83,17 @@ def test_a_drill_restores_checks_records_and_cleans_up(bed, apps_v1, core_v1, na
 
     preview = playbook(bed, "kubedr.backup.verify", variables, env=s3_env(bed), check=True).stdout
     assert "Restore into the scratch namespaces %s" % scratch in preview
-    assert described(bed, location, "drill-new")["last_verification"] is None and scratch not in namespaces(core_v1)
+    assert described(bed, location, "drill-2-new")["last_verification"] is None and scratch not in namespaces(core_v1)
 
     out = playbook(bed, "kubedr.backup.verify", variables, env=s3_env(bed)).stdout
-    assert "Drill of drill-new: Passed" in out and "1 workloads ready" in out, out[-3000:]
+    assert "Drill of drill-2-new: Passed" in out and "1 workloads ready" in out, out[-3000:]
     assert "TASK [The greeting survived the restore]" in out
     assert scratch not in namespaces(core_v1)  # deleted (waited for) at the end
-    last = described(bed, location, "drill-new")["last_verification"]
+    last = described(bed, location, "drill-2-new")["last_verification"]
     assert last["phase"] == "Passed" and last["namespace_mapping"] == {namespace: scratch}
     assert last["failed_step"] is None and last["record"].endswith(".json")
-    assert described(bed, location, "drill-old")["last_verification"] is None
-    key = "%s/backups/drill-new/" % location["prefix"]
+    assert described(bed, location, "drill-1-old")["last_verification"] is None
+    key = "%s/backups/drill-2-new/" % location["prefix"]
     records = [o["Key"] for o in s3.list_objects_v2(Bucket=location["bucket"], Prefix=key)["Contents"]
                if "-verification-" in o["Key"]]
     assert len(records) == 1
@@ -99,11 +104,12 @@ def test_a_drill_restores_checks_records_and_cleans_up(bed, apps_v1, core_v1, na
     # A check that fails: the play fails naming the step and why, the record says so, nothing is left behind; the
     # first record stays (each drill writes its own).
     checks.write_text(CHECKS % "bonjour")
-    failed = playbook(bed, "kubedr.backup.verify", dict(variables, kubedr_backup_name="drill-new"), env=s3_env(bed),
+    failed = playbook(bed, "kubedr.backup.verify", dict(variables, kubedr_backup_name="drill-2-new"), env=s3_env(bed),
                       expect_ok=False).stdout
-    assert "Drill of drill-new: Failed at 'The greeting survived the restore': greeting is hello" in failed, failed[-2500:]
+    assert "Drill of drill-2-new: Failed at 'The greeting survived the restore': greeting is hello" in failed, failed[-2500:]
+    assert 'FAILED! => {"changed": false, "msg": "greeting is hello"}' in final_task(failed), failed[-2500:]
     assert scratch not in namespaces(core_v1)
-    last = described(bed, location, "drill-new")["last_verification"]
+    last = described(bed, location, "drill-2-new")["last_verification"]
     assert last["phase"] == "Failed" and last["message"] == "greeting is hello"
     assert len([o for o in s3.list_objects_v2(Bucket=location["bucket"], Prefix=key)["Contents"]
                 if "-verification-" in o["Key"]]) == 2
@@ -118,7 +124,8 @@ def test_a_workload_that_never_becomes_ready_fails_the_drill_by_name(bed, apps_v
         "kubedr_verify_timeout": 3, "kubedr_poll_interval": 1}, env=s3_env(bed), expect_ok=False).stdout
     scratch = "%s-%s" % (namespace, suffix)
     assert "1 workloads not ready after 3s: Deployment/%s/stuck" % scratch in out
-    assert scratch not in namespaces(core_v1)
+    assert "1 workloads not ready after 3s: Deployment/%s/stuck" % scratch in final_task(out), out[-4000:]
+    assert "scratch namespaces not deleted" not in out and scratch not in namespaces(core_v1), out[-4000:]
     last = described(bed, location, "stuck-1")["last_verification"]
     assert last["phase"] == "Failed" and last["not_ready_workloads"] == ["Deployment/%s/stuck" % scratch]
     assert last["failed_step"] == "Fail on the workloads that did not become ready"

@@ -135,7 +135,9 @@ def list_backups(store, listing_filter=None, now=None, stale_after=DEFAULT_STALE
     names = sorted(grouped)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
         summaries = [s for s in pool.map(summary, names) if s is not None]
-    summaries.sort(key=lambda s: (s.get("start_timestamp") or "", s["name"]))
+    # Velero's timestamps are whole seconds: a tie goes to the later completion, then to the name that sorts last
+    # (a schedule's <schedule>-<YYYYmmddHHMMSS>).
+    summaries.sort(key=lambda s: (s.get("start_timestamp") or "", s.get("completion_timestamp") or "", s["name"]))
     return listing_filter.apply(summaries, now)
 
 
