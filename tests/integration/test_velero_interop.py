@@ -4,13 +4,16 @@ For Velero v1.16.2 and v1.18.3, each run out of cluster beside the test bed (vel
 kubedr backs a namespace up into Velero's BackupStorageLocation, Velero syncs it, lists it, describes it
 and restores it into another namespace; Velero backs the namespace up, kubedr lists it, describes it and
 restores it into another namespace. Restored objects equal the originals modulo what a restore resets
-(test_restore.comparable). One server per version is shared by the module's tests."""
+(test_restore.comparable). With all_api_versions and Velero's EnableAPIGroupVersions, both tools write the
+same tarball paths, and Velero restores kubedr's backup in the version its rules pick. One server per
+version is shared by the module's tests."""
 import json
 import re
 
 import pytest
 
-from test_backup_support import assert_ok, run_backup, run_info
+from test_api_versions import GR, GROUP, BANDS, rockband, rockband_crd  # noqa: F401 pylint: disable=unused-import
+from test_backup_support import assert_ok, run_backup, run_info, s3_archive
 from test_restore import comparable
 from test_restore_support import (  # noqa: F401 pylint: disable=unused-import
     assert_restored, delete_raw, doomed_namespaces, get_raw, run_restore, unique, wait_for,
@@ -237,3 +240,70 @@ def test_kubedr_lists_describes_and_restores_a_velero_backup(velero, source, bed
                                          namespace_mapping={source.namespace: target}))
     assert result["error_count"] == 0 and result["warning_count"] == 0, result["restore_warnings"]
     source.assert_restored_into(target, restore)
+
+
+@pytest.fixture
+def velero_all_versions(velero):
+    """The module's server restarted with EnableAPIGroupVersions (its backups write every served version, its
+    restores choose one: without the flag they read the preferred version only), and without it afterwards."""
+    plain = velero.server_args
+    velero.server_args = plain + ("--features=EnableAPIGroupVersions",)
+    velero.restart()
+    yield velero
+    velero.server_args = plain
+    velero.restart()
+
+
+def test_velero_restores_a_kubedr_backup_of_every_api_version(velero_all_versions, rockband_crd, namespace, bed,
+                                                              doomed_namespaces, api_client):
+    velero = velero_all_versions
+    for name in BANDS[:2]:
+        rockband(rockband_crd.custom, namespace, name)
+    rockband(rockband_crd.custom, namespace, BANDS[2], api_version="v2beta1")
+    name, own = unique("kubedr-all"), unique("velero-all")
+    assert_ok(run_backup(bed, velero.location, name, included_namespaces=[namespace], all_api_versions=True))
+    velero.cli("backup", "create", own, "--include-namespaces", namespace, "--wait")
+    assert velero.wait_backup_phase(own, ("Completed",), timeout=10)["status"].get("warnings", 0) == 0
+
+    # The same objects, the same paths: the plain and <v>-preferredversion copies, and a <v> folder per
+    # other served version (Velero also backs the namespace's Events up, if any).
+    def paths(backup):
+        return sorted(path for path, _data in s3_archive(velero.s3(), velero.location, backup)
+                      if not path.startswith(("resources/events/", "resources/events.events.k8s.io/")))
+    written = paths(name)
+    assert written == paths(own)
+    assert "resources/%s/v2beta1/namespaces/%s/%s.json" % (GR, namespace, BANDS[0]) in written
+
+    # The target serves v3 (preferred) and v2beta1: Velero's rules 1 and 2 find nothing (the backup lacks
+    # v3, the cluster no longer serves v1), rule 3 picks the common version v2beta1. The server restarts
+    # after the change so that its discovery and its backup sync are fresh.
+    rockband_crd("v3", "v2beta1")
+    velero.restart()
+    velero.wait_backup_phase(name, ("Completed",), timeout=30)
+    target = doomed_namespaces(unique("bands-from-kubedr"))
+    preview = run_restore(bed, velero.location, check_mode=True, backup_name=name, included_resources=[GR],
+                          namespace_mapping={namespace: target})
+    assert not preview.failed, preview.get("msg")
+    assert (preview["api_versions"][GR]["version"], preview["api_versions"][GR]["rule"]) == (
+        "v2beta1", "highest priority common version")
+
+    restore = unique("r-kubedr-all")
+    velero.cli("restore", "create", restore, "--from-backup", name, "--include-resources", GR, "--wait",
+               "--namespace-mappings", "%s:%s" % (namespace, target))
+    restored = velero.wait_restore_phase(restore, ("Completed", "PartiallyFailed", "Failed"), timeout=30)
+    described = velero.cli("restore", "describe", restore, "--details", "--colorized=false").stdout
+    assert restored["status"]["phase"] == "Completed", described
+    assert restored["status"].get("errors", 0) == 0 and restore_warnings(velero, restore) == [], described
+    # The version Velero created the items through (managedFields cannot say: a restore keeps the backed-up
+    # ones), and why: its log says which of its rules found nothing.
+    listed = dict((key, sorted(entry.replace(" ", "") for entry in entries))
+                  for key, entries in described_resource_list(described).items() if key.endswith("/RockBand"))
+    assert listed == {"%s/v2beta1/RockBand" % GROUP: sorted("%s/%s(created)" % (target, band) for band in BANDS)}, described
+    logs = velero.cli("restore", "logs", restore).stdout
+    assert "Ignoring version v3 for %s" % GR in logs and "Ignoring version v1 for %s" % GR in logs, logs
+    assert "default behavior without feature flag) for %s" % GR not in logs, logs
+    for band in BANDS:
+        live = get_raw(api_client, "/apis/%s/v2beta1/namespaces/%s/rockbands/%s" % (GROUP, target, band))
+        assert live is not None, (band, described)
+        assert live["spec"] == {"members": len(band)} and live["metadata"]["labels"]["band"] == band
+        assert live["metadata"]["labels"]["velero.io/restore-name"] == restore

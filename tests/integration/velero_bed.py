@@ -22,7 +22,8 @@ API (test_velero_interop.py and the volume interop tests use it):
 
 Options: namespace (default velero-v1-18-<random> for v1.18.x), bucket (velero-interop), prefix (default
 fresh per server, so runs never see each other's backups), uploader_type, install_args (more `velero install`
-flags, e.g. ("--use-node-agent",): the rendered DaemonSet is applied too).
+flags, e.g. ("--use-node-agent",): the rendered DaemonSet is applied too), server_args (more `velero server`
+flags, e.g. ("--features=EnableAPIGroupVersions",); read at each start and restart).
 Attributes: version, binary, bsl_name ("default"), kubeconfig, rendered (the applied install's objects),
 credentials_file (AWS shared credentials file, mode 0600, removed at stop), plugin_dir, log_path, workdir,
 process_env (the server's environment: AWS_SHARED_CREDENTIALS_FILE, KUBECONFIG, $KUBEDR_BIN_DIR first on
