@@ -148,3 +148,53 @@ class BackgroundLoop(object):
 
     def tick(self):
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------- node agents
+
+NODE_AGENT_LABELS = {"app.kubernetes.io/name": "kubedr-node-agent"}  # roles/node_agent's, the modules' default selector
+
+
+def create_node_agents(core_v1, apps_v1, namespace, host_pods_dir, node_selector=None, exist_ok=False):
+    """Namespace ``namespace`` and in it a node-agent DaemonSet shaped like roles/node_agent's (its labels, the
+    kubelet's pods directory mounted at ``host_pods_dir``), on the nodes of ``node_selector`` or all; kwok runs
+    what is exec'd in it as a local process, in the test bed's host-pods directory. ``exist_ok``: what exists
+    already is kept. Returns the modules' node_agent option."""
+    spec = {"tolerations": [{"operator": "Exists"}], "containers": [{
+        "name": "restic", "image": "restic/restic:0.17.3", "command": ["sleep", "infinity"],
+        "volumeMounts": [{"name": "host-pods", "mountPath": host_pods_dir}]}],
+        "volumes": [{"name": "host-pods", "hostPath": {"path": "/var/lib/kubelet/pods"}}]}
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    creations = (
+        lambda: core_v1.create_namespace({"metadata": {"name": namespace}}),
+        lambda: apps_v1.create_namespaced_daemon_set(namespace, {
+            "metadata": {"name": "node-agent", "labels": NODE_AGENT_LABELS},
+            "spec": {"selector": {"matchLabels": NODE_AGENT_LABELS},
+                     "template": {"metadata": {"labels": NODE_AGENT_LABELS}, "spec": spec}}}),
+    )
+    for create in creations:
+        try:
+            create()
+        except Exception as error:
+            if not (exist_ok and getattr(error, "status", None) == 409):
+                raise
+    return {"namespace": namespace, "host_pods_path": host_pods_dir}
+
+
+def wait_for_node_agents(core_v1, namespace, count=None):
+    """Until a node agent of ``namespace`` runs on every node, or ``count`` of them run."""
+    def running():
+        return [p for p in core_v1.list_namespaced_pod(namespace).items if p.status.phase == "Running"]
+    if count is not None:
+        wait_for(lambda: len(running()) == count, what="%d node agents" % count)
+        return
+    nodes = set(n.metadata.name for n in core_v1.list_node().items)
+    wait_for(lambda: set(p.spec.node_name for p in running()) == nodes, what="node agents on every node")
+
+
+def node_agents(core_v1, apps_v1, namespace, host_pods_dir, exist_ok=False):
+    """create_node_agents on every node, once they all run: the node_agent option."""
+    option = create_node_agents(core_v1, apps_v1, namespace, host_pods_dir, exist_ok=exist_ok)
+    wait_for_node_agents(core_v1, namespace)
+    return option

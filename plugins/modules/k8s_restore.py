@@ -230,7 +230,8 @@ options:
       - For each chosen claim the newest completed snapshot of the backup is used (its PodVolumeBackup's
         C(velero.io/pvc-name) annotation names the claim); O(namespace_mapping) applies (the data of V(ns1/a) goes
         into V(ns2/a)). Every other restore option but O(repository_password), O(node_agent), O(restore_helper_image)
-        and O(encryption) is ignored in this mode, and the backup's integrity manifest is not read.
+        and O(encryption) is ignored in this mode, except O(integrity) and O(verify_key) - the backup is checked
+        before any workload is scaled - and a run of the same O(name) is refused while one runs, as for a restore.
       - The Deployments, StatefulSets and ReplicaSets whose pods use a claim are scaled to zero, each by one patch
         that also records its replica count in the annotation C(kubedr.io/replicas-before-in-place-restore) (and in
         the restore's log), so that a rerun after a crash scales it back to that count. Once no pod uses the claim,

@@ -27,7 +27,6 @@ NAME = "faults"
 BULK_NS = "faults-bulk"
 BULK_COUNT = 3000
 PASSWORD = "faults-repo-" + uuid.uuid4().hex
-AGENT_LABELS = {"app.kubernetes.io/name": "kubedr-node-agent"}
 FAULTS_INJECTED = []  # (fault, outcome), printed at the end (docs/reliability.md)
 
 
@@ -373,25 +372,7 @@ def test_a_backup_worker_killed_mid_backup_fails_the_backup_cleanly_and_a_rerun_
 
 def _node_agent(fbed, core, apps):
     fbed.revive()  # the DaemonSet controller and the scheduler must be up
-    namespace = "faults-agent"
-    try:
-        core.create_namespace({"metadata": {"name": namespace}})
-        apps.create_namespaced_daemon_set(namespace, {
-            "metadata": {"name": "node-agent", "labels": AGENT_LABELS},
-            "spec": {"selector": {"matchLabels": AGENT_LABELS}, "template": {
-                "metadata": {"labels": AGENT_LABELS},
-                "spec": {"tolerations": [{"operator": "Exists"}], "containers": [{
-                    "name": "restic", "image": "restic/restic:0.17.3", "command": ["sleep", "infinity"],
-                    "volumeMounts": [{"name": "host-pods", "mountPath": fbed.env["KUBEDR_HOST_PODS_DIR"]}]}],
-                    "volumes": [{"name": "host-pods", "hostPath": {"path": "/var/lib/kubelet/pods"}}]}}},
-        })
-    except Exception as error:
-        if getattr(error, "status", None) != 409:
-            raise
-    nodes = set(n.metadata.name for n in core.list_node().items)
-    wait_for(lambda: set(p.spec.node_name for p in core.list_namespaced_pod(namespace).items
-                         if p.status.phase == "Running") == nodes, what="node agents on every node")
-    return {"namespace": namespace, "host_pods_path": fbed.env["KUBEDR_HOST_PODS_DIR"]}
+    return testbed.node_agents(core, apps, "faults-agent", fbed.env["KUBEDR_HOST_PODS_DIR"], exist_ok=True)
 
 
 def backed_up_bulk(fbed, bulk, backup_name, prefix_word):

@@ -10,7 +10,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.volumes import node_
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import repository, restic, runner
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import selection as volumes
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
-from testbed import wait_for
+from testbed import node_agents, wait_for
 
 PASSWORD = "fs-engine-" + uuid.uuid4().hex
 
@@ -24,24 +24,7 @@ def kube(bed):
 def node_agent(core_v1, apps_v1, bed):
     """A node-agent DaemonSet shaped like roles/node_agent's (labels, host pods mount)."""
     ns = "fs-agent-" + uuid.uuid4().hex[:5]
-    core_v1.create_namespace({"metadata": {"name": ns}})
-    labels = {"app.kubernetes.io/name": "kubedr-node-agent"}
-    apps_v1.create_namespaced_daemon_set(ns, {
-        "metadata": {"name": "node-agent", "labels": labels},
-        "spec": {"selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"tolerations": [{"operator": "Exists"}], "containers": [{
-                "name": "restic", "image": "restic/restic:0.17.3", "command": ["sleep", "infinity"],
-                "volumeMounts": [{"name": "host-pods", "mountPath": bed["KUBEDR_HOST_PODS_DIR"]}]}],
-                "volumes": [{"name": "host-pods", "hostPath": {"path": "/var/lib/kubelet/pods"}}]}}},
-    })
-    nodes = set(n.metadata.name for n in core_v1.list_node().items)
-
-    def running_on_every_node():
-        pods = core_v1.list_namespaced_pod(ns).items
-        return set(p.spec.node_name for p in pods if p.status.phase == "Running") == nodes
-    wait_for(running_on_every_node, what="node agents on every node")
-    settings = fs_backup.node_agent_settings({"namespace": ns, "host_pods_path": bed["KUBEDR_HOST_PODS_DIR"]})
+    settings = fs_backup.node_agent_settings(node_agents(core_v1, apps_v1, ns, bed["KUBEDR_HOST_PODS_DIR"]))
     yield settings
     core_v1.delete_namespace(ns)
 

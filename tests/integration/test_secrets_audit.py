@@ -20,7 +20,6 @@ PASSWORD = "planted-repo-pw-" + uuid.uuid4().hex
 PASSPHRASE = "planted-passphrase-" + uuid.uuid4().hex
 SECRET_VALUE = "planted-secret-data-" + uuid.uuid4().hex
 WRONG_S3_KEY = "planted-wrong-s3-key-" + uuid.uuid4().hex
-AGENT_LABELS = {"app.kubernetes.io/name": "kubedr-node-agent"}
 
 
 def wait_for(predicate, timeout=120, what="condition"):
@@ -73,20 +72,7 @@ def running_pod(core_v1, namespace, name):
 @pytest.fixture
 def node_agent(core_v1, apps_v1, bed):
     ns = "audit-agent-" + uuid.uuid4().hex[:5]
-    core_v1.create_namespace({"metadata": {"name": ns}})
-    apps_v1.create_namespaced_daemon_set(ns, {
-        "metadata": {"name": "node-agent", "labels": AGENT_LABELS},
-        "spec": {"selector": {"matchLabels": AGENT_LABELS}, "template": {
-            "metadata": {"labels": AGENT_LABELS},
-            "spec": {"tolerations": [{"operator": "Exists"}], "containers": [{
-                "name": "restic", "image": "restic/restic:0.17.3", "command": ["sleep", "infinity"],
-                "volumeMounts": [{"name": "host-pods", "mountPath": bed["KUBEDR_HOST_PODS_DIR"]}]}],
-                "volumes": [{"name": "host-pods", "hostPath": {"path": "/var/lib/kubelet/pods"}}]}}},
-    })
-    nodes = set(n.metadata.name for n in core_v1.list_node().items)
-    wait_for(lambda: set(p.spec.node_name for p in core_v1.list_namespaced_pod(ns).items
-                         if p.status.phase == "Running") == nodes, what="node agents on every node")
-    yield {"namespace": ns, "host_pods_path": bed["KUBEDR_HOST_PODS_DIR"]}
+    yield testbed.node_agents(core_v1, apps_v1, ns, bed["KUBEDR_HOST_PODS_DIR"])
     core_v1.delete_namespace(ns)
 
 

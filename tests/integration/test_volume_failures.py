@@ -8,10 +8,9 @@ import uuid
 import pytest
 
 from test_backup_support import assert_ok, delete_prefix, get_object, gz_json, run_backup, s3_location
-from testbed import run_module, wait_for
+from testbed import create_node_agents, run_module, wait_for, wait_for_node_agents
 
 PASSWORD = "volume-failures-" + uuid.uuid4().hex
-LABELS = {"app.kubernetes.io/name": "kubedr-node-agent"}
 
 
 @pytest.fixture
@@ -29,20 +28,7 @@ def nodes(core_v1):
 def agent_daemonset(core_v1, apps_v1, bed, node_selector=None):
     """A node-agent DaemonSet (in a namespace of its own), optionally on some nodes only."""
     ns = "volfail-agent-" + uuid.uuid4().hex[:5]
-    core_v1.create_namespace({"metadata": {"name": ns}})
-    spec = {"tolerations": [{"operator": "Exists"}],
-            "containers": [{"name": "restic", "image": "restic/restic:0.17.3", "command": ["sleep", "infinity"]}]}
-    if node_selector:
-        spec["nodeSelector"] = node_selector
-    apps_v1.create_namespaced_daemon_set(ns, {
-        "metadata": {"name": "node-agent"},
-        "spec": {"selector": {"matchLabels": LABELS}, "template": {"metadata": {"labels": LABELS}, "spec": spec}}})
-    return ns, {"namespace": ns, "host_pods_path": bed["KUBEDR_HOST_PODS_DIR"]}
-
-
-def wait_for_agents(core_v1, ns, count):
-    wait_for(lambda: len([p for p in core_v1.list_namespaced_pod(ns).items if p.status.phase == "Running"]) == count,
-             what="%d node agents" % count)
+    return ns, create_node_agents(core_v1, apps_v1, ns, bed["KUBEDR_HOST_PODS_DIR"], node_selector=node_selector)
 
 
 def pod_with_volume(core_v1, bed, namespace, name, node, annotations=None, claim=None, files=("a.txt",)):
@@ -92,7 +78,7 @@ def test_two_nodes_concurrently_shared_claim_once_and_a_node_without_agent(
     agent_ns, node_agent = agent_daemonset(core_v1, apps_v1, bed)
     pv = shared_claim(core_v1, namespace)
     try:
-        wait_for_agents(core_v1, agent_ns, 2)
+        wait_for_node_agents(core_v1, agent_ns, 2)
         pod_with_volume(core_v1, bed, namespace, "left", nodes[0])
         pod_with_volume(core_v1, bed, namespace, "right", nodes[1])
         pod_with_volume(core_v1, bed, namespace, "share-a", nodes[0], claim="shared")
@@ -116,7 +102,7 @@ def test_two_nodes_concurrently_shared_claim_once_and_a_node_without_agent(
     # Now only one node has an agent: the other node's volume fails with a reason, the rest is intact.
     agent_ns, node_agent = agent_daemonset(core_v1, apps_v1, bed, {"kubernetes.io/hostname": nodes[0]})
     try:
-        wait_for_agents(core_v1, agent_ns, 1)
+        wait_for_node_agents(core_v1, agent_ns, 1)
         result = assert_ok(run_backup(bed, location, "one-agent", included_namespaces=[namespace],
                                       default_volumes_to_fs_backup=True, repository_password=PASSWORD,
                                       node_agent=node_agent))
@@ -138,7 +124,7 @@ def test_wrong_password_and_broken_repository_fail_the_volume_not_the_backup(
         bed, core_v1, apps_v1, s3, namespace, location, nodes):
     agent_ns, node_agent = agent_daemonset(core_v1, apps_v1, bed)
     try:
-        wait_for_agents(core_v1, agent_ns, 2)
+        wait_for_node_agents(core_v1, agent_ns, 2)
         pod_with_volume(core_v1, bed, namespace, "app", nodes[0])
         options = dict(included_namespaces=[namespace], default_volumes_to_fs_backup=True, node_agent=node_agent)
         assert_ok(run_backup(bed, location, "first", repository_password=PASSWORD, **options))
@@ -170,7 +156,7 @@ def test_pre_hook_failure_fail_stops_the_pods_volumes_continue_only_warns(
         bed, core_v1, apps_v1, namespace, location, nodes):
     agent_ns, node_agent = agent_daemonset(core_v1, apps_v1, bed)
     try:
-        wait_for_agents(core_v1, agent_ns, 2)
+        wait_for_node_agents(core_v1, agent_ns, 2)
         failing = json.dumps(["/bin/sh", "-c", "exit 7"])
         pod_with_volume(core_v1, bed, namespace, "strict", nodes[0], annotations={
             "pre.hook.backup.velero.io/command": failing})
@@ -226,7 +212,7 @@ def test_opt_out_annotation_and_never_backed_up_volume_types(bed, core_v1, apps_
     types that are never backed up (here hostPath and a ConfigMap)."""
     agent_ns, node_agent = agent_daemonset(core_v1, apps_v1, bed)
     try:
-        wait_for_agents(core_v1, agent_ns, 2)
+        wait_for_node_agents(core_v1, agent_ns, 2)
         core_v1.create_namespaced_pod(namespace, {
             "metadata": {"name": "web", "annotations": {"backup.velero.io/backup-volumes-excludes": "cache"}},
             "spec": {"nodeName": nodes[0], "containers": [{"name": "main", "image": "busybox"}], "volumes": [

@@ -17,20 +17,27 @@ goes back into the claims that exist now, and no resource is restored.
    ``finally``). Errors are per claim: one claim that fails does not stop the others.
 
 Check mode reads everything and says what would be scaled and restored; it changes nothing.
+
+As an ordinary restore does, a run takes the lease of its name (a second run of the name is refused
+while one runs) and checks the backup's integrity manifest (``integrity``, ``verify_key``) before it
+touches any workload; the snapshots are then chosen from the verified PodVolumeBackups.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
+
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import poll
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException, describe_api_error
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
+from ansible_collections.kubedr.backup.plugins.module_utils.storage import leases
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes import uploaders
 from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent import (
@@ -40,6 +47,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent i
     restore_into_pod_volume,
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import in_place_plan as plan
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import integrity
 
 HELPER_LABEL = "kubedr.io/in-place-restore-helper"  # on helper pods; a rerun deletes those a crash left
 HELPER_RESTORE_ANNOTATION = "kubedr.io/restore-name"
@@ -393,5 +401,40 @@ def _plan_line(claim, delete_extra):
 
 
 def run(kube, location, store, options, backup_document, check_mode=False):
-    """Entry point from restore.run for ``volume_data_in_place``."""
-    return InPlaceRestore(kube, location, store, options, backup_document, check_mode).execute()
+    """Entry point from restore.run for ``volume_data_in_place``: under the lease of the restore's name
+    and after the integrity check, as an ordinary restore (restore.run)."""
+    name, backup_name = options["name"], backup_document["metadata"]["name"]
+    plain_store = getattr(store, "plain_store", store)  # the check opens an encrypted backup itself
+    lease = None
+    if not check_mode and not store.read_only:
+        lease = leases.RunLease(store, layout.restore_keys(name)["lease"], "restore %s" % name)
+    with lease if lease is not None else contextlib.nullcontext():
+        if lease is not None:
+            _check_name_is_free(store, name)  # the run that held the lease may have finished meanwhile
+        try:  # before any workload is scaled; the snapshots are then read from the verified bytes
+            checked = integrity.check_backup(plain_store, backup_name, options)
+        except integrity.IntegrityRefusal as refused:
+            return {"changed": False, "failed": True, "msg": refused.message, "name": name,
+                    "backup_name": backup_name, "integrity": refused.report}
+        try:
+            reader, document = (checked.store, checked.document) if checked is not None else (store, backup_document)
+            result = InPlaceRestore(kube, location, reader, options, document, check_mode).execute()
+        finally:
+            if checked is not None:
+                checked.close()
+    result["integrity"] = checked.report if checked is not None else {"status": "not_checked"}
+    if checked is not None and checked.warning:
+        result.setdefault("warnings", []).append(checked.warning)
+    if lease is not None and lease.unsupported:
+        result.setdefault("warnings", []).append(
+            "%s: a concurrent run of the same name would not be detected" % lease.unsupported)
+    return result
+
+
+def _check_name_is_free(store, name):
+    """As restore.run's check (this module cannot import it): only what a run that died leaves, its
+    progress object and lease, may be there already."""
+    keys = layout.restore_keys(name)
+    if [key for key in store.list_keys(layout.restore_dir(name)) if key not in (keys["progress"], keys["lease"])]:
+        raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
+                                 "a name is derived from the backup and the time)" % name)
