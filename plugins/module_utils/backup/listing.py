@@ -43,7 +43,10 @@ class ListTask(object):
 
     def describe(self):
         where = " in namespace %s" % self.namespace if self.namespace else ""
-        return "%s%s" % (self.api_resource.group_resource, where)
+        # A type listed in a version other than its group's preferred one (all_api_versions lists every
+        # served version): the version is what tells the failed LIST from the one that worked.
+        version = "" if self.api_resource.preferred else " (version %s)" % self.api_resource.group_version
+        return "%s%s%s" % (self.api_resource.group_resource, version, where)
 
 
 class ArchivedPage(object):
