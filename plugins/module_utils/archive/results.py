@@ -11,8 +11,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import threading
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import names
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 
 COMPLETED = "Completed"
@@ -82,14 +84,17 @@ def item_display_name(namespace, name):
 
 
 class ItemIndex(object):
-    """Per-item index kept while items stream by: small data only (one name string per item),
-    never the items.
+    """Per-item index kept while items stream by, never the items, and no Python object per name:
+    fingerprints of ``group_resource/ns/name`` (dedupe, ``contains``), the resource list's entries in
+    a sorted spool (``names.py``), counts per resource-list key and per namespace.
 
     Gives the resource list, counts per namespace, and dedupe by ``(group_resource, namespace, name)``."""
 
     def __init__(self):
-        self._names = {}  # group_resource -> set of "ns/name" or "name"
+        self._seen = names.NameSet()
+        self._entries = names.SortedSpool()  # "<list key>\0<ns/name or name>": sorts as (key, name)
         self._list_keys = {}  # group_resource -> "<groupVersion>/<Kind>"
+        self._per_key = {}  # "<groupVersion>/<Kind>" -> items
         self._count = 0
         self.per_namespace = {}
 
@@ -97,28 +102,80 @@ class ItemIndex(object):
         return self._count
 
     def contains(self, group_resource, namespace, name):
-        return item_display_name(namespace, name) in self._names.get(group_resource, ())
+        return "%s/%s" % (group_resource, item_display_name(namespace, name)) in self._seen
 
     def add(self, api_resource, namespace, name):
         """Record an item; False when it was already recorded (nothing changes then)."""
-        names = self._names.setdefault(api_resource.group_resource, set())
+        group_resource = api_resource.group_resource
         display = item_display_name(namespace, name)
-        if display in names:
+        if not self._seen.add("%s/%s" % (group_resource, display)):
             return False
-        names.add(display)
-        self._list_keys.setdefault(api_resource.group_resource,
-                                   resource_list_key(api_resource.group_version, api_resource.kind))
+        key = self._list_keys.get(group_resource)
+        if key is None:
+            key = self._list_keys[group_resource] = resource_list_key(api_resource.group_version, api_resource.kind)
+        self._entries.add("%s\0%s" % (key, display))
+        self._per_key[key] = self._per_key.get(key, 0) + 1
         self._count += 1
         if namespace:
             self.per_namespace[namespace] = self.per_namespace.get(namespace, 0) + 1
         return True
 
+    def add_names(self, api_resource, names):
+        """``add`` for each ``(namespace, name)`` of a page of one type; returns those recorded now."""
+        group_resource, add, seen, entries = api_resource.group_resource, self._seen.add, [], self._entries
+        key = self._list_keys.get(group_resource)
+        if key is None:
+            key = self._list_keys[group_resource] = resource_list_key(api_resource.group_version, api_resource.kind)
+        per_namespace = self.per_namespace
+        for namespace, name in names:
+            display = "%s/%s" % (namespace, name) if namespace else name  # item_display_name
+            if not add("%s/%s" % (group_resource, display)):
+                continue
+            entries.add("%s\0%s" % (key, display))
+            if namespace:
+                per_namespace[namespace] = per_namespace.get(namespace, 0) + 1
+            seen.append((namespace, name))
+        if seen:
+            self._per_key[key] = self._per_key.get(key, 0) + len(seen)
+            self._count += len(seen)
+        return seen
+
+    def _sorted_entries(self):
+        """``(key, name)`` of every entry, sorted by key then name."""
+        for entry in self._entries:
+            yield entry.split("\0", 1)
+
     def resource_list(self):
         """``{"<groupVersion>/<Kind>": [sorted "ns/name" or "name"]}``, keys sorted."""
         merged = {}
-        for group_resource, names in self._names.items():
-            merged.setdefault(self._list_keys[group_resource], []).extend(names)
-        return dict((key, sorted(merged[key])) for key in sorted(merged))
+        for key, name in self._sorted_entries():
+            merged.setdefault(key, []).append(name)
+        return merged
+
+    def write_resource_list(self, out):
+        """The resource list as ``layout.gzip_json`` encodes it before compression (compact JSON, keys
+        sorted, ASCII, a newline), written into ``out`` as the sorted entries stream by."""
+        parts, current = [b"{"], None
+        for key, name in self._sorted_entries():
+            if key != current:
+                parts.append(("%s%s:[" % ("]," if current is not None else "", json.dumps(key))).encode("ascii"))
+                current = key
+            else:
+                parts.append(b",")
+            parts.append(json.dumps(name).encode("ascii"))
+            if len(parts) >= 4096:
+                out.write(b"".join(parts))
+                parts = []
+        parts.append(b"]}\n" if current is not None else b"}\n")
+        out.write(b"".join(parts))
+
+    def item_counts(self):
+        """``item_counts(self.resource_list())``, from the counts kept."""
+        return {"total": self._count, "per_resource": dict(sorted(self._per_key.items())),
+                "per_namespace": dict(sorted(self.per_namespace.items()))}
+
+    def close(self):
+        self._entries.close()
 
 
 def item_counts(resource_list):

@@ -69,6 +69,15 @@ class RunLog(object):
             self._timestamp(), self._subject, resource,
             " namespace=" + namespace if namespace else "", name, " additional=true" if additional else ""))
 
+    def items(self, resource, names, additional=False):
+        """The per-item lines of many ``(namespace, name)`` of one type, written at once (a page's worth)."""
+        if not names:
+            return
+        head = 'time="%s" level=info msg="Backed up item" %s resource=%s' % (self._timestamp(), self._subject, resource)
+        tail = " additional=true\n" if additional else "\n"
+        self._write("".join("%s%s name=%s%s" % (head, " namespace=" + namespace if namespace else "", name, tail)
+                            for namespace, name in names))
+
     def info(self, msg, **fields):
         self.log("info", msg, **fields)
 

@@ -96,11 +96,9 @@ class Collector(object):
         """Record what a worker process wrote (as ``take`` records what it writes itself)."""
         if page.names:
             self.taken_types.add(api_resource.group_resource)
-        for namespace, name in page.names:
-            # A name already recorded was listed again after an expired continue token; the
-            # archive then holds it twice, which readers resolve as the last copy.
-            if self.index.add(api_resource, namespace, name):
-                self.log.item(api_resource.group_resource, namespace, name, False)
+        # A name already recorded was listed again after an expired continue token; the
+        # archive then holds it twice, which readers resolve as the last copy.
+        self.log.items(api_resource.group_resource, self.index.add_names(api_resource, page.names))
         self._queue(item_actions.ItemRef(*ref) for ref in page.refs)
         self.progress("InProgress")
 

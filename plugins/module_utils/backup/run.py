@@ -124,7 +124,7 @@ class BackupRun(object):
             lambda: self.store.upload_file(self.keys["tarball"], tarball),
             lambda: self.store.upload_file(self.keys["item_digests"], item_digests),
             lambda: storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to),
-            lambda: self.store.put_json_gz(self.keys["resource_list"], self.index.resource_list()),
+            lambda: storage_mod.upload_gzipped(self.store, self.keys["resource_list"], self.index.write_resource_list),
             lambda: self.store.put_json_gz(self.keys["results"], self.results.to_dict()),
             lambda: self.store.put_json_gz(self.keys["pod_volume_backups"], self.pod_volume_backups),
             lambda: self.store.put_json_gz(self.keys["volume_snapshots"], None),
@@ -217,6 +217,7 @@ class BackupRun(object):
                 tarball.close()
             if self.item_log is not None:
                 self.item_log.close()
+            self.index.close()
             self.log.close()
 
     # Outcome -------------------------------------------------------------------
@@ -248,7 +249,7 @@ class BackupRun(object):
             "start_timestamp": rfc3339(self.started),
             "completion_timestamp": rfc3339(completed) if completed else None,
             "expiration": velero.expiration(self.started, parse_duration(self.spec["ttl"])) if phase else None,
-            "item_counts": results.item_counts(self.index.resource_list()),
+            "item_counts": self.index.item_counts(),
             "backup_warnings": self.results.warnings,
             "backup_errors": self.results.errors,
             "warning_count": self.results.warning_count(),

@@ -102,22 +102,29 @@ class Discovery(object):
         self.resources = list(resources)
         self.warnings = list(warnings or [])
         self.aggregated = aggregated
+        # Looked up per item by the restore and per reference by the backup: tables built once, in
+        # discovery order, rather than a scan of every resource each time.
+        self._by_group_resource = {}
+        self._by_kind = {}
+        for r in self.resources:
+            if "/" in r.resource:  # subresources are never looked up
+                continue
+            self._by_group_resource.setdefault(r.group_resource, []).append(r)
+            self._by_kind.setdefault((r.group, r.version, r.kind), r)
 
     def find(self, group_resource):
         """The ApiResource to use for a group-resource (preferred version first), or None."""
-        matches = [r for r in self.resources if r.group_resource == group_resource and "/" not in r.resource]
-        preferred = [r for r in matches if r.preferred]
-        return (preferred or matches or [None])[0]
+        matches = self._by_group_resource.get(group_resource, ())
+        for r in matches:
+            if r.preferred:
+                return r
+        return matches[0] if matches else None
 
     def served_versions(self, group_resource):
         """The ApiResources of a group-resource in every version the server serves it in, in
         Kubernetes' version priority (``version_priority``)."""
-        matches = [r for r in self.resources if r.group_resource == group_resource and "/" not in r.resource]
-        return sorted(matches, key=lambda r: version_priority(r.version))
+        return sorted(self._by_group_resource.get(group_resource, ()), key=lambda r: version_priority(r.version))
 
     def find_kind(self, api_version, kind):
         group, version = api_version.rpartition("/")[::2]
-        for r in self.resources:
-            if r.group == group and r.version == version and r.kind == kind and "/" not in r.resource:
-                return r
-        return None
+        return self._by_kind.get((group, version, kind))

@@ -32,7 +32,7 @@ import contextlib
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import rfc3339, utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.common.wait import poll
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException, describe_api_error
@@ -48,6 +48,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.volumes.node_agent i
 )
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import in_place_plan as plan
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import integrity
+from ansible_collections.kubedr.backup.plugins.module_utils.restore import rerun
 
 HELPER_LABEL = "kubedr.io/in-place-restore-helper"  # on helper pods; a rerun deletes those a crash left
 HELPER_RESTORE_ANNOTATION = "kubedr.io/restore-name"
@@ -410,7 +411,7 @@ def run(kube, location, store, options, backup_document, check_mode=False):
         lease = leases.RunLease(store, layout.restore_keys(name)["lease"], "restore %s" % name)
     with lease if lease is not None else contextlib.nullcontext():
         if lease is not None:
-            _check_name_is_free(store, name)  # the run that held the lease may have finished meanwhile
+            rerun.check_name_is_free(store, name)  # the run that held the lease may have finished meanwhile
         try:  # before any workload is scaled; the snapshots are then read from the verified bytes
             checked = integrity.check_backup(plain_store, backup_name, options)
         except integrity.IntegrityRefusal as refused:
@@ -429,12 +430,3 @@ def run(kube, location, store, options, backup_document, check_mode=False):
         result.setdefault("warnings", []).append(
             "%s: a concurrent run of the same name would not be detected" % lease.unsupported)
     return result
-
-
-def _check_name_is_free(store, name):
-    """As restore.run's check (this module cannot import it): only what a run that died leaves, its
-    progress object and lease, may be there already."""
-    keys = layout.restore_keys(name)
-    if [key for key in store.list_keys(layout.restore_dir(name)) if key not in (keys["progress"], keys["lease"])]:
-        raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
-                                 "a name is derived from the backup and the time)" % name)

@@ -10,9 +10,10 @@ then refused: it is hostile); this module also caps the size including tar heade
 that is not a Kubernetes object (bad path, too big, not UTF-8, not JSON, nested too deep,
 duplicate keys, numbers out of range, no name, an apiVersion of another group than its path's)
 is set aside as an ``InvalidItem`` with the reason, and the restore reports it as that item's
-error and goes on (docs/reliability.md). Only names and spool offsets are kept in memory: items
-are read back one at a time, tier by tier. One file, not one per item: creating and removing a
-file per item cost a third of a restore's CPU time, in the filesystem.
+error and goes on (docs/reliability.md). The index (names and spool offsets) goes to the spool
+too, in blocks: memory holds a few numbers per block, so it stays flat in the number of items;
+items are read back one at a time, tier by tier. One file, not one per item: creating and removing
+a file per item cost a third of a restore's CPU time, in the filesystem.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,13 +25,13 @@ import json
 import math
 import os
 import re
+import struct
 import tempfile
 from collections import namedtuple
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import version_priority
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.records import PackedRecords
 
 TAR_HEADER_SIZE = 512
 # An item's JSON is refused beyond this: the API server takes request bodies of at most 3 MiB.
@@ -55,24 +56,56 @@ resource list key when its apiVersion and kind could be read (else None) and the
 
 
 class ItemEntries(object):
-    """``(source namespace or None, name, spool reference)`` of items, in the order added: the
-    names packed (``PackedRecords``), the spool offsets and lengths in two arrays."""
+    """``(source namespace or None, name, spool reference)`` of items, in the order added, packed
+    into a small buffer which, once full, goes to the spool (``spill``: its ``write_block`` and
+    ``read_block``; None: kept in memory). Only the place of each block stays in memory."""
 
-    def __init__(self):
-        self._names = PackedRecords(2)
-        self._offsets = array.array("Q")
-        self._lengths = array.array("Q")
+    _HEAD = struct.Struct("!QIII")  # spool offset, length, namespace length (_NO_NAMESPACE: None), name length
+    _NO_NAMESPACE = 0xFFFFFFFF
+    BLOCK = 16 * 1024
+
+    def __init__(self, spill=None):
+        self._spill = spill
+        self._tail = bytearray()
+        self._blocks = array.array("Q")  # spool offset and size of each spilled block, in turn
+        self._count = 0
 
     def append(self, namespace, name, reference):
-        self._names.append(namespace, name)
-        self._offsets.append(reference[0])
-        self._lengths.append(reference[1])
+        name = name.encode("utf-8", "surrogatepass")
+        if namespace is None:
+            self._tail += self._HEAD.pack(reference[0], reference[1], self._NO_NAMESPACE, len(name))
+        else:
+            namespace = namespace.encode("utf-8", "surrogatepass")
+            self._tail += self._HEAD.pack(reference[0], reference[1], len(namespace), len(name))
+            self._tail += namespace
+        self._tail += name
+        self._count += 1
+        if self._spill is not None and len(self._tail) >= self.BLOCK:
+            self._blocks.append(self._spill.write_block(self._tail))
+            self._blocks.append(len(self._tail))
+            self._tail = bytearray()
 
     def __len__(self):
-        return len(self._names)
+        return self._count
 
     def __iter__(self):
-        for (namespace, name), offset, length in zip(self._names, self._offsets, self._lengths):
+        for block in range(0, len(self._blocks), 2):
+            for entry in self._records(self._spill.read_block(self._blocks[block], self._blocks[block + 1])):
+                yield entry
+        for entry in self._records(bytes(self._tail)):
+            yield entry
+
+    def _records(self, data):
+        unpack, size, position = self._HEAD.unpack_from, self._HEAD.size, 0
+        while position < len(data):
+            offset, length, namespace_length, name_length = unpack(data, position)
+            position += size
+            namespace = None
+            if namespace_length != self._NO_NAMESPACE:
+                namespace = data[position:position + namespace_length].decode("utf-8", "surrogatepass")
+                position += namespace_length
+            name = data[position:position + name_length].decode("utf-8", "surrogatepass")
+            position += name_length
             yield namespace, name, (offset, length)
 
 
@@ -84,14 +117,21 @@ class GroupIndex(object):
     chooses one (``restore/versions.py``); until then, and when it chooses the preferred version,
     the plain copies are restored."""
 
-    def __init__(self, group_resource, namespaced):
+    def __init__(self, group_resource, namespaced, spill=None):
         self.group_resource = group_resource
         self.namespaced = namespaced
-        self.entries = ItemEntries()
-        self.preferred_only = ItemEntries()  # entries found only under <version>-preferredversion/
+        self.spill = spill  # where full blocks of entries go (ItemEntries)
+        self.entries = ItemEntries(spill)
+        self.preferred_only = ItemEntries(spill)  # entries found only under <version>-preferredversion/
         self.preferred_version = None  # the version of the <version>-preferredversion/ folder
         self.versions = {}  # version -> ItemEntries under <version>/ (not the preferred one)
         self.chosen_version = None  # a key of ``versions`` once chosen; None: the plain copies
+
+    def version_entries(self, version):
+        """The ItemEntries under ``<version>/``, made on first use."""
+        if version not in self.versions:
+            self.versions[version] = ItemEntries(self.spill)
+        return self.versions[version]
 
     def items(self):
         if self.chosen_version is not None:
@@ -117,10 +157,18 @@ class ExtractedBackup(object):
 
     def add(self, data):
         """Keep an item's JSON; returns its reference for ``load``."""
+        return (self.write_block(data), len(data))
+
+    def write_block(self, data):
+        """Append bytes to the spool (an item, or a block of the index); returns their offset."""
         self._spool.write(data)
-        reference = (self._size, len(data))
+        offset = self._size
         self._size += len(data)
-        return reference
+        return offset
+
+    def read_block(self, offset, length):
+        self._spool.flush()  # a block read while indexing: the spool's buffer first
+        return os.pread(self._spool.fileno(), length, offset)
 
     def reject(self, invalid):
         """Set aside an entry that is not restored (see ``InvalidItem``)."""
@@ -327,25 +375,33 @@ def _check_object(data, item, parsed):
 _check_item = check_item
 
 
-def extract_backup(fileobj, directory, max_size):
+def extract_backup(fileobj, directory, max_size, item_check=None):
     """Read a Velero tarball's items into a spool file in ``directory`` (private) and index them.
 
     Raises ArchiveError for a hostile or broken archive (see the module doc); nothing but the
     anonymous spool file is written, so no entry's path can reach the filesystem. Headers count
-    towards ``max_size`` so that an archive of countless empty entries is capped too."""
+    towards ``max_size`` so that an archive of countless empty entries is capped too.
+    ``item_check`` (restore/integrity.ItemCheck, or None): the entries pass through it as they are
+    read, so the tarball is read once for both; it raises when they do not match the manifest."""
     extracted = ExtractedBackup(directory)
     try:
-        _index_archive(extracted, fileobj, max_size)
+        _index_archive(extracted, fileobj, max_size, item_check)
     except BaseException:
         extracted.close()
         raise
     return extracted.sealed()
 
 
-def _index_archive(extracted, fileobj, max_size):
+def _index_archive(extracted, fileobj, max_size, item_check):
     total = 0
     entries = False
-    for path, size, data in archive.iter_entries(fileobj, max_size, MAX_ITEM_BYTES):
+    if item_check is None:
+        read = archive.iter_entries(fileobj, max_size, MAX_ITEM_BYTES)
+    else:  # every entry's bytes are digested, an oversized one's too (then dropped below, as unread)
+        read = item_check.entries(archive.iter_entries(fileobj, max_size))
+    for path, size, data in read:
+        if data is not None and len(data) > MAX_ITEM_BYTES:
+            data = None
         total += size + TAR_HEADER_SIZE
         if total > max_size:
             raise ArchiveError("backup archive expands beyond %d bytes; refusing it" % max_size)
@@ -383,17 +439,17 @@ def _index_archive(extracted, fileobj, max_size):
             continue
         if index is None:
             index = extracted.groups[parsed.group_resource] = GroupIndex(parsed.group_resource,
-                                                                         parsed.namespace is not None)
+                                                                         parsed.namespace is not None, extracted)
         entry = (parsed.namespace, item["metadata"]["name"], extracted.add(data))
         if preferred_copy:
             index.preferred_version = parsed.version
             index.preferred_only.append(*entry)
         elif parsed.version is not None:  # another served version, kept until the restore chooses one
-            index.versions.setdefault(parsed.version, ItemEntries()).append(*entry)
+            index.version_entries(parsed.version).append(*entry)
         else:
             index.entries.append(*entry)
             if len(index.preferred_only):
-                index.preferred_only = ItemEntries()  # the plain copies are restored, as Velero does
+                index.preferred_only = ItemEntries(extracted)  # the plain copies are restored, as Velero does
     if not entries:
         raise ArchiveError("backup archive holds no resources/ entries: it is not a Velero backup or it is empty")
     if extracted.format_version and not extracted.format_version.startswith("1."):

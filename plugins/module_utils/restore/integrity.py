@@ -6,7 +6,9 @@ anything reaches the cluster, check mode included.
 
 The backup's objects are read once into a local spool and verified there against the manifest
 (archive/integrity.py); the restore then reads only that spool, so the bytes it restores are the
-bytes that were verified. What is refused:
+bytes that were verified. The tarball's entries are digested while the restore indexes them
+(``ItemCheck``, in restore/index.py's one read of the tarball), before anything reaches the cluster
+too; a mismatch refuses the restore there. What is refused:
 
 - ``required``: a backup without a manifest, or whose manifest does not match;
 - ``if_present`` (the default): a backup whose manifest does not match (one without a manifest is
@@ -20,9 +22,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import integrity as verification
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import manifest as integrity_manifest
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError, InvalidOptionError, KubedrError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 
@@ -60,15 +65,17 @@ def no_manifest_warning(plain_store, backup_name, options):
 class CheckedBackup(object):
     """A backup that passed the check: ``store`` reads it from the verified spool (decrypting an
     encrypted one), ``document`` is its verified velero-backup.json, ``tarball`` the verified
-    plaintext tarball (rewound), ``report`` what the result says. ``close()`` drops the spool."""
+    plaintext tarball (rewound), ``report`` what the result says, ``item_check`` the ItemCheck its
+    entries still go through (None: no manifest). ``close()`` drops the spool."""
 
-    def __init__(self, pinned, checked, report, warning=None):
+    def __init__(self, pinned, checked, report, warning=None, item_check=None):
         self.pinned = pinned
         self.store = checked.reader
         self.document = checked.document
         self.tarball = checked.tarball
         self.report = report
         self.warning = warning
+        self.item_check = item_check
 
     def close(self):
         if self.tarball is not None:
@@ -85,32 +92,112 @@ class IntegrityRefusal(Exception):
         self.report = report
 
 
-def check_backup(plain_store, backup_name, options):
+def check_backup(plain_store, backup_name, options, items_while_indexing=False):
     """The CheckedBackup to restore ``backup_name`` from, or None with ``integrity=ignore``; raises
-    IntegrityRefusal when the backup must not be restored."""
+    IntegrityRefusal when the backup must not be restored. ``items_while_indexing``: the caller reads
+    the tarball and passes its entries through the CheckedBackup's ``item_check`` (else they are
+    checked here, in a read of their own)."""
     mode, public_key = integrity_settings(options)
     if mode == IGNORE:
         return None
     what = "backup %s" % backup_name
     pinned = verification.PinnedStore(plain_store, layout.gunzip_json)
+    checked = None
     try:
         checked = verification.verify_backup(
             pinned, layout.backup_keys(backup_name),
             lambda store, document: crypto.open_backup(store, options.get("encryption"), document, what),
-            public_key, max_total_size=options.get("max_archive_size"))
+            public_key, max_total_size=options.get("max_archive_size"), check_items=False)
+        item_check = None
+        if checked.manifest is not None and checked.tarball is not None:
+            item_check = ItemCheck(checked, layout.backup_keys(backup_name)["tarball"], options.get("max_archive_size"),
+                                   lambda: _refuse(checked, mode, public_key, what))
+            # Refused below: its entries are named too, as k8s_backup_info names them.
+            if checked.problems or not items_while_indexing:
+                item_check.run()
+                item_check = None
     except BaseException:
+        if checked is not None and checked.tarball is not None:
+            checked.tarball.close()
         pinned.close()
         raise
-    report = checked.report(public_key)
-    reason = refusal(checked, mode, public_key)
-    if reason is not None:
+    try:
+        _refuse(checked, mode, public_key, what)
+    except IntegrityRefusal:
         if checked.tarball is not None:
             checked.tarball.close()
         pinned.close()
-        raise IntegrityRefusal("%s was not restored, nothing was written to the cluster: %s" % (what, reason), report)
+        raise
     warning = NO_MANIFEST_WARNING % what if checked.status == verification.NO_MANIFEST else None
     checked.document.setdefault("metadata", {})["name"] = backup_name
-    return CheckedBackup(pinned, checked, report, warning)
+    return CheckedBackup(pinned, checked, checked.report(public_key), warning, item_check)
+
+
+def _refuse(checked, mode, public_key, what):
+    """Raise the IntegrityRefusal of a backup that must not be restored."""
+    reason = refusal(checked, mode, public_key)
+    if reason is not None:
+        raise IntegrityRefusal("%s was not restored, nothing was written to the cluster: %s" % (what, reason),
+                               checked.report(public_key))
+
+
+class ItemCheck(object):
+    """The tarball's entries against the manifest's item digests, in the restore's one read of the
+    tarball: ``entries`` passes ``(path, size, bytes)`` through (every entry's bytes, none left out
+    for its size) and digests their lines as the backup wrote them (manifest.write_item_digests), so
+    only the count and one running digest are held, whatever the number of items. At the end, or on
+    an archive that cannot be read, a mismatch becomes the Verification's problems and ``refuse()``
+    raises (IntegrityRefusal). Only then are the list and the tarball read again, to name each entry
+    that differs."""
+
+    def __init__(self, checked, tarball_key, max_total_size, refuse):
+        self.checked = checked
+        self.tarball_key = tarball_key
+        self.limit = {} if max_total_size is None else {"max_total_size": max_total_size}
+        self.refuse = refuse
+
+    def entries(self, entries):
+        digest = hashlib.sha256()
+        try:
+            for path, size, data in entries:
+                digest.update(integrity_manifest.item_line(path, integrity_manifest.sha256_hex(data)))
+                yield path, size, data
+            problems = [] if digest.hexdigest() == self.checked.manifest["items"]["sha256"] else self._differences()
+        except (ArchiveError, KubedrError) as error:
+            problems = [self._unreadable(error)]
+        if problems:
+            self.checked.problems.extend(problems)
+            self.checked.status = verification.FAILED
+            self.refuse()
+
+    def run(self):
+        """Check the entries without indexing them (a backup refused anyway: its report lists them too)."""
+        tarball, self.refuse = self.checked.tarball, lambda: None
+        tarball.seek(0)
+        for _entry in self.entries(archive.iter_entries(tarball, **self.limit)):
+            pass
+        tarball.seek(0)
+
+    def _differences(self):
+        recorded = self.checked.manifest["items"]
+        tarball = self.checked.tarball
+        try:
+            listed = integrity_manifest.read_item_digests(self.checked.reader.get_bytes(recorded["key"]))
+            tarball.seek(0)
+            found = integrity_manifest.compare_items(
+                listed, list(integrity_manifest.tarball_item_digests(tarball, **self.limit)))
+        except (ArchiveError, KubedrError) as error:
+            return [self._unreadable(error)]
+        finally:
+            tarball.seek(0)
+        return found or [integrity_manifest.problem(
+            integrity_manifest.ITEM, integrity_manifest.CHANGED, "the tarball's entries do not match the manifest's "
+            "digest of them (in order or number)", key=self.tarball_key, expected=recorded["sha256"])]
+
+    def _unreadable(self, error):
+        return integrity_manifest.problem(integrity_manifest.ITEM, integrity_manifest.UNREADABLE,
+                                          "the items of %s cannot be read: %s" % (self.tarball_key, error),
+                                          key=self.tarball_key)
 
 
 def refusal(checked, mode, public_key):

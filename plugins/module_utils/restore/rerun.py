@@ -83,3 +83,14 @@ def stored_result(store, stored):
     if stored.phase == results.FAILED:
         result.update(failed=True, msg="restore %s failed: %s" % (stored.name, stored.reason or "see its log"))
     return result
+
+
+def check_name_is_free(store, name):
+    """A restore's name is used once; a run that died leaves only its progress object and lease, which a
+    new run of the name replaces."""
+    keys = layout.restore_keys(name)
+    left_by_a_run = (keys["progress"], keys["lease"])
+    if [key for key in store.list_keys(layout.restore_dir(name)) if key not in left_by_a_run]:
+        raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
+                                 "a name is derived from the backup and the time)" % name)
+

@@ -42,7 +42,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlo
 from ansible_collections.kubedr.backup.plugins.module_utils.common import cancel
 from ansible_collections.kubedr.backup.plugins.module_utils.common import hints
 from ansible_collections.kubedr.backup.plugins.module_utils.common import kuberesource as kr
-from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, InvalidOptionError, KubedrError
+from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError, KubedrError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.timeutil import utc_now
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import KubeClient
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException, describe_api_error
@@ -108,12 +108,12 @@ class RestoreRun(object):
                                                          enabled=self._writes_storage())
         self.report.on_item = lambda: self.progress.report(IN_PROGRESS)
 
-    def execute(self, tarball):
+    def execute(self, tarball, item_check=None):
         self.started = self.now()
         workdir = tempfile.mkdtemp(prefix="kubedr-restore-")
         try:
             os.chmod(workdir, 0o700)
-            self.extracted = extract_backup(tarball, workdir, self.options["max_archive_size"])
+            self.extracted = extract_backup(tarball, workdir, self.options["max_archive_size"], item_check)
             self.total_items = sum(len(group.items()) for group in self.extracted.groups.values())
             if not self.extracted.format_version:
                 self.report.results.warn("backup archive has no metadata/version entry")
@@ -324,7 +324,7 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
     store = crypto.open_backup(store, options.get("encryption"), backup, "backup %s" % backup_name)
     if not options.get("name"):
         options["name"] = default_restore_name(backup_name, utc_now())
-    _check_name_is_free(store, options["name"])
+    rerun.check_name_is_free(store, options["name"])
     kube = kube_factory(auth)
     if options.get("volume_data_in_place"):  # only volume data, into the claims that exist now
         return in_place.run(kube, location, store, options, backup, check_mode)
@@ -336,18 +336,20 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
         lease = leases.RunLease(store, layout.restore_keys(options["name"])["lease"], "restore %s" % options["name"])
     with lease if lease is not None else contextlib.nullcontext():
         if lease is not None:
-            _check_name_is_free(store, options["name"])  # the run that held the lease may have finished meanwhile
+            rerun.check_name_is_free(store, options["name"])  # the run that held the lease may have finished meanwhile
         try:  # before anything reaches the cluster; the restore then reads only the verified bytes
-            checked = integrity.check_backup(plain_store, backup_name, options)
+            checked = integrity.check_backup(plain_store, backup_name, options, items_while_indexing=True)
         except integrity.IntegrityRefusal as refused:
-            return {"changed": False, "failed": True, "msg": refused.message, "name": options["name"],
-                    "backup_name": backup_name, "integrity": refused.report}
+            return _refused(refused, options, backup_name)
         if checked is not None:
             store, backup, tarball = checked.store, checked.document, checked.tarball
         else:
             tarball = storage_mod.download_to_tempfile(store, layout.backup_keys(backup_name)["tarball"])
-        try:
-            result = RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(tarball)
+        try:  # the tarball's entries are checked as the restore indexes them, before it reads the cluster
+            result = RestoreRun(kube, store, options, backup, check_mode, diff, volume_restorer).execute(
+                tarball, checked.item_check if checked is not None else None)
+        except integrity.IntegrityRefusal as refused:
+            return _refused(refused, options, backup_name)
         except ClusterError as error:  # the cluster refused before anything was written: say what to do
             raise ClusterError(hints.with_fix(hints.RESTORE, str(error), agents))
         finally:
@@ -364,11 +366,6 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
     return result
 
 
-def _check_name_is_free(store, name):
-    """A restore's name is used once; a run that died leaves only its progress object and lease, which a
-    new run of the name replaces."""
-    keys = layout.restore_keys(name)
-    left_by_a_run = (keys["progress"], keys["lease"])
-    if [key for key in store.list_keys(layout.restore_dir(name)) if key not in left_by_a_run]:
-        raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
-                                 "a name is derived from the backup and the time)" % name)
+def _refused(refused, options, backup_name):
+    return {"changed": False, "failed": True, "msg": refused.message, "name": options["name"],
+            "backup_name": backup_name, "integrity": refused.report}
