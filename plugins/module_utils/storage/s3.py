@@ -9,7 +9,9 @@ so both reach a location with the same TLS, addressing, retry and timeout settin
 
 The client is botocore's own (boto3's session and s3transfer cost a module run about 0.05 s of CPU
 to import and set up, docs/performance.md): large objects go up in parts here (``upload_file``: at
-most UPLOAD_CONCURRENCY parts of MULTIPART_CHUNK in memory) and come down as one streamed GET.
+UPLOAD_CONCURRENCY parts in flight) and come down as one streamed GET. A real file goes up as regions of it
+(``FileRegion``, read as botocore sends and checksums them), so four concurrent uploads of a large backup hold
+no part in memory; any other stream (an encrypting one) is read a part at a time.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,6 +19,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import io
+import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -251,32 +255,33 @@ class S3Store(BackupStore):
         """Streaming upload of a (large) binary file object: one PUT up to MULTIPART_CHUNK, else in parts."""
         self.ensure_writable()
         extra = self._lock_args(key)
+        parts = _file_parts(fileobj) or _read_parts(fileobj)
         try:
-            first = fileobj.read(MULTIPART_CHUNK)
+            first = next(parts, b"")
             if len(first) < MULTIPART_CHUNK:
                 self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=first, **extra)
             else:
-                self._upload_parts(self._key(key), first, fileobj, extra)
+                self._upload_parts(self._key(key), first, parts, extra)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("upload", key, error)
 
-    def _upload_parts(self, full_key, first, fileobj, extra):
-        """A multipart upload, UPLOAD_CONCURRENCY parts in flight: the next part is read only once one
+    def _upload_parts(self, full_key, first, parts, extra):
+        """A multipart upload, UPLOAD_CONCURRENCY parts in flight: the next part is taken only once one
         has been sent. Any failure aborts the upload (S3 would otherwise keep, and bill, its parts)."""
         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full_key,
                                                         ChecksumAlgorithm=PART_CHECKSUM, **extra)["UploadId"]
-        parts, pending = [], deque()
+        done, pending = [], deque()
         try:
             with ThreadPoolExecutor(max_workers=UPLOAD_CONCURRENCY) as pool:
                 chunk, number = first, 1
-                while chunk:
+                while len(chunk):
                     pending.append(pool.submit(self._upload_part, full_key, upload_id, number, chunk))
                     if len(pending) >= UPLOAD_CONCURRENCY:
-                        parts.append(pending.popleft().result())
-                    chunk, number = fileobj.read(MULTIPART_CHUNK), number + 1
-                parts.extend(part.result() for part in pending)
+                        done.append(pending.popleft().result())
+                    chunk, number = next(parts, b""), number + 1
+                done.extend(part.result() for part in pending)
             self.client.complete_multipart_upload(Bucket=self.bucket, Key=full_key, UploadId=upload_id,
-                                                  MultipartUpload={"Parts": parts})
+                                                  MultipartUpload={"Parts": done})
         except BaseException:
             for part in pending:
                 part.cancel()
@@ -408,3 +413,59 @@ class S3Store(BackupStore):
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
             raise self._fail("list", "", error)
         return sorted(p["Prefix"][len(full):].strip("/") for p in response.get("CommonPrefixes") or [])
+
+
+class FileRegion(io.RawIOBase):
+    """``size`` bytes of an open file from ``start``, read with pread: botocore reads a body to checksum and sign
+    it, seeks back to 0 and reads it again to send it (and again on a retry), so a part never sits in memory,
+    and parts of one file can be read by several threads at once."""
+
+    def __init__(self, fd, start, size):
+        super(FileRegion, self).__init__()
+        self._fd, self._start, self._size, self._position = fd, start, size, 0
+
+    def __len__(self):
+        return self._size - self._position
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._position
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self._size}[whence]
+        self._position = min(max(0, base + offset), self._size)
+        return self._position
+
+    def read(self, size=-1):
+        left = self._size - self._position
+        size = left if size is None or size < 0 else min(size, left)
+        data = os.pread(self._fd, size, self._start + self._position) if size else b""
+        self._position += len(data)
+        return data
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def _file_parts(fileobj):
+    """Regions of MULTIPART_CHUNK from the file's current position to its end, or None for what is no real
+    file (an encrypting stream, a BytesIO)."""
+    try:
+        fileobj.flush()
+        fd, start = fileobj.fileno(), fileobj.tell()
+        end = os.fstat(fd).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return None
+    return (FileRegion(fd, offset, min(MULTIPART_CHUNK, end - offset)) for offset in range(start, end, MULTIPART_CHUNK))
+
+
+def _read_parts(fileobj):
+    """Parts of MULTIPART_CHUNK read into memory, one at a time as they are taken."""
+    return iter(lambda: fileobj.read(MULTIPART_CHUNK), b"")

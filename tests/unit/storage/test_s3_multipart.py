@@ -65,3 +65,60 @@ def test_a_download_streams_the_body(store):
         out = io.BytesIO()
         store.download_file("backups/x/x.tar.gz", out)
     assert out.getvalue() == b"x" * (3 * s3.DOWNLOAD_CHUNK + 7)
+
+
+def _region_bytes(body):
+    """What botocore would send of a FileRegion body (read from its start, left as found)."""
+    assert isinstance(body, s3.FileRegion), "a real file's part is a region of it, never bytes in memory"
+    position = body.tell()
+    body.seek(0)
+    data = body.read()
+    body.seek(position)
+    return data
+
+
+def test_a_real_file_goes_up_as_regions_of_it(store, tmp_path):
+    data = b"0123456789abcdefghijk"
+    sent = {}
+    with open(str(tmp_path / "tarball"), "w+b") as handle:
+        handle.write(data)
+        handle.seek(0)
+        with Stubber(store.client) as stub:
+            stub.add_response("create_multipart_upload", {"UploadId": "u1"})
+            for _part in range(5):
+                stub.add_response("upload_part", {"ETag": '"e"'})
+            stub.add_response("complete_multipart_upload", {})
+            store.client.meta.events.register(
+                "before-parameter-build.s3.UploadPart",
+                lambda params, **_: sent.update({params["PartNumber"]: _region_bytes(params["Body"])}))
+            store.upload_file("k", handle)
+            stub.assert_no_pending_responses()
+    assert sorted(sent) == [1, 2, 3, 4, 5] and b"".join(sent[n] for n in sorted(sent)) == data
+
+
+def test_a_small_real_file_is_one_put_of_a_region(store, tmp_path):
+    sent = []
+    with open(str(tmp_path / "small"), "w+b") as handle:
+        handle.write(b"abc")
+        handle.seek(0)
+        with Stubber(store.client) as stub:
+            stub.add_response("put_object", {})
+            store.client.meta.events.register(
+                "before-parameter-build.s3.PutObject", lambda params, **_: sent.append(_region_bytes(params["Body"])))
+            store.upload_file("k", handle)
+            stub.assert_no_pending_responses()
+    assert sent == [b"abc"]
+
+
+def test_a_file_region_reads_seeks_and_measures_only_its_bytes(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"0123456789")
+    with open(str(path), "rb") as handle:
+        region = s3.FileRegion(handle.fileno(), 3, 4)
+        assert len(region) == 4 and region.read(2) == b"34" and region.tell() == 2 and len(region) == 2
+        assert region.read() == b"56" and region.read() == b""
+        assert region.seek(0, 2) == 4 and region.seek(-3, 1) == 1 and region.read(10) == b"456"
+        assert region.seek(0) == 0 and region.read(-1) == b"3456"
+        other = s3.FileRegion(handle.fileno(), 0, 3)  # another region of the same file reads independently
+        region.seek(1)
+        assert other.read() == b"012" and region.read(1) == b"4"
