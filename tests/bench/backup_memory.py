@@ -115,8 +115,7 @@ class SyntheticKube(object):
 
     def list_items(self, api_resource, namespace=None, label_selector=None):
         for page in self.list_pages(api_resource, namespace, label_selector):
-            for item in page:
-                yield item
+            yield from page
 
 
 def one_run(count, trace, top, profile):

@@ -16,44 +16,16 @@ from ansible_collections.kubedr.backup.plugins.module_utils.backup.spec import s
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError, InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.common.useragent import COLLECTION_VERSION
 from ansible_collections.kubedr.backup.plugins.module_utils.info.integrity import check_stored_backup
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource, Discovery
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import integrity as restore_integrity
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import encryption as crypto
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import backup_keys
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store
 
-VERBS = ("create", "delete", "get", "list")
-NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, VERBS)
-CONFIGMAPS = ApiResource("", "v1", "configmaps", "ConfigMap", True, VERBS)
+from listing_kube import ListingKube
+
 ITEMS = {"namespaces": [{"metadata": {"name": "shop"}}],
          "configmaps": [{"metadata": {"name": "a", "namespace": "shop"}, "data": {"k": "v"}}]}
 PASSPHRASE = {"passphrase": "correct horse battery staple"}
-
-
-class FakeKube(object):
-    """LISTs of namespaces and configmaps from ITEMS."""
-    host = "https://fake:6443"
-    exec_client = None
-
-    def discover(self):
-        return Discovery([NAMESPACES, CONFIGMAPS])
-
-    def server_version(self):
-        return {"gitVersion": "v1.36.1", "major": "1", "minor": "36"}
-
-    def list_pages(self, api_resource, namespace=None, label_selector=None):
-        yield [dict(i, apiVersion=api_resource.group_version, kind=api_resource.kind)
-               for i in ITEMS.get(api_resource.group_resource, [])
-               if namespace is None or i["metadata"].get("namespace") == namespace]
-
-    def list_raw_pages(self, api_resource, namespace=None, label_selector=None):
-        for items in self.list_pages(api_resource, namespace, label_selector):
-            yield json.dumps({"kind": api_resource.kind + "List", "apiVersion": api_resource.group_version,
-                              "metadata": {"resourceVersion": "1"}, "items": items}).encode()
-
-    def list_items(self, api_resource, namespace=None, label_selector=None):
-        for page in self.list_pages(api_resource, namespace, label_selector):
-            yield from page
 
 
 def pem_private(key):
@@ -81,7 +53,7 @@ def make_backup(location, name="b1", encryption=None, signing_key=None):
     store.check()
     store = crypto.open_backup(store, encryption, None, "backup " + name, new=True)
     options = {"name": name, "ttl": "720h", "signing_key": signing_key, "encryption": encryption}
-    result = backup.BackupRun(FakeKube(), store, options).execute()
+    result = backup.BackupRun(ListingKube(ITEMS), store, options).execute()
     assert result["phase"] == "Completed", result
     return result
 

@@ -360,10 +360,7 @@ def run(auth, location, options, check_mode=False, kube_factory=KubeClient):
                                             agents)
         result = _execute(auth, store, options, check_mode, location, kube_factory, agents, lease)
     results.add_run_warnings(result, hints.BACKUP, agents)
-    if lease.unsupported:
-        result.setdefault("warnings", []).append(
-            "%s: a concurrent run of the same name would not be detected" % lease.unsupported)
-    return result
+    return lease.warn_if_unsupported(result)
 
 
 def _execute(auth, store, options, check_mode, location, kube_factory, agents, lease=None):

@@ -423,10 +423,5 @@ def run(kube, location, store, options, backup_document, check_mode=False):
         finally:
             if checked is not None:
                 checked.close()
-    result["integrity"] = checked.report if checked is not None else {"status": "not_checked"}
-    if checked is not None and checked.warning:
-        result.setdefault("warnings", []).append(checked.warning)
-    if lease is not None and lease.unsupported:
-        result.setdefault("warnings", []).append(
-            "%s: a concurrent run of the same name would not be detected" % lease.unsupported)
-    return result
+    integrity.add_report(result, checked)
+    return lease.warn_if_unsupported(result) if lease is not None else result

@@ -90,10 +90,8 @@ class ItemEntries(object):
 
     def __iter__(self):
         for block in range(0, len(self._blocks), 2):
-            for entry in self._records(self._spill.read_block(self._blocks[block], self._blocks[block + 1])):
-                yield entry
-        for entry in self._records(bytes(self._tail)):
-            yield entry
+            yield from self._records(self._spill.read_block(self._blocks[block], self._blocks[block + 1]))
+        yield from self._records(bytes(self._tail))
 
     def _records(self, data):
         unpack, size, position = self._HEAD.unpack_from, self._HEAD.size, 0

@@ -215,3 +215,12 @@ def refusal(checked, mode, public_key):
     more = len(checked.problems) - PROBLEMS_IN_MESSAGE
     return "its integrity check failed: %s%s (integrity=ignore restores it anyway; docs/integrity.md)" % (
         shown, " and %d more" % more if more > 0 else "")
+
+
+def add_report(result, checked):
+    """A run's result gets the check's report (``not_checked`` when nothing was checked) and, for a backup
+    without a manifest, its warning."""
+    result["integrity"] = checked.report if checked is not None else {"status": "not_checked"}
+    if checked is not None and checked.warning:
+        result.setdefault("warnings", []).append(checked.warning)
+    return result

@@ -93,4 +93,3 @@ def check_name_is_free(store, name):
     if [key for key in store.list_keys(layout.restore_dir(name)) if key not in left_by_a_run]:
         raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
                                  "a name is derived from the backup and the time)" % name)
-

@@ -356,14 +356,9 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
             tarball.close()
             if checked is not None:
                 checked.close()
-    result["integrity"] = checked.report if checked is not None else {"status": "not_checked"}
     results.add_run_warnings(result, hints.RESTORE, agents)
-    if checked is not None and checked.warning:
-        result.setdefault("warnings", []).append(checked.warning)
-    if lease is not None and lease.unsupported:
-        result.setdefault("warnings", []).append(
-            "%s: a concurrent run of the same name would not be detected" % lease.unsupported)
-    return result
+    integrity.add_report(result, checked)
+    return lease.warn_if_unsupported(result) if lease is not None else result
 
 
 def _refused(refused, options, backup_name):

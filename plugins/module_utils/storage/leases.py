@@ -245,6 +245,13 @@ class RunLease(object):
             raise RunningElsewhere("%s: another run took over its lease %s (this run was not renewing it in time); "
                                    "nothing was committed" % (self.what, self.store.url(self.key)))
 
+    def warn_if_unsupported(self, result):
+        """Add to a run's result, when no lease could be taken, why a concurrent run would go unnoticed."""
+        if self.unsupported:
+            result.setdefault("warnings", []).append(
+                "%s: a concurrent run of the same name would not be detected" % self.unsupported)
+        return result
+
     def __enter__(self):
         try:
             self.acquire()

@@ -31,7 +31,7 @@ def test_name_set_adds_each_string_once_and_keeps_them_all_as_it_grows():
 def test_sorted_spool_reads_back_sorted_with_duplicates_across_runs_and_odd_characters():
     rng = random.Random(7)
     odd = ["a\\nb", "a\nb", "a\\\nb", "\\", "\\\\n", "é/ü", "\ud800x", "z\\"]
-    strings = ["%s-%05d" % (rng.choice("abc"), rng.randrange(3000)) for _ in range(2500)] + odd + odd
+    strings = ["%s-%05d" % (rng.choice("abc"), rng.randrange(3000)) for _n in range(2500)] + odd + odd
     spool = names.SortedSpool(chunk=300)
     for text in strings:
         spool.add(text)
@@ -65,7 +65,7 @@ def test_item_index_writes_the_resource_list_document_byte_for_byte(monkeypatch)
     rng = random.Random(18)
     types = [CONFIGMAPS, SECRETS, NODES, WIDGETS_V1, GADGETS_SAME_KIND]
     entries = []
-    for _ in range(3000):
+    for _n in range(3000):
         api_resource = rng.choice(types)
         namespace = "ns-%d" % rng.randrange(12) if api_resource.namespaced else None
         entries.append((api_resource, namespace, "obj-%d\u00e9" % rng.randrange(900)))
@@ -95,7 +95,7 @@ def test_an_empty_index_writes_an_empty_document():
 def test_adding_a_page_of_names_records_what_adding_them_one_by_one_does():
     rng = random.Random(5)
     pages = [(rng.choice([CONFIGMAPS, NODES, WIDGETS_V1, GADGETS_SAME_KIND]), [
-        ("ns-%d" % rng.randrange(3), "o-%d" % rng.randrange(60)) for _ in range(rng.randrange(0, 40))]) for _ in range(80)]
+        ("ns-%d" % rng.randrange(3), "o-%d" % rng.randrange(60)) for _n in range(rng.randrange(0, 40))]) for _n in range(80)]
     one_by_one, by_page = ItemIndex(), ItemIndex()
     for api_resource, page in pages:
         names_of_page = [(ns if api_resource.namespaced else None, name) for ns, name in page]

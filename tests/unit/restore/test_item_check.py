@@ -11,45 +11,17 @@ import pytest
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import run as backup
-from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource, Discovery
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import index, integrity
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import run as restore
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import backup_keys
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store
 
-VERBS = ("create", "delete", "get", "list")
-NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, VERBS)
-CONFIGMAPS = ApiResource("", "v1", "configmaps", "ConfigMap", True, VERBS)
+from listing_kube import ListingKube
+
 ITEMS = {"namespaces": [{"metadata": {"name": "shop"}}],
          "configmaps": [{"metadata": {"name": "cm-%d" % n, "namespace": "shop"}, "data": {"k": "v"}} for n in range(3)]}
 EVIL = "resources/configmaps/namespaces/shop/evil.json"
 CHANGED = "resources/configmaps/namespaces/shop/cm-1.json"
-
-
-class SourceKube(object):
-    """The cluster backed up: a namespace and three ConfigMaps."""
-    host = "https://fake:6443"
-    exec_client = None
-
-    def discover(self):
-        return Discovery([NAMESPACES, CONFIGMAPS])
-
-    def server_version(self):
-        return {"gitVersion": "v1.36.1", "major": "1", "minor": "36"}
-
-    def list_pages(self, api_resource, namespace=None, label_selector=None):
-        yield [dict(i, apiVersion=api_resource.group_version, kind=api_resource.kind)
-               for i in ITEMS.get(api_resource.group_resource, [])
-               if namespace is None or i["metadata"].get("namespace") == namespace]
-
-    def list_raw_pages(self, api_resource, namespace=None, label_selector=None):
-        for items in self.list_pages(api_resource, namespace, label_selector):
-            yield json.dumps({"kind": api_resource.kind + "List", "apiVersion": api_resource.group_version,
-                              "metadata": {"resourceVersion": "1"}, "items": items}).encode()
-
-    def list_items(self, api_resource, namespace=None, label_selector=None):
-        for page in self.list_pages(api_resource, namespace, label_selector):
-            yield from page
 
 
 class UntouchedKube(object):
@@ -65,7 +37,7 @@ def location(tmp_path):
     location = {"provider": "filesystem", "path": str(tmp_path / "bucket")}
     store = open_store(location)
     store.check()
-    result = backup.BackupRun(SourceKube(), store, {"name": "b1", "ttl": "720h"}).execute()
+    result = backup.BackupRun(ListingKube(ITEMS), store, {"name": "b1", "ttl": "720h"}).execute()
     assert result["phase"] == "Completed", result
     return location
 
