@@ -106,19 +106,7 @@ class ItemIndex(object):
 
     def add(self, api_resource, namespace, name):
         """Record an item; False when it was already recorded (nothing changes then)."""
-        group_resource = api_resource.group_resource
-        display = item_display_name(namespace, name)
-        if not self._seen.add("%s/%s" % (group_resource, display)):
-            return False
-        key = self._list_keys.get(group_resource)
-        if key is None:
-            key = self._list_keys[group_resource] = resource_list_key(api_resource.group_version, api_resource.kind)
-        self._entries.add("%s\0%s" % (key, display))
-        self._per_key[key] = self._per_key.get(key, 0) + 1
-        self._count += 1
-        if namespace:
-            self.per_namespace[namespace] = self.per_namespace.get(namespace, 0) + 1
-        return True
+        return bool(self.add_names(api_resource, [(namespace, name)]))
 
     def add_names(self, api_resource, names):
         """``add`` for each ``(namespace, name)`` of a page of one type; returns those recorded now."""
