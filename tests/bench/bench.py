@@ -13,8 +13,9 @@ backed up and restored through the node agent and with plain restic, default 102
 BENCH_ROUNDS (raw LIST and backup measured alternately this many times, medians compared; default
 3), BENCH_SETTLE_S (how long to wait for the controllers to make the Services' endpoints before
 measuring, default 300), BENCH_PARTS (comma list of the parts to run, default
-"objects,volume,uploaders,scale,fleet": the resources (with real Velero side by side), restic's pod
-volume, the uploaders side by side, 300,000 objects through ansible-playbook (scale_bench.py,
+"objects,volume,uploaders,scale,fleet": the resources (with real Velero side by side), the pod
+volume through the node agent against restic and kopia run plainly (BENCH_VOLUME_UPLOADERS, default
+"restic,kopia"; BENCH_VOLUME_ROUNDS), the uploaders side by side, 300,000 objects through ansible-playbook (scale_bench.py,
 SCALE_* knobs), the fleet playbook over three clusters (fleet_bench.py);
 uploader_bench.py has the uploaders' knobs: BENCH_UPLOADER_MIB, BENCH_SMALL_FILES,
 BENCH_SMALL_FILE_BYTES, BENCH_UPLOADER_ROUNDS), BENCH_VELERO (0 skips real Velero in the objects part; default 1),

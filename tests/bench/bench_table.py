@@ -5,12 +5,12 @@ def print_table(r):
     rows = object_rows(r) if "n_objects" in r else []
     volume = r.get("volume")
     if volume:
-        rows += [
-            ("pod volume (%d MiB) backup" % volume["volume_mib"], "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
-                volume["node_agent_backup_mb_s"], volume["plain_backup_mb_s"], volume["backup_ratio"])),
-            ("pod volume restore", "node agent %s MB/s, plain restic %s MB/s (ratio %s)" % (
-                volume["node_agent_restore_mb_s"], volume["plain_restore_mb_s"], volume["restore_ratio"])),
-        ]
+        for name, figures in (("restic", volume), ("kopia", volume.get("kopia"))):
+            if figures:
+                rows += [("pod volume (%d MiB) %s, %s" % (volume["volume_mib"], name, step),
+                          "node agent %s MB/s, plain %s %s MB/s (ratio %s)" % (
+                              figures["node_agent_%s_mb_s" % step], name, figures["plain_%s_mb_s" % step],
+                              figures[step + "_ratio"])) for step in ("backup", "restore")]
     rows += uploader_rows(r.get("uploaders"))
     width = max(len(row[0]) for row in rows) if rows else 0
     print("")

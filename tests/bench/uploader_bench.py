@@ -291,7 +291,7 @@ def run(env, location, log, run_module):
     pod = agent = None
     try:
         if mib:
-            agent, _pod_name = start_node_agent(kube, host_pods)
+            agent, _settings, _pod_name = start_node_agent(kube, host_pods)
             pod = VolumePod(kube, host_pods, run_id)
             log("writing %d MiB of random data" % mib)
             make_volume(pod.directory, mib)

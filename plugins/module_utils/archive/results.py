@@ -141,21 +141,9 @@ class ItemIndex(object):
         return merged
 
     def write_resource_list(self, out):
-        """The resource list as ``layout.gzip_json`` encodes it before compression (compact JSON, keys
-        sorted, ASCII, a newline), written into ``out`` as the sorted entries stream by."""
-        parts, current = [b"{"], None
-        for key, name in self._sorted_entries():
-            if key != current:
-                parts.append(("%s%s:[" % ("]," if current is not None else "", json.dumps(key))).encode("ascii"))
-                current = key
-            else:
-                parts.append(b",")
-            parts.append(json.dumps(name).encode("ascii"))
-            if len(parts) >= 4096:
-                out.write(b"".join(parts))
-                parts = []
-        parts.append(b"]}\n" if current is not None else b"}\n")
-        out.write(b"".join(parts))
+        """The resource list as ``layout.gzip_json`` encodes it before compression, written into
+        ``out`` as the sorted entries stream by."""
+        write_sorted_resource_list(self._sorted_entries(), out)
 
     def item_counts(self):
         """``item_counts(self.resource_list())``, from the counts kept."""
@@ -164,6 +152,25 @@ class ItemIndex(object):
 
     def close(self):
         self._entries.close()
+
+
+def write_sorted_resource_list(entries, out):
+    """A resource list out of ``(key, entry)`` sorted by key then entry, as ``layout.gzip_json``
+    encodes it before compression (compact JSON, keys sorted, ASCII, a newline), written into
+    ``out`` a few thousand entries at a time."""
+    parts, current = [b"{"], None
+    for key, entry in entries:
+        if key != current:
+            parts.append(("%s%s:[" % ("]," if current is not None else "", json.dumps(key))).encode("ascii"))
+            current = key
+        else:
+            parts.append(b",")
+        parts.append(json.dumps(entry).encode("ascii"))
+        if len(parts) >= 4096:
+            out.write(b"".join(parts))
+            parts = []
+    parts.append(b"]}\n" if current is not None else b"}\n")
+    out.write(b"".join(parts))
 
 
 def item_counts(resource_list):

@@ -8,10 +8,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import threading
 from typing import NamedTuple, Optional
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import names
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.archive.restore_record import (  # noqa: F401 (re-exported)
@@ -34,50 +34,54 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy impor
     PLAN_SKIP_IDENTICAL,
     PLAN_UPDATE,
 )
-from ansible_collections.kubedr.backup.plugins.module_utils.restore.records import PackedRecords
 
 PLAN_OUTCOME = {PLAN_CREATE: CREATED, PLAN_UPDATE: UPDATED, PLAN_RECREATE: CREATED, PLAN_SKIP: SKIPPED,
                 PLAN_SKIP_IDENTICAL: SKIPPED, PLAN_SKIP_DIFFERS: SKIPPED, PLAN_FAIL: FAILED}
 
 
 class Outcomes(object):
-    """Per item: what happened (Velero's resource list) and counts per resource. Thread-safe."""
+    """Per item: what happened (Velero's resource list) and counts per resource. Thread-safe.
+
+    The entries go to a sorted spool (archive/names.py, as the backup's resource list does): a
+    restore of 300,000 items held 14 MiB of them in memory, and about as much again to sort and
+    encode the largest resource's at the end (docs/performance.md)."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._entries = {}
+        self._entries = names.SortedSpool()  # "<list key>\0<ns/name>(<outcome>)": sorts as (key, entry)
         self._counts = {}
         self.recreated = 0
 
     def record(self, list_key, namespace, name, outcome):
         with self._lock:
-            display = results.item_display_name(namespace, name)
-            entries = self._entries.get(list_key)
-            if entries is None:
-                entries = self._entries[list_key] = PackedRecords(1)
-            entries.append("%s(%s)" % (display, outcome))
-            per = self._counts.setdefault(list_key, dict((o, 0) for o in OUTCOMES))
+            self._entries.add("%s\0%s(%s)" % (list_key, results.item_display_name(namespace, name), outcome))
+            per = self._counts.get(list_key)
+            if per is None:
+                per = self._counts[list_key] = dict((o, 0) for o in OUTCOMES)
             per[outcome] += 1
 
     def count_recreated(self):
         with self._lock:
             self.recreated += 1
 
-    def resource_list(self):
-        return dict((key, self._sorted_entries(key)) for key in sorted(self._entries))
+    def _sorted_entries(self):
+        """``(key, entry)`` of every item, sorted by key then entry."""
+        for line in self._entries:
+            yield line.split("\0", 1)
 
-    def _sorted_entries(self, key):
-        return sorted(entry for (entry,) in self._entries[key])
+    def resource_list(self):
+        merged = {}
+        for key, entry in self._sorted_entries():
+            merged.setdefault(key, []).append(entry)
+        return merged
 
     def write_resource_list(self, out):
-        """Velero's resource list as ``storage.gzip_json`` encodes it, written one resource at a
-        time: only one resource's entries are ever decoded into memory."""
-        out.write(b"{")
-        for position, key in enumerate(sorted(self._entries)):
-            out.write(b"," if position else b"")
-            out.write(json.dumps(key).encode("utf-8") + b":")
-            out.write(json.dumps(self._sorted_entries(key), separators=(",", ":")).encode("utf-8"))
-        out.write(b"}\n")
+        """Velero's resource list as ``layout.gzip_json`` encodes it, written into ``out`` as the
+        sorted entries stream by (archive/results.py's ``write_resource_list``)."""
+        results.write_sorted_resource_list(self._sorted_entries(), out)
+
+    def close(self):
+        self._entries.close()
 
     def counts(self):
         totals = dict((o, sum(c[o] for c in self._counts.values())) for o in OUTCOMES)

@@ -148,6 +148,7 @@ class RestoreRun(object):
         finally:
             if self.extracted is not None:
                 self.extracted.close()
+            self.report.outcomes.close()
             shutil.rmtree(workdir, ignore_errors=True)
             self.log.close()
 

@@ -14,14 +14,15 @@ import gzip
 import io
 import json
 import os
+import random
 import tarfile
 
 import pytest
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive import names
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import index as restore_index
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import options as restore_options
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import pods as restore_pods
-from ansible_collections.kubedr.backup.plugins.module_utils.restore import records as restore_records
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import report as restore_report
 from ansible_collections.kubedr.backup.plugins.module_utils.restore import scope as restore_scope
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
@@ -145,18 +146,6 @@ def test_extract_indexes_items_and_keeps_plain_copies(tmp_path):
     assert [obj["metadata"]["name"] for _ns, _n, obj in extracted.items_of("configmaps")] == ["a"]
     assert os.listdir(str(tmp_path)) == []  # one anonymous spool file, no entry's path
     extracted.close()
-
-
-def test_packed_records_give_back_what_was_appended_in_order():
-    records = restore_records.PackedRecords(3)
-    appended = [("ns", "name", "path/x.json"), (None, "cluster-thing", "p"), ("", "é\udcff", "")]
-    for record in appended:
-        records.append(*record)
-    assert len(records) == 3
-    assert list(records) == appended
-    assert list(records) == appended  # iterable again
-    with pytest.raises(ValueError):
-        records.append("too", "few")
 
 
 def special(name, kind, linkname=""):
@@ -305,6 +294,25 @@ def test_the_resource_list_is_written_as_gzip_json_encodes_it():
     empty = io.BytesIO()
     restore_report.Outcomes().write_resource_list(empty)
     assert empty.getvalue() == gzip.decompress(layout.gzip_json({}))
+
+
+def test_a_resource_list_larger_than_memory_holds_comes_back_sorted_from_the_spool():
+    # More entries than the spool keeps in memory (names.SPOOL_CHUNK): sorted runs in a file, merged.
+    rng = random.Random(18)
+    expected = {}
+    outcomes = restore_report.Outcomes()
+    for index in rng.sample(range(names.SPOOL_CHUNK * 2 + 7), names.SPOOL_CHUNK * 2 + 7):
+        key, namespace = ("v1/Secret", "ns-%d" % (index % 3)) if index % 5 else ("v1/Namespace", None)
+        outcome = "created" if index % 7 else "skipped"
+        outcomes.record(key, namespace, "item-%06d" % index, outcome)
+        expected.setdefault(key, []).append("%s%s(%s)" % ("%s/" % namespace if namespace else "", "item-%06d" % index,
+                                                          outcome))
+    expected = dict((key, sorted(entries)) for key, entries in expected.items())
+    written = io.BytesIO()
+    outcomes.write_resource_list(written)
+    assert written.getvalue() == gzip.decompress(layout.gzip_json(expected))
+    assert outcomes.counts()["total"] == names.SPOOL_CHUNK * 2 + 7
+    outcomes.close()
 
 
 def test_volume_work_names_the_restored_pod_and_the_repository():
