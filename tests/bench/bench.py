@@ -10,8 +10,8 @@ BENCH_RSS_SIZES (comma list of object counts for the RSS curve, default
 "10000,50000,100000"; empty to skip), BENCH_CREATE_CONCURRENCY (comma list tried when
 tuning the raw CREATE client, default "8,16,32,64"), BENCH_VOLUME_MIB (size of the pod volume
 backed up and restored through the node agent and with plain restic, default 1024; 0 skips),
-BENCH_ROUNDS (raw LIST and backup measured alternately this many times, medians compared; default
-3), BENCH_SETTLE_S (how long to wait for the controllers to make the Services' endpoints before
+BENCH_ROUNDS (raw LIST and backup, and raw CREATE and restore, measured alternately this many times,
+medians compared; default 3), BENCH_SETTLE_S (how long to wait for the controllers to make the Services' endpoints before
 measuring, default 300), BENCH_PARTS (comma list of the parts to run, default
 "objects,volume,uploaders,scale,fleet": the resources (with real Velero side by side), the pod
 volume through the node agent against restic and kopia run plainly (BENCH_VOLUME_UPLOADERS, default
@@ -35,7 +35,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testbed  # noqa: E402
+testbed.ensure_collection_path()  # raw_restore reads backups with the collection's own archive reader
+import cpu_use  # noqa: E402
+from measured import run_module_measured  # noqa: E402
 import playbook_bench  # noqa: E402
+import raw_restore  # noqa: E402
 import velero_side  # noqa: E402
 from bench_table import print_table  # noqa: E402
 
@@ -50,6 +54,7 @@ RESOURCES = (
     ("services", "/api/v1"),
     ("deployments", "/apis/apps/v1"),
 )
+BED = "bench"
 PAYLOAD = "x" * 1024  # ~1 KiB of data per ConfigMap and Secret
 
 
@@ -166,109 +171,14 @@ def ensure_namespaces(raw, names):
         raw.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
-# The module is started through this small launcher: Linux carries a parent's resident size
-# into its child's peak (ru_maxrss) at exec, and this benchmark process grows large while it
-# seeds objects; the launcher is small, so the peak it reports is the module's own. The backup
-# forks worker processes, so the launcher also samples the whole process tree every 20 ms: the
-# sum of proportional set sizes (pages shared by the forked workers counted once) and the sum of
-# resident sizes (shared pages counted in every process).
-_LAUNCHER = """
-import os, sys, threading
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.executable, [sys.executable, "-m", sys.argv[1]])
-
-def tree(root):
-    # /proc/<pid>/task/<tid>/children: cheap enough to sample often (no scan of every process)
-    found, frontier = [], [root]
-    while frontier:
-        found.extend(frontier)
-        children = []
-        for member in frontier:
-            try:
-                for tid in os.listdir("/proc/%d/task" % member):
-                    with open("/proc/%d/task/%s/children" % (member, tid)) as handle:
-                        children.extend(int(child) for child in handle.read().split())
-            except OSError:
-                pass
-        frontier = children
-    return found
-
-peak = {"Pss:": 0, "Rss:": 0}
-stop = threading.Event()
-
-def sample():
-    while not stop.is_set():
-        total = {"Pss:": 0, "Rss:": 0}
-        for member in tree(pid):
-            try:
-                with open("/proc/%d/smaps_rollup" % member) as handle:
-                    for line in handle:
-                        fields = line.split()
-                        if fields[0] in total:
-                            total[fields[0]] += int(fields[1])
-            except OSError:
-                pass
-        for key in peak:
-            peak[key] = max(peak[key], total[key])
-        stop.wait(0.02)
-
-sampler = threading.Thread(target=sample)
-sampler.start()
-status, usage = os.wait4(pid, 0)[1:]
-stop.set()
-sampler.join()
-os.write(int(sys.argv[2]), b"%d %d %d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss,
-                                             peak["Pss:"], peak["Rss:"]))
-"""
-
-
-class Memory(object):
-    """Peak memory of a module run, MiB: ``rss`` the largest single process (ru_maxrss), ``tree_pss``
-    and ``tree_rss`` the sampled peaks of the process tree's summed PSS and RSS."""
-
-    def __init__(self, maxrss_kib, pss_kib, rss_kib):
-        self.rss = round(maxrss_kib / 1024.0, 1)
-        self.tree_pss = round(pss_kib / 1024.0, 1)
-        self.tree_rss = round(rss_kib / 1024.0, 1)
-
-    def fields(self, prefix):
-        return {prefix + "_peak_rss_mib": self.rss, prefix + "_tree_pss_mib": self.tree_pss,
-                prefix + "_tree_rss_mib": self.tree_rss}
-
-
-def run_module_measured(name, args):
-    """Run a module as Ansible does; return (result dict, seconds, Memory) of that process."""
-    import subprocess
-    testbed.ensure_collection_path()
-    module_args = dict(args, _ansible_check_mode=False, _ansible_diff=False)
-    read_fd, write_fd = os.pipe()
-    started = time.time()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCHER, "ansible_collections.kubedr.backup.plugins.modules." + name, str(write_fd)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=testbed.module_env(),
-        pass_fds=(write_fd,))
-    os.close(write_fd)
-    out, err = proc.communicate(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}).encode())
-    elapsed = time.time() - started
-    with os.fdopen(read_fd, "rb") as report:
-        rc, maxrss_kib, pss_kib, rss_kib = (int(v) for v in report.read().split())
-    try:
-        result = json.loads(out)
-    except ValueError:
-        raise RuntimeError("%s printed no JSON (rc %s): %s" % (name, rc, err[-2000:]))
-    if result.get("failed"):
-        raise RuntimeError("%s failed: %s" % (name, result.get("msg")))
-    return result, elapsed, Memory(maxrss_kib, pss_kib, rss_kib)
-
-
 def item_total(result):
     return result["item_counts"]["total"]
 
 
 class Bench(object):
-    def __init__(self, env):
+    def __init__(self, env, bed=BED):
         self.env = env
+        self.bed = bed
         self.raw = RawClient(env["KUBECONFIG"])
         self.run_id = uuid.uuid4().hex[:6]
         self.location = {
@@ -343,7 +253,7 @@ class Bench(object):
 
 def main():
     # A cluster of its own, so leftovers of other tests do not skew the figures.
-    env = testbed.cluster_up("bench")
+    env = testbed.cluster_up(BED)
     parts = set(p.strip() for p in os.environ.get("BENCH_PARTS", "objects,volume,uploaders,scale,fleet").split(","))
     bench = Bench(env)
     report = {"run_id": bench.run_id}
@@ -374,6 +284,11 @@ def main():
     print_table(report)
 
 
+def cpu_line(used):
+    return "CPU s: client %.2f, kube-apiserver %.2f, etcd %.2f (%.2f cores busy)" % (
+        used["client_cpu_s"], used["kube_apiserver_cpu_s"], used["etcd_cpu_s"], used["cores_busy"])
+
+
 def objects_part(bench, report):
     """Backup and restore of BENCH_N objects against the raw LIST and CREATE limits, and peak RSS."""
     n = int(os.environ.get("BENCH_N", "20000"))
@@ -394,12 +309,19 @@ def objects_part(bench, report):
     rates = {"list": [], "module": [], "collection": [], "direct": []}
     seconds = {"module": [], "collection": [], "direct": []}
     backup_name = None
+    cpu = cpu_use.CpuUse(bench.bed)
+    cpu_rows = {"list": [], "backup": [], "create": [], "restore": [], "raw_restore": []}
     for round_number in range(max(1, int(os.environ.get("BENCH_ROUNDS", "3")))):
-        listed, secs = bench.list_limit(src, ns_count, per_namespace_too=round_number == 0)
+        (listed, secs), used = cpu.measure(
+            lambda: bench.list_limit(src, ns_count, per_namespace_too=round_number == 0), "self")
+        cpu_rows["list"].append(used)
         rates["list"].append(listed / secs)
-        log("raw LIST, round %d: %d objects in %.2fs (%.0f/s)" % (round_number + 1, listed, secs, listed / secs))
+        log("raw LIST, round %d: %d objects in %.2fs (%.0f/s); %s" % (
+            round_number + 1, listed, secs, listed / secs, cpu_line(used)))
         backup_name = "bench-%s-full-%d" % (bench.run_id, round_number)
-        items, secs, memory = bench.backup(backup_name, src)
+        (items, secs, memory), used = cpu.measure(lambda: bench.backup(backup_name, src), "children")
+        cpu_rows["backup"].append(used)
+        log("k8s_backup CPU, round %d: %s" % (round_number + 1, cpu_line(used)))
         rates["module"].append(items / secs)
         seconds["module"].append(secs)
         log("k8s_backup, round %d: %d items in %.2fs (%.0f/s), peak RSS %.0f MiB (process tree PSS %.0f MiB)"
@@ -417,6 +339,7 @@ def objects_part(bench, report):
                   backup_per_s=round(median(rates["module"]), 1),
                   backup_rounds_per_s=[round(r, 1) for r in rates["module"]], **memory.fields("backup"))
     report["backup_ratio"] = round(report["backup_per_s"] / report["list_limit_per_s"], 3)
+    report.update(list_cpu=cpu_use.medians(cpu_rows["list"], median), backup_cpu=cpu_use.medians(cpu_rows["backup"], median))
     report.update(module_backup_s=round(median(seconds["module"]), 2), module_backup_per_s=report["backup_per_s"],
                   playbook_backup_s=round(median(seconds["collection"]), 2),
                   playbook_backup_per_s=round(median(rates["collection"]), 1),
@@ -426,19 +349,52 @@ def objects_part(bench, report):
     report["playbook_backup_ratio"] = round(report["playbook_backup_per_s"] / report["list_limit_per_s"], 3)
 
     concurrency = bench.tune_create(min(2000, n), min(ns_count, 20))
-    raw_prefix = "bench-%s-raw" % bench.run_id
-    ensure_namespaces(bench.raw, namespaces(raw_prefix, ns_count))
-    count, secs = create_concurrently(bench.raw, object_specs(raw_prefix, n, ns_count), concurrency)
-    report.update(create_limit_per_s=round(count / secs, 1), create_concurrency=concurrency)
-    log("raw CREATE: %d objects in %.1fs at concurrency %d" % (count, secs, concurrency))
-
+    # Raw CREATE and restore alternate too, BENCH_ROUNDS times, each into namespaces of its own: the Services
+    # each side creates keep the controllers writing Endpoints and EndpointSlices for minutes after it, so
+    # whichever goes second pays for the other; the medians are compared.
+    # The restore's own yardstick alternates with them: its backup's items posted by the raw client (raw_restore.py).
+    creates, restores, restore_seconds, same_items = [], [], [], []
+    sides = ["create", "restore"] + (["raw_restore"] if have_restore else [])
+    for round_number in range(max(1, int(os.environ.get("BENCH_ROUNDS", "3")))):
+        for side in sides[round_number % len(sides):] + sides[:round_number % len(sides)]:
+            if side == "raw_restore":
+                mapping = dict(zip(source_namespaces, namespaces("bench-%s-rr%d" % (bench.run_id, round_number),
+                                                                 ns_count)))
+                (posted, created, secs), used = cpu.measure(
+                    lambda: raw_restore.post_all(bench.raw, bench.location, backup_name, mapping, concurrency), "self")
+                cpu_rows["raw_restore"].append(used)
+                same_items.append(created / secs)
+                log("raw POST of the backup's items, round %d: %d created of %d in %.1fs (%.0f/s); %s" % (
+                    round_number + 1, created, posted, secs, created / secs, cpu_line(used)))
+            elif side == "create":
+                raw_prefix = "bench-%s-raw%d" % (bench.run_id, round_number)
+                ensure_namespaces(bench.raw, namespaces(raw_prefix, ns_count))
+                (count, secs), used = cpu.measure(
+                    lambda: create_concurrently(bench.raw, object_specs(raw_prefix, n, ns_count), concurrency), "self")
+                cpu_rows["create"].append(used)
+                creates.append(count / secs)
+                log("raw CREATE, round %d: %d objects in %.1fs at concurrency %d (%.0f/s); %s" % (
+                    round_number + 1, count, secs, concurrency, count / secs, cpu_line(used)))
+            elif have_restore:
+                (restored, secs, memory), used = cpu.measure(lambda: bench.restore(
+                    backup_name, src, "bench-%s-rst%d" % (bench.run_id, round_number), ns_count), "children")
+                cpu_rows["restore"].append(used)
+                restores.append(restored / secs)
+                restore_seconds.append(secs)
+                log("k8s_restore, round %d: %d items in %.1fs (%.0f/s), peak RSS %.0f MiB; %s" % (
+                    round_number + 1, restored, secs, restored / secs, memory.rss, cpu_line(used)))
+    report.update(create_limit_per_s=round(median(creates), 1), create_concurrency=concurrency,
+                  create_rounds_per_s=[round(r, 1) for r in creates], create_cpu=cpu_use.medians(cpu_rows["create"], median),
+                  restore_cpu=cpu_use.medians(cpu_rows["restore"], median))
     if have_restore:
-        restored, secs, memory = bench.restore(backup_name, src, "bench-%s-rst" % bench.run_id, ns_count)
-        report.update(restore_items=restored, restore_seconds=round(secs, 2), module_restore_s=round(secs, 2),
-                      restore_per_s=round(restored / secs, 1), **memory.fields("restore"))
+        report.update(restore_items=restored, restore_seconds=round(median(restore_seconds), 2),
+                      module_restore_s=round(median(restore_seconds), 2), restore_per_s=round(median(restores), 1),
+                      restore_rounds_per_s=[round(r, 1) for r in restores], **memory.fields("restore"))
         report["module_restore_per_s"] = report["restore_per_s"]
         report["restore_ratio"] = round(report["restore_per_s"] / report["create_limit_per_s"], 3)
-        log("k8s_restore: %d items in %.1fs, peak RSS %.0f MiB" % (restored, secs, memory.rss))
+        report.update(raw_restore_per_s=round(median(same_items), 1), raw_restore_rounds_per_s=[round(r, 1) for r in same_items],
+                      raw_restore_cpu=cpu_use.medians(cpu_rows["raw_restore"], median))
+        report["restore_same_items_ratio"] = round(report["restore_per_s"] / report["raw_restore_per_s"], 3)
         for style, key in (("collection", "playbook"), ("direct", "playbook_direct")):
             mapping = dict(zip(source_namespaces, namespaces("bench-%s-p%s" % (bench.run_id, style[0]), ns_count)))
             restored, secs = playbook_bench.restore(bench.env, style, bench.location, backup_name, mapping)

@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import testbed  # noqa: E402
-from bench import Bench, create_concurrently, ensure_namespaces, log, median, namespaces, object_specs, run_module_measured  # noqa: E402
+from bench import Bench, create_concurrently, ensure_namespaces, log, median, namespaces, object_specs  # noqa: E402
+from measured import run_module_measured  # noqa: E402
 
 
 def main():

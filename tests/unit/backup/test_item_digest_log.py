@@ -36,3 +36,22 @@ def test_the_log_written_is_the_one_read_back():
     assert summary == manifest.write_item_digests(out, recomputed) and summary["count"] == 6
     assert gzip.decompress(taken.getvalue()) == gzip.decompress(recomputed.getvalue())
     assert long_name.encode() in gzip.decompress(taken.getvalue())
+
+
+def test_lines_match_the_recomputed_ones_for_any_name_and_for_an_items_two_copies():
+    # The log formats plain paths itself and reuses the digest of the bytes it just hashed (an item and its
+    # preferred-version copy): names JSON must escape, and equal bytes that are other objects, still match.
+    out, log = tempfile.TemporaryFile(), ItemDigestLog()
+    writer = archive.ArchiveWriter(out, mtime=1, item_log=log)
+    data = b'{"kind":"ClusterRole"}'
+    for name in ("system:controller:x", 'quo"te', "caf\u00e9", "tab\there", "~plain.name_1"):
+        writer.add_file("resources/clusterroles.rbac.authorization.k8s.io/cluster/%s.json" % name, data)
+        writer.add_file("resources/clusterroles.rbac.authorization.k8s.io/v1-preferredversion/cluster/%s.json" % name,
+                        data)
+        writer.add_file("resources/configmaps/namespaces/n/%s.json" % name, bytes(bytearray(data)) + b" ")
+    writer.close()
+    taken, recomputed = io.BytesIO(), io.BytesIO()
+    summary = log.write_gzipped(taken)
+    out.seek(0)
+    assert summary == manifest.write_item_digests(out, recomputed) and summary["count"] == 16
+    assert gzip.decompress(taken.getvalue()) == gzip.decompress(recomputed.getvalue())
