@@ -92,7 +92,7 @@ class ItemIndex(object):
 
     def __init__(self):
         self._seen = names.NameSet()
-        self._entries = names.SortedSpool()  # "<list key>\0<ns/name or name>": sorts as (key, name)
+        self._entries = ResourceListSpool()
         self._list_keys = {}  # group_resource -> "<groupVersion>/<Kind>"
         self._per_key = {}  # "<groupVersion>/<Kind>" -> items
         self._count = 0
@@ -119,7 +119,7 @@ class ItemIndex(object):
             display = "%s/%s" % (namespace, name) if namespace else name  # item_display_name
             if not add("%s/%s" % (group_resource, display)):
                 continue
-            entries.add("%s\0%s" % (key, display))
+            entries.add(key, display)
             if namespace:
                 per_namespace[namespace] = per_namespace.get(namespace, 0) + 1
             seen.append((namespace, name))
@@ -128,22 +128,14 @@ class ItemIndex(object):
             self._count += len(seen)
         return seen
 
-    def _sorted_entries(self):
-        """``(key, name)`` of every entry, sorted by key then name."""
-        for entry in self._entries:
-            yield entry.split("\0", 1)
-
     def resource_list(self):
         """``{"<groupVersion>/<Kind>": [sorted "ns/name" or "name"]}``, keys sorted."""
-        merged = {}
-        for key, name in self._sorted_entries():
-            merged.setdefault(key, []).append(name)
-        return merged
+        return self._entries.as_dict()
 
     def write_resource_list(self, out):
         """The resource list as ``layout.gzip_json`` encodes it before compression, written into
         ``out`` as the sorted entries stream by."""
-        write_sorted_resource_list(self._sorted_entries(), out)
+        self._entries.write(out)
 
     def item_counts(self):
         """``item_counts(self.resource_list())``, from the counts kept."""
@@ -154,23 +146,46 @@ class ItemIndex(object):
         self._entries.close()
 
 
-def write_sorted_resource_list(entries, out):
-    """A resource list out of ``(key, entry)`` sorted by key then entry, as ``layout.gzip_json``
-    encodes it before compression (compact JSON, keys sorted, ASCII, a newline), written into
-    ``out`` a few thousand entries at a time."""
-    parts, current = [b"{"], None
-    for key, entry in entries:
-        if key != current:
-            parts.append(("%s%s:[" % ("]," if current is not None else "", json.dumps(key))).encode("ascii"))
-            current = key
-        else:
-            parts.append(b",")
-        parts.append(json.dumps(entry).encode("ascii"))
-        if len(parts) >= 4096:
-            out.write(b"".join(parts))
-            parts = []
-    parts.append(b"]}\n" if current is not None else b"}\n")
-    out.write(b"".join(parts))
+class ResourceListSpool(object):
+    """A resource list's ``(key, entry)`` pairs, added in any order and held in a sorted spool
+    (``names.SortedSpool``: a few thousand in memory, the rest in sorted runs in a temporary file),
+    read back sorted by key then entry: as a dict, or written as ``layout.gzip_json`` encodes it
+    before compression (compact JSON, keys sorted, ASCII, a newline), a few thousand at a time.
+    The backup's item index and the restore's outcomes both keep theirs in one."""
+
+    def __init__(self):
+        self._spool = names.SortedSpool()  # "<key>\0<entry>": sorts as (key, entry)
+
+    def add(self, key, entry):
+        self._spool.add("%s\0%s" % (key, entry))
+
+    def sorted_entries(self):
+        for line in self._spool:
+            yield line.split("\0", 1)
+
+    def as_dict(self):
+        merged = {}
+        for key, entry in self.sorted_entries():
+            merged.setdefault(key, []).append(entry)
+        return merged
+
+    def write(self, out):
+        parts, current = [b"{"], None
+        for key, entry in self.sorted_entries():
+            if key != current:
+                parts.append(("%s%s:[" % ("]," if current is not None else "", json.dumps(key))).encode("ascii"))
+                current = key
+            else:
+                parts.append(b",")
+            parts.append(json.dumps(entry).encode("ascii"))
+            if len(parts) >= 4096:
+                out.write(b"".join(parts))
+                parts = []
+        parts.append(b"]}\n" if current is not None else b"}\n")
+        out.write(b"".join(parts))
+
+    def close(self):
+        self._spool.close()
 
 
 def item_counts(resource_list):

@@ -11,7 +11,6 @@ __metaclass__ = type
 import threading
 from typing import NamedTuple, Optional
 
-from ansible_collections.kubedr.backup.plugins.module_utils.archive import names
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import results
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import runlog
 from ansible_collections.kubedr.backup.plugins.module_utils.archive.restore_record import (  # noqa: F401 (re-exported)
@@ -42,19 +41,19 @@ PLAN_OUTCOME = {PLAN_CREATE: CREATED, PLAN_UPDATE: UPDATED, PLAN_RECREATE: CREAT
 class Outcomes(object):
     """Per item: what happened (Velero's resource list) and counts per resource. Thread-safe.
 
-    The entries go to a sorted spool (archive/names.py, as the backup's resource list does): a
+    The entries go to a sorted spool (archive/results.py, as the backup's resource list does): a
     restore of 300,000 items held 14 MiB of them in memory, and about as much again to sort and
     encode the largest resource's at the end (docs/performance.md)."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._entries = names.SortedSpool()  # "<list key>\0<ns/name>(<outcome>)": sorts as (key, entry)
+        self._entries = results.ResourceListSpool()  # entries "<ns/name>(<outcome>)"
         self._counts = {}
         self.recreated = 0
 
     def record(self, list_key, namespace, name, outcome):
         with self._lock:
-            self._entries.add("%s\0%s(%s)" % (list_key, results.item_display_name(namespace, name), outcome))
+            self._entries.add(list_key, "%s(%s)" % (results.item_display_name(namespace, name), outcome))
             per = self._counts.get(list_key)
             if per is None:
                 per = self._counts[list_key] = dict((o, 0) for o in OUTCOMES)
@@ -64,21 +63,13 @@ class Outcomes(object):
         with self._lock:
             self.recreated += 1
 
-    def _sorted_entries(self):
-        """``(key, entry)`` of every item, sorted by key then entry."""
-        for line in self._entries:
-            yield line.split("\0", 1)
-
     def resource_list(self):
-        merged = {}
-        for key, entry in self._sorted_entries():
-            merged.setdefault(key, []).append(entry)
-        return merged
+        return self._entries.as_dict()
 
     def write_resource_list(self, out):
         """Velero's resource list as ``layout.gzip_json`` encodes it, written into ``out`` as the
-        sorted entries stream by (archive/results.py's ``write_resource_list``)."""
-        results.write_sorted_resource_list(self._sorted_entries(), out)
+        sorted entries stream by."""
+        self._entries.write(out)
 
     def close(self):
         self._entries.close()

@@ -72,7 +72,7 @@ def test_item_index_writes_the_resource_list_document_byte_for_byte(monkeypatch)
     index = ItemIndex()
     added = [index.add(*entry) for entry in entries]
     expected = reference(entries)
-    assert len(index._entries._runs) > 5  # spilled: the merge of sorted runs is what is checked
+    assert len(index._entries._spool._runs) > 5  # spilled: the merge of sorted runs is what is checked
     assert sum(added) == len(index) == sum(len(v) for v in expected.values())
     assert index.resource_list() == expected and list(index.resource_list()) == list(expected)
     out = io.BytesIO()
