@@ -16,7 +16,7 @@ def pid_of(binary, bed):
     """The pid of the bed's ``binary`` process (its path names the bed's kwok cluster directory)."""
     out = subprocess.check_output(["ps", "-eo", "pid,args"]).decode()
     for line in out.splitlines()[1:]:
-        pid, _, args = line.strip().partition(" ")
+        pid, _space, args = line.strip().partition(" ")
         path = args.split(" ")[0]
         if os.path.basename(path) == binary and "/clusters/%s/" % bed in path:
             return int(pid)
