@@ -163,10 +163,17 @@ class FaultBed(object):
                 self._start(component, self.last_snapshots[component])
 
     def wait_ready(self):
+        # A restarted kube-apiserver fills its watch caches and runs its post-start hooks before /readyz
+        # answers: seconds alone, but more than 90 s once while the other xdist worker's heavy tests held both
+        # cores. The deadline is only a safety net; the failure shows the apiserver's own last lines.
         kubectl = os.path.join(self.bin_dir, "kubectl")
-        wait_for(lambda: subprocess.run([kubectl, "--kubeconfig", self.kubeconfig, "get", "--raw", "/readyz"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-                                        timeout=10).returncode == 0, timeout=90, what="kube-apiserver ready")
+        try:
+            wait_for(lambda: subprocess.run([kubectl, "--kubeconfig", self.kubeconfig, "get", "--raw", "/readyz"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+                                            timeout=10).returncode == 0, timeout=300, what="kube-apiserver ready")
+        except AssertionError as error:
+            with open(os.path.join(self.cluster_dir, "logs", "kube-apiserver.log"), errors="replace") as log:
+                raise AssertionError("%s; the last lines of its log:\n%s" % (error, "".join(log.readlines()[-30:])))
 
     # Clients ----------------------------------------------------------------------------
 
