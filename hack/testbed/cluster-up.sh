@@ -36,7 +36,15 @@ else
     --kubeconfig "$tb/kubeconfig-merged-$name"
     --wait 180s)
   echo "test bed: starting kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION: ${create[*]}" >&2
-  "${create[@]}" >"$tb/kwokctl-$name.log" 2>&1 || { tail -30 "$tb/kwokctl-$name.log" >&2; die "${create[*]} (log: $tb/kwokctl-$name.log)"; }
+  # On 2 busy cores kwokctl has once applied its CRDs before the new kube-apiserver listened, and given up
+  # ("failed to init crds ... connection refused"): a second attempt on a clean slate, then a loud failure.
+  for attempt in 1 2; do
+    "${create[@]}" >"$tb/kwokctl-$name.log" 2>&1 && break
+    tail -30 "$tb/kwokctl-$name.log" >&2
+    [ "$attempt" = 2 ] && die "${create[*]} (log: $tb/kwokctl-$name.log)"
+    echo "test bed: kwokctl create cluster $name failed (attempt $attempt); deleting it and trying again" >&2
+    kwokctl delete cluster --name "$name" >/dev/null 2>&1 || true
+  done
 fi
 export KUBECONFIG=$kubeconfig
 
