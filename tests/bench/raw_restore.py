@@ -12,17 +12,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.item_actions import SERVER_METADATA_FIELDS
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import skip_reason
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import download_to_tempfile, open_store
 
-SERVER_SET = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "selfLink",
-              "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
-
-
 def plain_item(item, mapping):
     """The item as a client would post it again: no server-set metadata, no status, its namespace mapped."""
-    metadata = dict((k, v) for k, v in item["metadata"].items() if k not in SERVER_SET)
+    metadata = dict((k, v) for k, v in item["metadata"].items() if k not in SERVER_METADATA_FIELDS)
     if metadata.get("namespace"):
         metadata["namespace"] = mapping.get(metadata["namespace"], metadata["namespace"])
     plain = dict((k, v) for k, v in item.items() if k != "status")
