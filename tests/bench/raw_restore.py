@@ -17,6 +17,7 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import download_to_tempfile, open_store
 
+
 def plain_item(item, mapping):
     """The item as a client would post it again: no server-set metadata, no status, its namespace mapped."""
     metadata = dict((k, v) for k, v in item["metadata"].items() if k not in SERVER_METADATA_FIELDS)
