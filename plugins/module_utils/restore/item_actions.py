@@ -88,14 +88,16 @@ def reset_metadata(item, backup_name, restore_name, restore_status=False, restor
     """A copy of `item` ready to be created: server-populated metadata and (unless
     restore_status) status removed, labels velero.io/backup-name and
     velero.io/restore-name added (unless restore_labels is false)."""
-    item = copy.deepcopy(item)
-    metadata = item.setdefault("metadata", {})
+    # Only the dicts changed here are copied: item actions, modifiers and pod additions copy what they
+    # change themselves, and a deep copy of every item was 5% of a restore's interpreter time.
+    item = dict(item)
+    metadata = item["metadata"] = dict(item.get("metadata") or {})
     _drop(metadata, SERVER_METADATA_FIELDS)
     if not restore_status:
         item.pop("status", None)
     if not restore_labels:
         return item
-    labels = metadata.get("labels") or {}
+    labels = dict(metadata.get("labels") or {})
     labels[kr.BACKUP_NAME_LABEL] = velero_label_value(backup_name)
     labels[kr.RESTORE_NAME_LABEL] = velero_label_value(restore_name)
     metadata["labels"] = labels

@@ -79,6 +79,17 @@ class TestResetMetadata:
         assert "status" not in result
         assert item["metadata"]["uid"] == "u-1" and "status" in item
 
+    def test_leaves_the_backed_up_item_as_it_was(self):
+        # Only the top level, metadata and labels are copied: the item from the backup, which the
+        # report names and the policy compares, must not change under the restore's edits.
+        item = pod()
+        item["metadata"].update(labels={"app": "web"}, resourceVersion="7")
+        before = copy.deepcopy(item)
+        result = ra.reset_metadata(item, "b", "r")
+        result["metadata"]["namespace"] = "elsewhere"
+        assert item == before
+        assert result["spec"] == item["spec"]
+
     def test_restore_status_keeps_status(self):
         assert ra.reset_metadata(pod(), "b", "r", restore_status=True)["status"]["phase"] == "Running"
 
