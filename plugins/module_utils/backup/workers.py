@@ -159,7 +159,7 @@ class ArchiveWorkers(object):
     ``(namespace, name)`` of every item written and the references the actions returned.
     ``tasks`` is the list the pages belong to (a worker finds a page's task by its index)."""
 
-    def __init__(self, count, tasks, archive_page, mtime, compresslevel=6):
+    def __init__(self, count, tasks, archive_page, mtime, compresslevel=archive.TARBALL_GZIP_LEVEL):
         self.tasks = list(tasks)
         self._index = dict((id(task), position) for position, task in enumerate(self.tasks))
         self._archive_page = archive_page
