@@ -229,8 +229,7 @@ class RestoreRun(object):
         """Restore the tier's items concurrently: each of the pool's workers takes the next item from
         one shared reader until none is left. Only the items being restored are decoded, so memory
         does not grow with the number of items. (A future, a semaphore and a callback per item, handed
-        out by the main thread, cost 15% of the restore's interpreter time, and that thread, starved
-        of the interpreter lock by the workers, left them waiting for items.)"""
+        out by the main thread, cost 15% of the restore's interpreter time.)"""
         tasks = self._tier_tasks(group_resources)
         handout = threading.Lock()
         lost = []  # the first ClusterError (the API server is gone): no more work is handed out
@@ -259,8 +258,7 @@ class RestoreRun(object):
             if group_resource == kr.NAMESPACES:
                 self.namespaces.restore_backed_up()
                 continue
-            for task in self._tasks(group_resource):
-                yield task
+            yield from self._tasks(group_resource)
 
     # The record -------------------------------------------------------------------------
 
