@@ -103,6 +103,9 @@ class FaultBed(object):
     def pidfile(self, component):
         return os.path.join(self.cluster_dir, "pids", component + ".pid")
 
+    def logfile(self, component):
+        return os.path.join(self.cluster_dir, "logs", component + ".log")
+
     def snapshot(self, component):
         """(pid, argv, cwd, env) of a kwokctl component, read from /proc by its recorded pid."""
         with open(self.pidfile(component)) as f:
@@ -148,7 +151,7 @@ class FaultBed(object):
 
     def _start(self, component, snapshot):
         _pid, argv, cwd, env = snapshot
-        log = os.path.join(self.cluster_dir, "logs", component + ".log")
+        log = self.logfile(component)
         out = subprocess.run(["bash", "-c", 'log=$1; shift; nohup "$@" >>"$log" 2>&1 & echo $!', "start", log] + argv,
                              cwd=cwd, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
         with open(self.pidfile(component), "w") as f:
@@ -172,7 +175,7 @@ class FaultBed(object):
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
                                             timeout=10).returncode == 0, timeout=300, what="kube-apiserver ready")
         except AssertionError as error:
-            with open(os.path.join(self.cluster_dir, "logs", "kube-apiserver.log"), errors="replace") as log:
+            with open(self.logfile("kube-apiserver"), errors="replace") as log:
                 raise AssertionError("%s; the last lines of its log:\n%s" % (error, "".join(log.readlines()[-30:])))
 
     # Clients ----------------------------------------------------------------------------
