@@ -115,14 +115,14 @@ class BackupRun(object):
     def _upload(self, tarball, phase, completed):
         self._progress("Uploading", force=True)
         tarball.seek(0)
-        item_digests = tempfile.TemporaryFile()
-        items = dict(self.item_log.write_gzipped(item_digests), key=self.keys["item_digests"])
         self.log.info("Backup completed", phase=phase, items=len(self.index))
-        # Independent objects, uploaded together (compression releases the GIL); the commit
-        # marker waits for all of them.
+        item_digests = []  # the summary of the lines, once they are compressed
+        # Independent objects, uploaded together (compression releases the GIL: the item digests, 2 lines
+        # per item, are compressed while the tarball goes up); the commit marker waits for all of them.
         uploads = [
             lambda: self.store.upload_file(self.keys["tarball"], tarball),
-            lambda: self.store.upload_file(self.keys["item_digests"], item_digests),
+            lambda: storage_mod.upload_gzipped(self.store, self.keys["item_digests"],
+                                               lambda out: item_digests.append(self.item_log.copy_to(out))),
             lambda: storage_mod.upload_gzipped(self.store, self.keys["logs"], self.log.copy_to),
             lambda: storage_mod.upload_gzipped(self.store, self.keys["resource_list"], self.index.write_resource_list),
             lambda: self.store.put_json_gz(self.keys["results"], self.results.to_dict()),
@@ -131,12 +131,10 @@ class BackupRun(object):
             lambda: self.store.put_json_gz(self.keys["volume_info"], volume_info.backup_volume_info(
                 self.pod_work.persistent_volumes, self.pod_volume_backups)),
         ]
-        try:
-            with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
-                for upload in [pool.submit(upload) for upload in uploads]:
-                    upload.result()  # the first failure is raised once all have ended
-        finally:
-            item_digests.close()
+        with ThreadPoolExecutor(max_workers=len(uploads)) as pool:
+            for upload in [pool.submit(upload) for upload in uploads]:
+                upload.result()  # the first failure is raised once all have ended
+        items = dict(item_digests[0], key=self.keys["item_digests"])
         self._progress(phase, force=True)
         document = velero.backup_object(self.name, self.spec, self._status(phase, completed),
                                         self.options.get("labels"), self._annotations(), uid=self.uid,

@@ -27,7 +27,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import gc
-import gzip
 import hashlib
 import json
 import os
@@ -110,17 +109,15 @@ class ItemDigestLog(object):
         shutil.copyfileobj(other.file, self.file, _COPY_SIZE)
         self.count += other.count
 
-    def write_gzipped(self, out):
-        """The lines, gzipped, into ``out`` (rewound after); returns ``{"count", "sha256"}``, the
-        SHA-256 of the uncompressed lines."""
+    def copy_to(self, out):
+        """Write the lines into ``out`` (``storage.upload_gzipped`` hands a gzip stream at the side files'
+        level); returns ``{"count", "sha256"}``, the SHA-256 of the lines."""
         self.file.flush()
         self.file.seek(0)
         digest = hashlib.sha256()
-        with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as compressed:
-            for chunk in iter(lambda: self.file.read(_COPY_SIZE), b""):
-                digest.update(chunk)
-                compressed.write(chunk)
-        out.seek(0)
+        for chunk in iter(lambda: self.file.read(_COPY_SIZE), b""):
+            digest.update(chunk)
+            out.write(chunk)
         return {"count": self.count, "sha256": digest.hexdigest()}
 
     def close(self):

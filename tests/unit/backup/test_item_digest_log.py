@@ -23,7 +23,8 @@ def fragment(entries):
 def taken_lines_match_recomputed(log, archive_file, count):
     """The log's lines (``count`` of them) are those verification recomputes from the archive; returns them."""
     taken, recomputed = io.BytesIO(), io.BytesIO()
-    summary = log.write_gzipped(taken)
+    with gzip.GzipFile(fileobj=taken, mode="wb") as out:  # as storage.upload_gzipped hands it over
+        summary = log.copy_to(out)
     archive_file.seek(0)
     assert summary == manifest.write_item_digests(archive_file, recomputed) and summary["count"] == count
     assert gzip.decompress(taken.getvalue()) == gzip.decompress(recomputed.getvalue())
@@ -55,3 +56,18 @@ def test_lines_match_the_recomputed_ones_for_any_name_and_for_an_items_two_copie
         writer.add_file("resources/configmaps/namespaces/n/%s.json" % name, bytes(bytearray(data)) + b" ")
     writer.close()
     taken_lines_match_recomputed(log, out, 16)
+
+
+def test_paths_are_named_as_the_archive_reader_names_them():
+    # The log normalises only paths that need it (normpath costs more than the rest of a line): those
+    # that do and those that only look as if they might must match what verification reads back.
+    out, log = tempfile.TemporaryFile(), ItemDigestLog()
+    writer = archive.ArchiveWriter(out, mtime=1, item_log=log)
+    for path in ("resources/configmaps/namespaces/n/.hidden.json", "resources/configmaps/namespaces/n/..json",
+                 "resources/configmaps/./namespaces/n/a.json", "resources/configmaps//namespaces/n/b.json",
+                 "./resources/configmaps/namespaces/n/c.json", "resources/configmaps/namespaces/n.d/e.f.json"):
+        writer.add_file(path, path.encode())
+    writer.close()
+    lines = taken_lines_match_recomputed(log, out, 7)
+    assert b'"resources/configmaps/namespaces/n/a.json"' in lines and b"/./" not in lines and b"//" not in lines
+
