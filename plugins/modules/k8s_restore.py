@@ -56,7 +56,8 @@ options:
   name:
     description:
       - Name of the restore; a valid Kubernetes object name.
-      - Defaults to the backup's name followed by the time, C(<backup>-YYYYmmddHHMMSS).
+      - Defaults to the backup's name followed by the time, C(<backup>-YYYYmmddHHMMSS); when a restore of the
+        same backup in the same second has that name, C(-2), C(-3) and so on are added.
       - If a restore of that name is already recorded in the storage location for the same backup, its
         recorded result is returned (C(changed=false)), so a relaunched job does not fail; for another
         backup it is an error.

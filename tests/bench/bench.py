@@ -228,9 +228,11 @@ class Bench(object):
                 best = (count, secs)
         return best
 
-    def tune_create(self, sample, ns_count):
+    def tune_create(self, sample, ns_count, wait_quiet=lambda: None):
+        """The raw CREATE's best concurrency on a sample, each try started on a quiet bed (``wait_quiet()``)."""
         best = None
         for concurrency in [int(c) for c in os.environ.get("BENCH_CREATE_CONCURRENCY", "8,16,32,64").split(",")]:
+            wait_quiet()
             prefix = "bench-tune-%s-c%d" % (self.run_id, concurrency)
             ensure_namespaces(self.raw, namespaces(prefix, ns_count))
             count, secs = create_concurrently(self.raw, object_specs(prefix, sample, ns_count), concurrency)
@@ -253,6 +255,8 @@ class Bench(object):
 
 def main():
     # A cluster of its own, so leftovers of other tests do not skew the figures.
+    # Controllers that catch up in seconds: every measured step waits for a quiet bed (cpu_use.wait_quiet).
+    os.environ.setdefault("KUBEDR_CONTROLLER_QPS", "200")
     env = testbed.cluster_up(BED)
     parts = set(p.strip() for p in os.environ.get("BENCH_PARTS", "objects,volume,uploaders,scale,fleet").split(","))
     bench = Bench(env)
@@ -285,8 +289,9 @@ def main():
 
 
 def cpu_line(used):
-    return "CPU s: client %.2f, kube-apiserver %.2f, etcd %.2f (%.2f cores busy)" % (
-        used["client_cpu_s"], used["kube_apiserver_cpu_s"], used["etcd_cpu_s"], used["cores_busy"])
+    return "CPU s: client %.2f, kube-apiserver %.2f, etcd %.2f (%.2f cores busy); started after %.0fs waiting for %s" % (
+        used["client_cpu_s"], used["kube_apiserver_cpu_s"], used["etcd_cpu_s"], used["cores_busy"], used["quiet_wait_s"],
+        "a quiet bed" if not used["busy_at_start"] else "a quiet bed, IN VAIN: the bed was still busy")
 
 
 def objects_part(bench, report):
@@ -327,6 +332,7 @@ def objects_part(bench, report):
         log("k8s_backup, round %d: %d items in %.2fs (%.0f/s), peak RSS %.0f MiB (process tree PSS %.0f MiB)"
             % (round_number + 1, items, secs, items / secs, memory.rss, memory.tree_pss))
         for style in ("collection", "direct"):
+            cpu.wait_quiet()
             played, secs = playbook_bench.backup(bench.env, style, bench.location, "%s-%s" % (backup_name, style),
                                                  [src + "-*"])
             rates[style].append(played / secs)
@@ -348,10 +354,12 @@ def objects_part(bench, report):
                   playbook_direct_backup_per_s=round(median(rates["direct"]), 1))
     report["playbook_backup_ratio"] = round(report["playbook_backup_per_s"] / report["list_limit_per_s"], 3)
 
-    concurrency = bench.tune_create(min(2000, n), min(ns_count, 20))
-    # Raw CREATE and restore alternate too, BENCH_ROUNDS times, each into namespaces of its own: the Services
-    # each side creates keep the controllers writing Endpoints and EndpointSlices for minutes after it, so
-    # whichever goes second pays for the other; the medians are compared.
+    concurrency = bench.tune_create(min(2000, n), min(ns_count, 20), cpu.wait_quiet)
+    # Raw CREATE and restore alternate too, BENCH_ROUNDS times, each into namespaces of its own. The Services each
+    # side creates keep the controllers writing Endpoints and EndpointSlices after it (at their default 20 requests/s,
+    # for minutes: whichever went next paid for the steps before, more in each round), so every step first waits for
+    # a quiet bed (cpu_use.wait_quiet; KUBEDR_CONTROLLER_QPS makes that seconds). The medians are compared, and the
+    # ratio of each round's pair.
     # The restore's own yardstick alternates with them: its backup's items posted by the raw client (raw_restore.py).
     creates, restores, restore_seconds, same_items = [], [], [], []
     sides = ["create", "restore"] + (["raw_restore"] if have_restore else [])
@@ -395,8 +403,11 @@ def objects_part(bench, report):
         report.update(raw_restore_per_s=round(median(same_items), 1), raw_restore_rounds_per_s=[round(r, 1) for r in same_items],
                       raw_restore_cpu=cpu_use.medians(cpu_rows["raw_restore"], median))
         report["restore_same_items_ratio"] = round(report["restore_per_s"] / report["raw_restore_per_s"], 3)
+        report.update(restore_round_ratios=[round(r / c, 3) for r, c in zip(restores, creates)],
+                      restore_same_items_round_ratios=[round(r / c, 3) for r, c in zip(restores, same_items)])
         for style, key in (("collection", "playbook"), ("direct", "playbook_direct")):
             mapping = dict(zip(source_namespaces, namespaces("bench-%s-p%s" % (bench.run_id, style[0]), ns_count)))
+            cpu.wait_quiet()
             restored, secs = playbook_bench.restore(bench.env, style, bench.location, backup_name, mapping)
             report.update({key + "_restore_s": round(secs, 2), key + "_restore_per_s": round(restored / secs, 1)})
             log("ansible-playbook (%s) restore: %d items in %.1fs (%.0f/s)" % (style, restored, secs, restored / secs))

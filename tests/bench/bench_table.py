@@ -51,16 +51,18 @@ def object_rows(r):
         ("raw LIST (backup limit)", fmt(r["list_limit_per_s"], " items/s")),
         ("k8s_backup", fmt(r["backup_per_s"], " items/s")),
         ("  backup / LIST limit", fmt(r["backup_ratio"])),
-    ] + [("  CPU s of a %s (medians)" % what, "client %s, kube-apiserver %s, etcd %s; %s cores busy" % (
-        c["client_cpu_s"], c["kube_apiserver_cpu_s"], c["etcd_cpu_s"], c["cores_busy"]))
+    ] + [("  CPU s of a %s (medians)" % what, "client %s, kube-apiserver %s, etcd %s; %s cores busy; %s s waited for a quiet bed" % (
+        c["client_cpu_s"], c["kube_apiserver_cpu_s"], c["etcd_cpu_s"], c["cores_busy"], c.get("quiet_wait_s", "n/a")))
         for what, c in (("raw LIST", r.get("list_cpu")), ("backup", r.get("backup_cpu")), ("raw CREATE", r.get("create_cpu")),
                         ("restore", r.get("restore_cpu")),
                         ("raw POST of the backup's items", r.get("raw_restore_cpu"))) if c] + [
         ("raw CREATE (restore limit)", fmt(r["create_limit_per_s"], " items/s (concurrency %s)" % r["create_concurrency"])),
         ("k8s_restore", fmt(r.get("restore_per_s"), " items/s")),
         ("  restore / CREATE limit", fmt(r.get("restore_ratio"))),
+        ("  the same, round by round", fmt(r.get("restore_round_ratios"))),
         ("raw POST of the backup's items (restore's own limit)", fmt(r.get("raw_restore_per_s"), " items/s")),
         ("  restore / its own limit", fmt(r.get("restore_same_items_ratio"))),
+        ("  the same, round by round", fmt(r.get("restore_same_items_round_ratios"))),
         ("backup peak RSS", fmt(r["backup_peak_rss_mib"], " MiB (process tree: PSS %s MiB, RSS %s MiB)" % (
             r["backup_tree_pss_mib"], r["backup_tree_rss_mib"]))),
         ("restore peak RSS", fmt(r.get("restore_peak_rss_mib"), " MiB")),

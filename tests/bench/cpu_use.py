@@ -10,6 +10,12 @@ import time
 
 TICKS = os.sysconf("SC_CLK_TCK")
 SERVERS = ("kube-apiserver", "etcd")
+CONTROLLERS = "kube-controller-manager"
+# The bed is quiet when its servers and controllers together use less than this many cores over QUIET_WINDOW
+# seconds, QUIET_WINDOWS windows in a row (idle, the bench's bed uses about 0.03: kwok's node heartbeats).
+QUIET_CORES = 0.15
+QUIET_WINDOW = 2.0
+QUIET_WINDOWS = 2
 
 
 def pid_of(binary, bed):
@@ -30,13 +36,31 @@ def cpu_of(pid):
 
 
 class CpuUse(object):
-    """``measure(step, client)``: runs ``step()`` and returns (its result, a dict of wall and CPU seconds);
-    ``client`` is "self" (this process) or "children" (processes it waited for during the step)."""
+    """``measure(step, client)``: waits for a quiet bed (``wait_quiet``), runs ``step()`` and returns (its result,
+    a dict of wall and CPU seconds and of the wait); ``client`` is "self" (this process) or "children" (processes
+    it waited for during the step)."""
 
     def __init__(self, bed):
         self.pids = dict((name, pid_of(name, bed)) for name in SERVERS)
+        self.controllers = pid_of(CONTROLLERS, bed)
+
+    def wait_quiet(self, timeout=600):
+        """Wait until the controllers have caught up with what the steps before created (the Endpoints and
+        EndpointSlices of their Services, the Deployments' status) and the API server has nothing left to do:
+        each measured step then starts on the same idle bed, whatever ran before it. Returns (seconds waited,
+        whether it became quiet)."""
+        pids = list(self.pids.values()) + [self.controllers]
+        started, calm = time.time(), 0
+        while time.time() - started < timeout:
+            before = sum(cpu_of(pid) for pid in pids)
+            time.sleep(QUIET_WINDOW)  # the window the CPU rate is measured over
+            calm = calm + 1 if (sum(cpu_of(pid) for pid in pids) - before) / QUIET_WINDOW < QUIET_CORES else 0
+            if calm >= QUIET_WINDOWS:
+                return time.time() - started, True
+        return time.time() - started, False
 
     def measure(self, step, client):
+        waited, quiet = self.wait_quiet()
         before = dict((name, cpu_of(pid)) for name, pid in self.pids.items())
         times, started = os.times(), time.time()
         result = step()
@@ -47,7 +71,8 @@ class CpuUse(object):
             used = after.children_user + after.children_system - times.children_user - times.children_system
         figures = dict(("%s_cpu_s" % name.replace("-", "_"), cpu_of(pid) - before[name])
                        for name, pid in self.pids.items())
-        figures.update(wall_s=wall, client_cpu_s=used)
+        # busy_at_start 1: the bed never became quiet within wait_quiet's timeout (measured anyway, and said so)
+        figures.update(wall_s=wall, client_cpu_s=used, quiet_wait_s=waited, busy_at_start=0.0 if quiet else 1.0)
         figures["cores_busy"] = (used + sum(figures["%s_cpu_s" % n.replace("-", "_")] for n in SERVERS)) / wall
         return result, figures
 

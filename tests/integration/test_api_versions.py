@@ -114,8 +114,9 @@ def test_backup_holds_both_versions_and_the_restore_uses_the_one_the_cluster_ser
 
         # Only v2beta1 is served: the preview names it, and the restore creates every RockBand through it.
         rockband_crd("v2beta1")
-        # Named: a name derived from the backup and the time (to the second) may be the previous restore's.
-        preview = run_restore(bed, location, check_mode=True, diff=True, backup_name="both", name="both-preview",
+        # No name: the one derived from the backup and the time may be the previous restore's (the same
+        # second); the preview then takes the next free one.
+        preview = run_restore(bed, location, check_mode=True, diff=True, backup_name="both",
                               excluded_resources=["customresourcedefinitions"], namespace_mapping={namespace: target})
         assert not preview.failed, preview.get("msg")
         planned = sorted((e["resource"], e["name"], e["action"]) for e in preview["plan"] if e["group_resource"] == GR)

@@ -588,8 +588,6 @@ def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bu
 
 def test_apiserver_stopped_mid_restore_fails_cleanly_and_a_rerun_converges(fbed, bulk):
     common, target, restored_count = backed_up_bulk(fbed, bulk, "b3", "copy")
-    location = common["storage_location"]
-    prefix = location["prefix"]
     core = fbed.core_v1()
 
     args = dict(common, backup_name="b3", namespace_mapping={bulk: target}, name="r1", workers=4)

@@ -214,18 +214,12 @@ def _tarball(result, keys, max_total_size, with_tarball, recorded_items, check_i
         if recorded_items is not None and check_items:
             limit = {} if max_total_size is None else {"max_total_size": max_total_size}
             if mf.write_item_digests(tarball, **limit)["sha256"] != recorded_items["sha256"]:
-                # Only now the list is read (and held): to name each entry that differs.
-                listed = mf.read_item_digests(result.reader.get_bytes(recorded_items["key"]))
-                found = mf.compare_items(listed, list(mf.tarball_item_digests(tarball, **limit)))
-                tarball.seek(0)
-                result.problems.extend(found or [mf.problem(
-                    mf.ITEM, mf.CHANGED, "the tarball's entries do not match the manifest's digest of them (in "
-                    "order or number)", key=keys["tarball"], expected=recorded_items["sha256"])])
+                result.problems.extend(mf.item_problems(result.reader, recorded_items, tarball, keys["tarball"],
+                                                        **limit))
     except (ArchiveError, KubedrError) as error:
         tarball.close()
         if recorded_items is not None:
-            result.problems.append(mf.problem(mf.ITEM, mf.UNREADABLE, "the items of %s cannot be read: %s"
-                                              % (keys["tarball"], error), key=keys["tarball"]))
+            result.problems.append(mf.items_unreadable(keys["tarball"], error))
             return
         raise
     if with_tarball:

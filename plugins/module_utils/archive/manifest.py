@@ -317,6 +317,25 @@ def compare_object(key, recorded, actual, about=OBJECT):
     return []
 
 
+def item_problems(reader, recorded_items, tarball, tarball_key, max_total_size=archive.DEFAULT_MAX_TOTAL_SIZE):
+    """Why the tarball's entries do not match the manifest's digest of them: only now is the stored list read
+    (through ``reader``) and the tarball read again (rewound after), to name each entry that differs; when
+    none does, they differ in order or number. Raises ArchiveError or KubedrError when either cannot be read."""
+    listed = read_item_digests(reader.get_bytes(recorded_items["key"]))
+    tarball.seek(0)
+    try:
+        found = compare_items(listed, list(tarball_item_digests(tarball, max_total_size)))
+    finally:
+        tarball.seek(0)
+    return found or [problem(ITEM, CHANGED, "the tarball's entries do not match the manifest's digest of them (in "
+                             "order or number)", key=tarball_key, expected=recorded_items["sha256"])]
+
+
+def items_unreadable(tarball_key, error):
+    """The problem of a tarball whose items cannot be read (or whose item list cannot)."""
+    return problem(ITEM, UNREADABLE, "the items of %s cannot be read: %s" % (tarball_key, error), key=tarball_key)
+
+
 def compare_items(recorded, actual):
     """Problems of the tarball's entries: ``recorded`` {path: digest} from the manifest, ``actual``
     [(path, digest)] in archive order (a path twice is a problem: extraction would keep one)."""

@@ -179,25 +179,14 @@ class ItemCheck(object):
         tarball.seek(0)
 
     def _differences(self):
-        recorded = self.checked.manifest["items"]
-        tarball = self.checked.tarball
         try:
-            listed = integrity_manifest.read_item_digests(self.checked.reader.get_bytes(recorded["key"]))
-            tarball.seek(0)
-            found = integrity_manifest.compare_items(
-                listed, list(integrity_manifest.tarball_item_digests(tarball, **self.limit)))
+            return integrity_manifest.item_problems(self.checked.reader, self.checked.manifest["items"],
+                                                    self.checked.tarball, self.tarball_key, **self.limit)
         except (ArchiveError, KubedrError) as error:
             return [self._unreadable(error)]
-        finally:
-            tarball.seek(0)
-        return found or [integrity_manifest.problem(
-            integrity_manifest.ITEM, integrity_manifest.CHANGED, "the tarball's entries do not match the manifest's "
-            "digest of them (in order or number)", key=self.tarball_key, expected=recorded["sha256"])]
 
     def _unreadable(self, error):
-        return integrity_manifest.problem(integrity_manifest.ITEM, integrity_manifest.UNREADABLE,
-                                          "the items of %s cannot be read: %s" % (self.tarball_key, error),
-                                          key=self.tarball_key)
+        return integrity_manifest.items_unreadable(self.tarball_key, error)
 
 
 def refusal(checked, mode, public_key):

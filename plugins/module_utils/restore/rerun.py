@@ -23,6 +23,8 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.kuberesource 
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import store as storage_mod
 
+DERIVED_NAME_ATTEMPTS = 20  # names tried for a restore given none: <backup>-<time>, then -2 ... -20
+
 
 def read_stored_restore(store, name):
     """The StoredRestore of ``name``, or None when the location holds nothing under restores/<name>/."""
@@ -85,11 +87,28 @@ def stored_result(store, stored):
     return result
 
 
+def _name_taken(store, name):
+    # A run that died leaves only its progress object and lease, which a new run of the name replaces.
+    keys = layout.restore_keys(name)
+    left_by_a_run = (keys["progress"], keys["lease"])
+    return any(key not in left_by_a_run for key in store.list_keys(layout.restore_dir(name)))
+
+
+def free_derived_name(store, name, attempts=DERIVED_NAME_ATTEMPTS):
+    """``name`` (derived from the backup and the time to the second), or ``<name>-2``, ``-3``... when a
+    restore of the same backup in the same second has it: a restore given no name must not fail on
+    another's records. After ``attempts`` taken names, the last (``check_name_is_free`` then says so)."""
+    candidate = name
+    for number in range(2, attempts + 1):
+        if not _name_taken(store, candidate):
+            return candidate
+        candidate = "%s-%d" % (name, number)
+    return candidate
+
+
 def check_name_is_free(store, name):
     """A restore's name is used once; a run that died leaves only its progress object and lease, which a
     new run of the name replaces."""
-    keys = layout.restore_keys(name)
-    left_by_a_run = (keys["progress"], keys["lease"])
-    if [key for key in store.list_keys(layout.restore_dir(name)) if key not in left_by_a_run]:
+    if _name_taken(store, name):
         raise InvalidOptionError("restore %s exists already in the storage location; give another name (or none: "
                                  "a name is derived from the backup and the time)" % name)

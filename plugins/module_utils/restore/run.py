@@ -312,7 +312,7 @@ def run(auth, location, options, check_mode=False, diff=False, kube_factory=Kube
     # An encrypted backup: the key is checked here, before anything touches the cluster.
     store = crypto.open_backup(store, options.get("encryption"), backup, "backup %s" % backup_name)
     if not options.get("name"):
-        options["name"] = default_restore_name(backup_name, utc_now())
+        options["name"] = rerun.free_derived_name(store, default_restore_name(backup_name, utc_now()))
     rerun.check_name_is_free(store, options["name"])
     kube = kube_factory(auth)
     if options.get("volume_data_in_place"):  # only volume data, into the claims that exist now

@@ -80,3 +80,28 @@ def test_a_record_without_log_cannot_be_matched(store):
     assert stored.phase == "Completed" and stored.backup_name is None
     with pytest.raises(InvalidOptionError, match="its log does not name its backup"):
         rerun.check_same_backup(store, stored, {"backup_name": "b"})
+
+
+def test_a_derived_name_taken_in_the_same_second_gets_the_next_free_suffix(store):
+    # Two restores of one backup without a name in the same second (or a check-mode preview right after a
+    # restore): the second must not fail on the first's records. A run that died leaves only its progress
+    # object and lease, which do not take the name.
+    derived = "web-20261203101500"
+    assert rerun.free_derived_name(store, derived) == derived
+    record(store, derived, "web")
+    record(store, derived + "-2", "web")
+    store.put_bytes(layout.restore_keys(derived + "-3")["progress"], b"{}")
+    store.put_bytes(layout.restore_keys(derived + "-3")["lease"], b"{}")
+    assert rerun.free_derived_name(store, derived) == derived + "-3"
+    rerun.check_name_is_free(store, derived + "-3")
+
+
+def test_when_every_derived_name_is_taken_the_name_check_says_so(store):
+    derived = "web-20261203101500"
+    for name in [derived] + ["%s-%d" % (derived, number) for number in (2, 3)]:
+        record(store, name, "web")
+    last = rerun.free_derived_name(store, derived, attempts=3)
+    assert last == derived + "-3"
+    with pytest.raises(InvalidOptionError, match="restore %s exists already" % last):
+        rerun.check_name_is_free(store, last)
+
