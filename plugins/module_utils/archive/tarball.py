@@ -35,6 +35,7 @@ import time
 import zlib
 from collections import namedtuple
 
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.tar_entries import TarEntries
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ArchiveError
 
 FORMAT_VERSION = "1.1.0"
@@ -308,6 +309,12 @@ def check_member(member):
         raise ArchiveError("backup archive contains a link (%s); refusing it" % name)
     if not member.isreg():
         raise ArchiveError("backup archive contains a device or special file (%s); refusing it" % name)
+    return check_path(name)
+
+
+def check_path(name):
+    """The normalised path of a regular file's tar name; ArchiveError when it is absolute, leaves the
+    archive or names nothing."""
     if not name or name.startswith("/") or "\\" in name or (len(name) > 1 and name[1] == ":"):
         raise ArchiveError("backup archive contains an absolute path (%s); refusing it" % name)
     if ".." in name.split("/"):
@@ -332,28 +339,25 @@ def iter_entries(fileobj, max_total_size=DEFAULT_MAX_TOTAL_SIZE, max_entry_size=
     total = 0
     try:
         # GzipFile, not tarfile's "r|gz": that one stops after the first gzip member.
-        with gzip.GzipFile(fileobj=fileobj, mode="rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-            while True:
-                member = tar.next()
-                if member is None:
-                    break
-                # tarfile keeps every header it reads, even streaming: about 500 bytes an entry,
-                # the whole archive's worth by the end. Nothing here looks a member up again.
-                tar.members.clear()
-                path = check_member(member)
-                if path is None:
-                    continue
-                total += member.size
-                if total > max_total_size:
-                    raise ArchiveError("backup archive expands beyond %d bytes; refusing it" % max_total_size)
-                if max_entry_size is not None and member.size > max_entry_size:
-                    yield path, member.size, None  # tarfile skips its bytes on the next member
-                    continue
-                handle = tar.extractfile(member)
-                data = handle.read() if handle is not None else b""
-                if len(data) != member.size:
-                    raise ArchiveError("backup archive is truncated at %s" % path)
-                yield path, member.size, data
+        with gzip.GzipFile(fileobj=fileobj, mode="rb") as stream:
+            members = TarEntries(stream)
+            try:
+                for member, name, size in members:
+                    path = check_path(name) if member is None else check_member(member)
+                    if path is None:
+                        continue
+                    total += size
+                    if total > max_total_size:
+                        raise ArchiveError("backup archive expands beyond %d bytes; refusing it" % max_total_size)
+                    if max_entry_size is not None and size > max_entry_size:
+                        yield path, size, None  # its bytes are skipped with the next member
+                        continue
+                    data = members.data()
+                    if len(data) != size:
+                        raise ArchiveError("backup archive is truncated at %s" % path)
+                    yield path, size, data
+            finally:
+                members.close()
     except (tarfile.TarError, zlib.error, EOFError, OSError) as error:
         raise ArchiveError("backup archive is corrupt or not a gzipped tar file: %s" % error)
     except TypeError:  # tarfile's stream reader on a gzip header cut short (ord() of an empty read)
