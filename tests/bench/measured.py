@@ -13,7 +13,9 @@ import testbed
 # seeds objects; the launcher is small, so the peak it reports is the module's own. The backup
 # forks worker processes, so the launcher also samples the whole process tree every 20 ms: the
 # sum of proportional set sizes (pages shared by the forked workers counted once) and the sum of
-# resident sizes (shared pages counted in every process).
+# resident sizes (shared pages counted in every process). That sampling costs the measured process
+# time (its memory map is read under its lock 50 times a second): timed runs go without it
+# (``sample_tree=False``), and the tree's peaks are then None.
 _LAUNCHER = """
 import os, sys, threading
 pid = os.fork()
@@ -56,10 +58,12 @@ def sample():
         stop.wait(0.02)
 
 sampler = threading.Thread(target=sample)
-sampler.start()
+if sys.argv[3] == "1":
+    sampler.start()
 status, usage = os.wait4(pid, 0)[1:]
 stop.set()
-sampler.join()
+if sampler.is_alive():
+    sampler.join()
 os.write(int(sys.argv[2]), b"%d %d %d %d" % (os.waitstatus_to_exitcode(status), usage.ru_maxrss,
                                              peak["Pss:"], peak["Rss:"]))
 """
@@ -71,22 +75,24 @@ class Memory(object):
 
     def __init__(self, maxrss_kib, pss_kib, rss_kib):
         self.rss = round(maxrss_kib / 1024.0, 1)
-        self.tree_pss = round(pss_kib / 1024.0, 1)
-        self.tree_rss = round(rss_kib / 1024.0, 1)
+        self.tree_pss = round(pss_kib / 1024.0, 1) if pss_kib else None
+        self.tree_rss = round(rss_kib / 1024.0, 1) if rss_kib else None
 
     def fields(self, prefix):
         return {prefix + "_peak_rss_mib": self.rss, prefix + "_tree_pss_mib": self.tree_pss,
                 prefix + "_tree_rss_mib": self.tree_rss}
 
 
-def run_module_measured(name, args):
-    """Run a module as Ansible does; return (result dict, seconds, Memory) of that process."""
+def run_module_measured(name, args, sample_tree=True):
+    """Run a module as Ansible does; return (result dict, seconds, Memory) of that process (the process
+    tree's peaks only with ``sample_tree``)."""
     testbed.ensure_collection_path()
     module_args = dict(args, _ansible_check_mode=False, _ansible_diff=False)
     read_fd, write_fd = os.pipe()
     started = time.time()
     proc = subprocess.Popen(
-        [sys.executable, "-c", _LAUNCHER, "ansible_collections.kubedr.backup.plugins.modules." + name, str(write_fd)],
+        [sys.executable, "-c", _LAUNCHER, "ansible_collections.kubedr.backup.plugins.modules." + name, str(write_fd),
+         "1" if sample_tree else "0"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=testbed.module_env(),
         pass_fds=(write_fd,))
     os.close(write_fd)

@@ -23,7 +23,7 @@ FORMATS = (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT)
 
 def random_name(rng):
     kind = rng.random()
-    segment = "".join(rng.choice("abcdefghij-.") for _ in range(rng.randint(1, 12)))
+    segment = "".join(rng.choice("abcdefghij-.") for _letter in range(rng.randint(1, 12)))
     if kind < 0.5:
         return "resources/configmaps/namespaces/ns/%s.json" % segment
     if kind < 0.7:  # over 100 bytes: the ustar prefix (or PAX / GNU long names)

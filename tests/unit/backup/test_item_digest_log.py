@@ -70,4 +70,3 @@ def test_paths_are_named_as_the_archive_reader_names_them():
     writer.close()
     lines = taken_lines_match_recomputed(log, out, 7)
     assert b'"resources/configmaps/namespaces/n/a.json"' in lines and b"/./" not in lines and b"//" not in lines
-

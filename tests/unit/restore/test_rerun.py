@@ -104,4 +104,3 @@ def test_when_every_derived_name_is_taken_the_name_check_says_so(store):
     assert last == derived + "-3"
     with pytest.raises(InvalidOptionError, match="restore %s exists already" % last):
         rerun.check_name_is_free(store, last)
-
