@@ -12,6 +12,7 @@ import datetime
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -122,11 +123,15 @@ class FaultBed(object):
         pid = snapshots["kube-apiserver"][0]
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not _alive(pid), timeout=20, interval=0.1, what="kube-apiserver to die")
+        self.held_port = _hold_port(_secure_port(snapshots["kube-apiserver"][1]))
         return snapshots
 
     def start_apiserver(self, snapshots):
         """Start the kube-apiserver again, and every component that gave up meanwhile (the
         controller manager and the scheduler exit when they lose their leases)."""
+        if getattr(self, "held_port", None) is not None:
+            self.held_port.close()
+            self.held_port = None
         self._start("kube-apiserver", snapshots["kube-apiserver"])
         self.wait_ready()
         back = datetime.datetime.now(datetime.timezone.utc)
@@ -186,6 +191,25 @@ class FaultBed(object):
         config.load_kube_config(config_file=self.kubeconfig, client_configuration=cfg)
         cfg.retries = 1
         return client.CoreV1Api(client.ApiClient(cfg))
+
+
+def _secure_port(argv):
+    return int(next(arg.split("=", 1)[1] for arg in argv if arg.startswith("--secure-port=")))
+
+
+def _hold_port(port):
+    """A socket bound to the stopped kube-apiserver's port until it starts again (None if taken): the other
+    xdist worker creates kwok clusters meanwhile, and kwokctl gives their components free ports just below 32767
+    (this bed's are there too); once the restarted kube-apiserver could not listen: "address already in use".
+    Bound without SO_REUSEADDR, so no other socket can take the port, and not listening, so that clients are
+    still refused as by a stopped server (a listening socket would leave them waiting)."""
+    held = socket.socket()
+    try:
+        held.bind(("0.0.0.0", port))
+    except OSError:
+        held.close()
+        return None
+    return held
 
 
 def _alive(pid):
