@@ -128,13 +128,18 @@ class Scale(object):
         return count / secs
 
     def list_rate(self):
-        """Items/s of one cluster-wide paginated LIST per type, the types in parallel (every item listed counts)."""
-        started = time.time()
-        with ThreadPoolExecutor(len(KINDS)) as pool:
-            count = sum(pool.map(self.raw.list_all, ["/api/v1/" + kind[0] for kind in KINDS]))
-        secs = time.time() - started
-        self.log("raw LIST: %d items in %.2f s (%.0f/s)" % (count, secs, count / secs))
-        return count / secs
+        """Items/s of one cluster-wide paginated LIST per type, the types in parallel (every item listed counts):
+        the better of pages of 500 and pages grown as the modules grow theirs (``RawClient.list_all``)."""
+        rates = []
+        for grow in (False, True):
+            started = time.time()
+            with ThreadPoolExecutor(len(KINDS)) as pool:
+                count = sum(pool.map(lambda path: self.raw.list_all(path, grow=grow), ["/api/v1/" + kind[0] for kind in KINDS]))
+            secs = time.time() - started
+            self.log("raw LIST, %s: %d items in %.2f s (%.0f/s)" % ("pages grown" if grow else "pages of 500", count, secs,
+                                                                    count / secs))
+            rates.append(count / secs)
+        return max(rates)
 
     def playbook(self, name, module, extra_vars):
         """Run kubedr.backup.<name>; returns (output, seconds, peak RSS MiB of the module's processes)."""

@@ -110,7 +110,7 @@ class ItemDigestLog(object):
         self.count += other.count
 
     def copy_to(self, out):
-        """Write the lines into ``out`` (``storage.upload_gzipped`` hands a gzip stream at the side files'
+        """Write the lines into ``out`` (``storage.upload_gzipped`` hands a gzip stream at the large side files'
         level); returns ``{"count", "sha256"}``, the SHA-256 of the lines."""
         self.file.flush()
         self.file.seek(0)

@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import json
 import re
 
@@ -107,6 +108,12 @@ def _skip_space(text, position):
 _SPACE = re.compile(r"[ \t\r\n]*")
 
 
+@functools.lru_cache(maxsize=256)
+def _typed_head(kind, group_version):
+    """``{"kind":..,"apiVersion":..`` of an item's JSON text; made once per type, not once per item."""
+    return '{"kind":%s,"apiVersion":%s' % (json.dumps(kind), json.dumps(group_version))
+
+
 def _typed(item, text, api_resource):
     """The item with ``apiVersion``/``kind``, as (dict, UTF-8 JSON bytes)."""
     if not isinstance(item, dict):
@@ -119,6 +126,6 @@ def _typed(item, text, api_resource):
     if has_kind or has_version:  # half-typed (never seen from a server): encode it whole
         return item, json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     # As a GET of the single object would send it: kind and apiVersion first.
-    head = '{"kind":%s,"apiVersion":%s' % (json.dumps(api_resource.kind), json.dumps(api_resource.group_version))
+    head = _typed_head(api_resource.kind, api_resource.group_version)
     rest = text[1:].lstrip()
     return item, (head + ("}" if rest == "}" else "," + rest)).encode("utf-8")

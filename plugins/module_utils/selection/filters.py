@@ -205,6 +205,7 @@ class BackupSelection(object):
         self.api_resources = list(api_resources)
         self.namespaces = IncludesExcludes(filters.get("included_namespaces") or ["*"],
                                            filters.get("excluded_namespaces"))
+        self._namespace_decisions = {}  # asked once per item, for a few namespaces: globs matched once each
         self.new_style = any(filters.get(k) for k in NEW_STYLE_OPTIONS)
 
         def resolve(key):
@@ -277,7 +278,10 @@ class BackupSelection(object):
     # Items -----------------------------------------------------------------
 
     def namespace_included(self, namespace):
-        return self.namespaces.should_include(namespace)
+        included = self._namespace_decisions.get(namespace)
+        if included is None:
+            included = self._namespace_decisions[namespace] = self.namespaces.should_include(namespace)
+        return included
 
     def labels_match(self, labels):
         if self.label_selector is not None:

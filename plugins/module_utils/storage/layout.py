@@ -22,6 +22,10 @@ from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import
 VELERO_TOP_LEVEL_DIRS = frozenset(["backups", "restores", "restic", "kopia", "metadata", "plugins"])
 BACKUP_METADATA = "velero-backup.json"
 GZIP_LEVEL = 6  # Go's default, so Velero's; gzip's own default (9) is several times slower for little
+# The side files that grow with the item count (item digests, logs, resource lists): at 300,000 items the item
+# digests are 82 MB of lines, mostly hex digests, which level 6 took 1.6 s to compress and level 1 0.7 s, 7 %
+# larger (docs/performance.md, "Pages of 500 items").
+LARGE_GZIP_LEVEL = 1
 
 
 def backup_dir(backup_name):

@@ -19,7 +19,7 @@ import tempfile
 
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import InvalidOptionError
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.filesystem import FilesystemStore
-from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import GZIP_LEVEL
+from ansible_collections.kubedr.backup.plugins.module_utils.storage.layout import LARGE_GZIP_LEVEL
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.s3 import S3Store
 
 
@@ -40,9 +40,9 @@ def open_store(location):
 def upload_gzipped(store, key, write):
     """Gzip what ``write(file object)`` writes into a temporary file, then upload it with the
     store's own ``upload_file`` (an encrypting store encrypts it): content that grows with the
-    item count never sits in memory whole."""
+    item count never sits in memory whole, and is compressed at the fast ``LARGE_GZIP_LEVEL``."""
     with tempfile.TemporaryFile() as compressed:
-        with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=GZIP_LEVEL) as out:
+        with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=LARGE_GZIP_LEVEL) as out:
             write(out)
         compressed.seek(0)
         store.upload_file(key, compressed)

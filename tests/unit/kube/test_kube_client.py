@@ -216,6 +216,30 @@ def test_pages_shrink_when_items_are_big(no_sleep, monkeypatch):
     assert [call[2]["limit"] for call in fake.calls] == [5, 2]
 
 
+def test_pages_of_small_items_grow_fourfold_up_to_the_cap_but_not_under_a_label_selector(no_sleep, monkeypatch):
+    monkeypatch.setattr(kube, "MAX_PAGE_SIZE", 100)
+    small = {"metadata": {"name": "x"}}
+    pages = [{"items": [small] * 3, "metadata": {"continue": "t%d" % n}} for n in range(4)]
+    configmaps = ApiResource("", "v1", "configmaps", "ConfigMap", True)
+    for selector, limits in ((None, [5, 20, 80, 100, 100]), ("app=web", [5, 5, 5, 5, 5])):
+        fake = FakeTransport(pages + [{"items": [small], "metadata": {}}])
+        client = kube.KubeClient(transport=fake, page_size=5)
+        assert len(list(client.list_items(configmaps, label_selector=selector))) == 13
+        assert [call[2]["limit"] for call in fake.calls] == limits
+
+
+def test_next_page_size_fills_the_page_bytes_within_the_bounds():
+    per_item = kube.PAGE_BYTES // 2000  # items of which 2,000 fill a page
+    assert kube.next_page_size(500, 500 * per_item) == 2000
+    assert kube.next_page_size(1000, 1000 * per_item) == 2000  # less than fourfold: what fills the page
+    assert kube.next_page_size(500, 10) == 2000  # tiny items: fourfold at most
+    assert kube.next_page_size(8000, 10) == kube.MAX_PAGE_SIZE
+    assert kube.next_page_size(500, 500 * per_item, grow=False) == 500
+    assert kube.next_page_size(500, kube.PAGE_BYTES * 4) == 125  # big items: fewer at once, even under a selector
+    assert kube.next_page_size(500, kube.PAGE_BYTES * 4, grow=False) == 125
+    assert kube.next_page_size(20, kube.PAGE_BYTES * 1000) == kube.MIN_PAGE_SIZE
+
+
 def test_an_expired_continue_token_restarts_the_list(no_sleep):
     fake = FakeTransport([
         {"items": [{"metadata": {"name": "a"}}], "metadata": {"continue": "t1"}},
