@@ -17,6 +17,7 @@ and the growth per item between the two sizes. Seeded: the same sizes give the s
     BACKUP_MEMORY_PROFILE=/tmp/backup.prof ...           # cProfile of the run at the largest size
     BACKUP_MEMORY_COLLECTIONS=/tmp/before ...            # the code under /tmp/before/ansible_collections
 """
+import itertools
 import json
 import os
 import random
@@ -36,6 +37,12 @@ if os.environ.get("BACKUP_MEMORY_COLLECTIONS"):  # another build to compare with
     sys.path.insert(0, os.environ["BACKUP_MEMORY_COLLECTIONS"])
 
 from ansible_collections.kubedr.backup.plugins.module_utils.backup import run as backup  # noqa: E402
+try:
+    from ansible_collections.kubedr.backup.plugins.module_utils.kube.client import next_page_size  # noqa: E402
+except ImportError:  # a build from before pages grew (BACKUP_MEMORY_COLLECTIONS): pages of PAGE items
+
+    def next_page_size(limit, _page_bytes):
+        return limit
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.resources import ApiResource, Discovery  # noqa: E402
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import open_store  # noqa: E402
 
@@ -96,22 +103,24 @@ class SyntheticKube(object):
                    field: {"payload": self.payload}}
 
     def _pages(self, api_resource, namespace):
-        page = []
-        for item in self._objects(api_resource, namespace):
-            page.append(item)
-            if len(page) == PAGE:
-                yield page
-                page = []
-        yield page
+        """(items, raw page) of PAGE items first, then of the sizes KubeClient asks for (``next_page_size``)."""
+        objects, limit = self._objects(api_resource, namespace), PAGE
+        while True:
+            page = list(itertools.islice(objects, limit))
+            data = json.dumps({"kind": api_resource.kind + "List", "apiVersion": api_resource.group_version,
+                               "metadata": {"resourceVersion": "1"}, "items": page}, separators=(",", ":")).encode()
+            yield page, data
+            if len(page) < limit:
+                return
+            limit = next_page_size(limit, len(data))
 
     def list_pages(self, api_resource, namespace=None, label_selector=None):
-        for page in self._pages(api_resource, namespace):
+        for page, _data in self._pages(api_resource, namespace):
             yield [dict(item, apiVersion=api_resource.group_version, kind=api_resource.kind) for item in page]
 
     def list_raw_pages(self, api_resource, namespace=None, label_selector=None):
-        for page in self._pages(api_resource, namespace):
-            yield json.dumps({"kind": api_resource.kind + "List", "apiVersion": api_resource.group_version,
-                              "metadata": {"resourceVersion": "1"}, "items": page}, separators=(",", ":")).encode()
+        for _page, data in self._pages(api_resource, namespace):
+            yield data
 
     def list_items(self, api_resource, namespace=None, label_selector=None):
         for page in self.list_pages(api_resource, namespace, label_selector):

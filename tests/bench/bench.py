@@ -223,7 +223,7 @@ class Bench(object):
         ways = [(per_namespace, 8, False)] if per_namespace_too else []
         best = None
         # Pages of 500 (kubectl's) and pages grown as the modules grow theirs: on 300,000 items the API server
-        # spent 24-31 CPU s in pages of 500 and 8 in pages grown to 10,000 (docs/performance.md).
+        # spent 24-31 CPU s in pages of 500 and 11-15 in pages of 2,000 (docs/performance.md).
         for paths, workers, grow in ways + [(cluster_wide, len(RESOURCES), False), (cluster_wide, len(RESOURCES), True)]:
             started = time.time()
             with ThreadPoolExecutor(workers) as pool:

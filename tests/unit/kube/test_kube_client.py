@@ -233,7 +233,7 @@ def test_next_page_size_fills_the_page_bytes_within_the_bounds():
     assert kube.next_page_size(500, 500 * per_item) == 2000
     assert kube.next_page_size(1000, 1000 * per_item) == 2000  # less than fourfold: what fills the page
     assert kube.next_page_size(500, 10) == 2000  # tiny items: fourfold at most
-    assert kube.next_page_size(8000, 10) == kube.MAX_PAGE_SIZE
+    assert kube.next_page_size(kube.MAX_PAGE_SIZE - 1, 10) == kube.MAX_PAGE_SIZE
     assert kube.next_page_size(500, 500 * per_item, grow=False) == 500
     assert kube.next_page_size(500, kube.PAGE_BYTES * 4) == 125  # big items: fewer at once, even under a selector
     assert kube.next_page_size(500, kube.PAGE_BYTES * 4, grow=False) == 125
