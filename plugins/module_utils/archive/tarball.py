@@ -72,6 +72,12 @@ def encode_item(item):
 def item_path(group_resource, namespace, name, version=None, preferred=True):
     """The archive path of an item; ``version`` set gives the ``<version>-preferredversion`` copy, or
     with ``preferred`` false the ``<version>`` copy of a version that is not the preferred one."""
+    return item_folder(group_resource, namespace, version, preferred) + name + ".json"
+
+
+@functools.lru_cache(maxsize=4096)
+def item_folder(group_resource, namespace, version=None, preferred=True):
+    """The folder (with its final ``/``) an item's path starts with: made once per type and namespace."""
     parts = [RESOURCES_DIR, group_resource]
     if version:
         parts.append(version + PREFERRED_VERSION_SUFFIX if preferred else version)
@@ -79,19 +85,18 @@ def item_path(group_resource, namespace, name, version=None, preferred=True):
         parts.extend([NAMESPACED_DIR, namespace])
     else:
         parts.append(CLUSTER_DIR)
-    parts.append(name + ".json")
-    return "/".join(parts)
+    return "/".join(parts) + "/"
 
 
 def item_paths(api_resource, item):
     """Every path an item is written at: the plain one, plus the preferred-version copy."""
     metadata = item.get("metadata") or {}
     namespace = metadata.get("namespace") if api_resource.namespaced else None
-    name = metadata.get("name")
-    paths = [item_path(api_resource.group_resource, namespace, name)]
+    leaf = metadata.get("name") + ".json"
+    group_resource = api_resource.group_resource
     if api_resource.preferred:
-        paths.append(item_path(api_resource.group_resource, namespace, name, api_resource.version))
-    return paths
+        return [item_folder(group_resource, namespace) + leaf, item_folder(group_resource, namespace, api_resource.version) + leaf]
+    return [item_folder(group_resource, namespace) + leaf]
 
 
 def version_copy_path(api_resource, item):
@@ -143,6 +148,7 @@ BLOCK = 512
 RECORD = 20 * BLOCK  # tar pads the archive to whole records
 FLUSH_SIZE = 256 * 1024
 COPY_CHUNK = 1024 * 1024
+_PADDING = [b"\0" * size for size in range(BLOCK)]
 
 
 def _octal(value, width):
@@ -176,16 +182,25 @@ def _fixed_fields(mode, mtime):
     return fields, mtime_field, sum(fields) + sum(mtime_field) + _CHECKSUM_PLACEHOLDER + sum(_USTAR_MIDDLE)
 
 
+# After the checksum of a path that fits the name field: typeflag .. devminor, and an empty prefix.
+_SHORT_PATH_TAIL = _USTAR_MIDDLE + b"\0" * (155 + 12)
+
+
 def ustar_header(path, size, mtime, mode=ENTRY_MODE):
     """The 512-byte header of a regular file: ustar when the path fits, else PAX (long paths)."""
+    fields, mtime_field, fixed_sum = _fixed_fields(mode, mtime)
+    size_field = b"%011o\0" % size
+    encoded = path.encode("utf-8")
+    if len(encoded) <= 100:  # twice per item: no split, no prefix field to fill
+        checksum = fixed_sum + sum(encoded) + sum(size_field)
+        return b"".join((encoded.ljust(100, b"\0"), fields, size_field, mtime_field, b"%06o\0 " % checksum,
+                         _SHORT_PATH_TAIL))
     split = _split_ustar_name(path)
     if split is None:
         info = tarfile.TarInfo(path)
         info.size, info.mtime, info.mode, info.type = size, mtime, mode, tarfile.REGTYPE
         return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
     prefix, name = split
-    fields, mtime_field, fixed_sum = _fixed_fields(mode, mtime)
-    size_field = _octal(size, 12)
     checksum = fixed_sum + sum(name) + sum(prefix) + sum(size_field)
     return b"".join([
         name.ljust(100, b"\0"), fields, size_field, mtime_field, ("%06o" % checksum).encode("ascii"), b"\0 ",
@@ -239,15 +254,25 @@ class ArchiveWriter(object):
             self._pending_size = 0
 
     def add_file(self, path, data):
-        self._write(ustar_header(path, len(data), self.mtime))
-        self._write(data)
+        self.add_copies([path], data)
+
+    def add_copies(self, paths, data):
+        """The same bytes at each path (an item and its preferred-version copy): one write, one digest."""
+        size = len(data)
+        padding = _PADDING[-size % BLOCK]
+        parts = []
+        for path in paths:
+            parts += (ustar_header(path, size, self.mtime), data, padding)
+        self._pending += parts
+        written = sum(map(len, parts))
+        self._pending_size += written
+        self._written += written
+        if self._pending_size >= FLUSH_SIZE:
+            self._flush()
         if self.item_log is not None:
-            self.item_log.add(path, data)
-        padding = -len(data) % BLOCK
-        if padding:
-            self._write(b"\0" * padding)
-        self.entries += 1
-        self.uncompressed_bytes += len(data)
+            self.item_log.add_copies(paths, data)
+        self.entries += len(paths)
+        self.uncompressed_bytes += size * len(paths)
 
     def add_item(self, api_resource, item, data=None):
         """Write one item (a dict as the API returned it; ``data``, its JSON when the caller has
@@ -255,8 +280,7 @@ class ArchiveWriter(object):
         if data is None:
             data = encode_item(item)
         paths = item_paths(api_resource, item)
-        for path in paths:
-            self.add_file(path, data)
+        self.add_copies(paths, data)
         return paths
 
     def add_version_copy(self, api_resource, item, data=None):

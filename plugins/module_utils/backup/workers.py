@@ -39,6 +39,7 @@ import tempfile
 import threading
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
+from ansible_collections.kubedr.backup.plugins.module_utils.archive.manifest import item_line
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import KubedrError
 
 MAX_WORKERS = 4
@@ -86,22 +87,22 @@ class ItemDigestLog(object):
     def __init__(self):
         self.file = tempfile.TemporaryFile()
         self.count = 0
-        self._last = (None, None)  # (data, its digest): an item's two copies are the same bytes
 
     def add(self, path, data):
-        # Twice per item in the workers: json.dumps and a second SHA-256 of the same bytes were 14% of a
-        # worker's CPU (docs/performance.md). A path of printable ASCII without '"' or '\\' is its own JSON.
-        last_data, digest = self._last
-        if data is not last_data:
-            digest = hashlib.sha256(data).hexdigest()
-            self._last = (data, digest)
-        path = posixpath.normpath(path)
-        if path.isascii() and path.isprintable() and '"' not in path and "\\" not in path:
-            line = '["%s","%s"]\n' % (digest, path)
-        else:
-            line = json.dumps([digest, path], separators=(",", ":"), ensure_ascii=True) + "\n"
-        self.file.write(line.encode("ascii"))
-        self.count += 1
+        self.add_copies([path], data)
+
+    def add_copies(self, paths, data):
+        """The lines of the same bytes written at each path (an item and its preferred-version copy)."""
+        # Once per item in the workers: normpath per line and a second SHA-256 of the same bytes were a tenth of a
+        # worker's CPU (docs/performance.md); a path that normpath would leave as it is needs no call to it.
+        digest = hashlib.sha256(data).hexdigest()
+        lines = []
+        for path in paths:
+            if not path or path[0] in "./" or path[-1] == "/" or "//" in path or "/." in path:
+                path = posixpath.normpath(path)
+            lines.append(item_line(path, digest))
+        self.file.write(b"".join(lines))
+        self.count += len(paths)
 
     def extend(self, other):
         other.file.flush()

@@ -206,3 +206,20 @@ def test_long_paths_use_ustar_prefix_or_pax_and_read_back_everywhere(tmp_path):
     import subprocess
     listing = subprocess.run(["tar", "tzf", str(path)], stdout=subprocess.PIPE, check=True, text=True).stdout.split()
     assert listing == names
+
+
+@pytest.mark.parametrize("path", ["a.json", "resources/configmaps/namespaces/n/%s.json" % ("c" * 60),
+                                  "resources/x/namespaces/%s/%s.json" % ("n" * 63, "c" * 90),
+                                  "resources/x/namespaces/n/%s.json" % ("\u00e9" * 120)])
+def test_headers_carry_name_size_mode_and_mtime_as_tar_reads_them(path):
+    # ustar_header builds a header of a path that fits the name field without splitting it (twice per item);
+    # tarfile checks each header's checksum as it reads it.
+    from ansible_collections.kubedr.backup.plugins.module_utils.archive.tarball import ustar_header
+    blocks = []
+    for size in (0, 1, 511, 512, 513, 10 ** 6):
+        header = ustar_header(path, size, 1700000000)
+        blocks += [header, b"x" * size, b"\0" * (-size % 512)]
+    with tarfile.open(fileobj=io.BytesIO(b"".join(blocks) + b"\0" * 1024), mode="r:") as tar:
+        members = tar.getmembers()
+    assert [(m.name, m.size, m.mode, m.mtime, m.type) for m in members] == [
+        (path, size, 0o755, 1700000000, tarfile.REGTYPE) for size in (0, 1, 511, 512, 513, 10 ** 6)]

@@ -70,3 +70,16 @@ def test_paths_are_named_as_the_archive_reader_names_them():
     writer.close()
     lines = taken_lines_match_recomputed(log, out, 7)
     assert b'"resources/configmaps/namespaces/n/a.json"' in lines and b"/./" not in lines and b"//" not in lines
+
+
+def test_item_line_is_the_json_of_digest_and_path_for_any_path():
+    # Plain paths skip json.dumps; seeded, so a failing path can be replayed.
+    import json
+    import random
+    rng = random.Random(1803)
+    alphabet = 'abz09-._/~:"\\\t\n\x7f \u00e9\u2603\U0001f600'
+    paths = ["resources/configmaps/namespaces/n/a.json"] + [
+        "".join(rng.choice(alphabet) for _n in range(rng.randint(0, 40))) for _i in range(2000)]
+    for path in paths:
+        assert manifest.item_line(path, "ab" * 32) == (
+            json.dumps(["ab" * 32, path], separators=(",", ":"), ensure_ascii=True) + "\n").encode("ascii"), path
