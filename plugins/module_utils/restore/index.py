@@ -461,7 +461,8 @@ def _bad_path(parsed):
         return True
     if parsed.namespace is not None and not _NAMESPACE.match(parsed.namespace):
         return True
-    return printable("/".join(p for p in parsed if p)) != "/".join(p for p in parsed if p)
+    text = "/".join(p for p in parsed if p)
+    return not text.isascii() and printable(text) != text  # ASCII holds no surrogate
 
 
 def _list_key(data):
