@@ -191,8 +191,9 @@ options:
       - How many items of one priority tier are created concurrently.
       - There is no client-side rate limit; the API server's priority and fairness protects it. Lower this
         to leave a busy control plane more room, at the cost of a slower restore.
+      - Up to 64, every worker keeps its connection to the API server between requests.
     type: int
-    default: 16
+    default: 32
   max_archive_size:
     description:
       - Largest uncompressed size of the backup archive accepted (bytes, or with a suffix such as

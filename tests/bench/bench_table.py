@@ -60,7 +60,7 @@ def object_rows(r):
         ("k8s_restore", fmt(r.get("restore_per_s"), " items/s")),
         ("  restore / CREATE limit", fmt(r.get("restore_ratio"))),
         ("  the same, round by round", fmt(r.get("restore_round_ratios"))),
-        ("raw POST of the backup's items (restore's own limit)", fmt(r.get("raw_restore_per_s"), " items/s")),
+        ("raw POST of the backup's items in its order (restore's own limit)", fmt(r.get("raw_restore_per_s"), " items/s")),
         ("  restore / its own limit", fmt(r.get("restore_same_items_ratio"))),
         ("  the same, round by round", fmt(r.get("restore_same_items_round_ratios"))),
         ("backup peak RSS", fmt(r["backup_peak_rss_mib"], " MiB (process tree: PSS %s MiB, RSS %s MiB)" % (

@@ -5,14 +5,19 @@ The raw CREATE of bench.py posts the objects the bench seeded; a restore of thei
 items (the Services' Endpoints, the namespaces' ServiceAccounts and ConfigMaps the controllers have often made
 already). This takes the backup's tarball from the storage location and posts every item the restore would
 (``restore/skips.py``'s rules, the preferred copy of each), each with the server-set metadata and status dropped
-and its namespace mapped: namespaces first, then the rest at the raw CREATE's concurrency. A 409 (already
-there) counts as done, as the restore counts it. Returns (items posted, items created, seconds)."""
+and its namespace mapped, in the order a restore must keep (``restore/plan.py``'s tiers: namespaces, service
+accounts, secrets, config maps, endpoints, services, then the rest), each tier's items at the raw CREATE's
+concurrency and a tier begun once the one before is done, as the restore does. The order matters on this bed:
+posted in archive order (Services last) the endpoint slice controller's work for them falls after the step, in
+the restore's order it falls within it. A 409 (already there) counts as done, as the restore counts it.
+Returns (items posted, items created, seconds)."""
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.kubedr.backup.plugins.module_utils.archive import tarball as archive
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.item_actions import SERVER_METADATA_FIELDS
+from ansible_collections.kubedr.backup.plugins.module_utils.restore.plan import restore_tiers
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import skip_reason
 from ansible_collections.kubedr.backup.plugins.module_utils.storage import layout
 from ansible_collections.kubedr.backup.plugins.module_utils.storage.store import download_to_tempfile, open_store
@@ -38,10 +43,10 @@ def item_path(entry, item, mapping):
 
 
 def backup_posts(location, backup_name, mapping):
-    """([(url, body)] of the namespaces, [(url, body)] of everything else) of the backup, as the restore takes them."""
+    """[[(url, body)] of each tier] of the backup's items, as the restore takes them, in its order."""
     store = open_store(location)
     tarball = download_to_tempfile(store, layout.backup_keys(backup_name)["tarball"], tempfile.gettempdir())
-    first, rest = [], []
+    by_group_resource = {}
     try:
         for entry, item in archive.iter_items(tarball):
             if skip_reason(item, entry.group_resource) is not None:
@@ -52,16 +57,17 @@ def backup_posts(location, backup_name, mapping):
                 if item["metadata"]["name"] not in mapping:
                     continue
                 item = dict(item, metadata=dict(item["metadata"], name=mapping[item["metadata"]["name"]]))
-            (first if entry.group_resource == "namespaces" else rest).append(
+            by_group_resource.setdefault(entry.group_resource, []).append(
                 (item_path(entry, item, mapping), plain_item(item, mapping)))
     finally:
         tarball.close()
-    return first, rest
+    return [[spec for group_resource in tier for spec in by_group_resource[group_resource]]
+            for tier in restore_tiers(list(by_group_resource))]
 
 
 def post_all(raw, location, backup_name, mapping, concurrency):
     """Post the backup's items through ``raw`` (bench.RawClient): (posted, created, seconds)."""
-    first, rest = backup_posts(location, backup_name, mapping)
+    tiers = backup_posts(location, backup_name, mapping)
     created = []
 
     def post(spec):
@@ -72,11 +78,10 @@ def post_all(raw, location, backup_name, mapping, concurrency):
         created.append(resp.status != 409)
 
     started = time.time()
-    for spec in first:
-        post(spec)
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(post, rest, chunksize=64))
-    return len(first) + len(rest), sum(created), time.time() - started
+        for tier in tiers:
+            list(pool.map(post, tier, chunksize=16))
+    return len(created), sum(created), time.time() - started
 
 
 if __name__ == "__main__":
