@@ -26,8 +26,9 @@ from ansible_collections.kubedr.backup.plugins.module_utils.restore.policy impor
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.skips import check_included_resources_restorable
 from ansible_collections.kubedr.backup.plugins.module_utils.restore.versions import parse_version_priorities
 
-# Within the API server connections kept open (kube/transport.py's pool): 32 beat 16 in every round on the
-# test bed, where etcd spent less CPU per write with more in flight (docs/performance.md, "Restore: 32 workers").
+# Within the API server connections kept open (kube/transport.py's pool): 32 beat 16 in every round on the test
+# bed, etcd spending less CPU per write with more in flight (docs/performance.md, "Restore: request by request
+# against the raw POST; 32 workers").
 DEFAULT_WORKERS = 32
 DEFAULT_MAX_ARCHIVE_SIZE = "8Gi"
 RESTORABLE_PHASES = (results.COMPLETED, results.PARTIALLY_FAILED)
