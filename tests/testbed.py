@@ -48,11 +48,14 @@ def read_env(name=None):
     return env
 
 
-def cluster_up(name=None):
-    """Start (or reuse) the test bed and return its env dict. Raises with the script's output on failure."""
+def cluster_up(name=None, extra_env=None):
+    """Start (or reuse) the test bed and return its env dict. Raises with the script's output on failure.
+    extra_env: settings for hack/testbed/cluster-up.sh (KUBEDR_APISERVER_PORT, KUBEDR_CONTROLLER_QPS)."""
     name = name or bed_name()
     script = os.path.join(REPO, "hack", "testbed", "cluster-up.sh")
-    proc = subprocess.run(["bash", script, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    env = dict(os.environ, **(extra_env or {}))
+    proc = subprocess.run(["bash", script, name], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
+                          env=env)
     if proc.returncode != 0:
         raise RuntimeError("test bed did not start (hack/testbed/cluster-up.sh %s):\n%s" % (name, proc.stdout[-4000:]))
     return read_env(name)

@@ -11,6 +11,7 @@ bed's own MinIO and kube-apiserver (by their recorded pids), are ever signalled.
 import datetime
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -123,15 +124,11 @@ class FaultBed(object):
         pid = snapshots["kube-apiserver"][0]
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not _alive(pid), timeout=20, interval=0.1, what="kube-apiserver to die")
-        self.held_port = _hold_port(_secure_port(snapshots["kube-apiserver"][1]))
         return snapshots
 
     def start_apiserver(self, snapshots):
         """Start the kube-apiserver again, and every component that gave up meanwhile (the
         controller manager and the scheduler exit when they lose their leases)."""
-        if getattr(self, "held_port", None) is not None:
-            self.held_port.close()
-            self.held_port = None
         self._start("kube-apiserver", snapshots["kube-apiserver"])
         self.wait_ready()
         back = datetime.datetime.now(datetime.timezone.utc)
@@ -193,23 +190,23 @@ class FaultBed(object):
         return client.CoreV1Api(client.ApiClient(cfg))
 
 
-def _secure_port(argv):
-    return int(next(arg.split("=", 1)[1] for arg in argv if arg.startswith("--secure-port=")))
-
-
-def _hold_port(port):
-    """A socket bound to the stopped kube-apiserver's port until it starts again (None if taken): the other
-    xdist worker creates kwok clusters meanwhile, and kwokctl gives their components free ports just below 32767
-    (this bed's are there too); once the restarted kube-apiserver could not listen: "address already in use".
-    Bound without SO_REUSEADDR, so no other socket can take the port, and not listening, so that clients are
-    still refused as by a stopped server (a listening socket would leave them waiting)."""
-    held = socket.socket()
-    try:
-        held.bind(("0.0.0.0", port))
-    except OSError:
-        held.close()
-        return None
-    return held
+def _apiserver_port():
+    """A free port for this bed's kube-apiserver, far below 32767: kwokctl gives every other bed the first free
+    port counting down from there, and once took this one while it was stopped (a SIGKILLed server's port is
+    free at once; its connections' TIME_WAIT does not hold it), so the restart failed: "address already in use".
+    Below the ephemeral range (32768-60999) no outgoing connection takes it either."""
+    rng = random.Random(os.getpid())
+    for _ in range(200):
+        port = rng.randrange(20000, 30000)
+        probe = socket.socket()
+        try:
+            probe.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            probe.close()
+    raise RuntimeError("no free port between 20000 and 30000 for the fault bed's kube-apiserver")
 
 
 def _alive(pid):
@@ -230,7 +227,7 @@ def _ok(fn):
 
 @pytest.fixture(scope="module")
 def fbed():
-    env = testbed.cluster_up(NAME)
+    env = testbed.cluster_up(NAME, {"KUBEDR_APISERVER_PORT": str(_apiserver_port())})
     bed = FaultBed(env)
     yield bed
     subprocess.run(["bash", os.path.join(testbed.REPO, "hack", "testbed", "cluster-down.sh"), NAME],
