@@ -101,7 +101,9 @@ minio_running() { # the recorded PID is alive AND is the MinIO of this data dire
 if minio_running; then
   port=$(cat "$minio_dir/port")
 else
-  port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # KUBEDR_MINIO_PORT (the fault tests set it): a port outside the ephemeral range, which an outgoing
+  # connection could take as its source port while a test has MinIO stopped.
+  port=${KUBEDR_MINIO_PORT:-$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
   cport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   echo "$port" > "$minio_dir/port"
   # Credentials reach MinIO through its environment, never its command line.

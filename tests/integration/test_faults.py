@@ -190,14 +190,16 @@ class FaultBed(object):
         return client.CoreV1Api(client.ApiClient(cfg))
 
 
-def _apiserver_port():
-    """A free port for this bed's kube-apiserver, far below 32767: kwokctl gives every other bed the first free
-    port counting down from there, and once took this one while it was stopped (a SIGKILLed server's port is
-    free at once; its connections' TIME_WAIT does not hold it), so the restart failed: "address already in use".
-    Below the ephemeral range (32768-60999) no outgoing connection takes it either."""
-    rng = random.Random(os.getpid())
+def _free_port(rng, taken=()):
+    """A free port for a server these tests stop and start again (the kube-apiserver, MinIO), far below 32767:
+    kwokctl gives every other bed the first free port counting down from there, and once took the stopped
+    kube-apiserver's (a SIGKILLed server's port is free at once; its connections' TIME_WAIT does not hold it),
+    so the restart failed: "address already in use". Below the ephemeral range (32768-60999) no outgoing
+    connection takes it as its source port either."""
     for _ in range(200):
         port = rng.randrange(20000, 30000)
+        if port in taken:
+            continue
         probe = socket.socket()
         try:
             probe.bind(("0.0.0.0", port))
@@ -206,7 +208,7 @@ def _apiserver_port():
             continue
         finally:
             probe.close()
-    raise RuntimeError("no free port between 20000 and 30000 for the fault bed's kube-apiserver")
+    raise RuntimeError("no free port between 20000 and 30000 for the fault bed")
 
 
 def _alive(pid):
@@ -227,7 +229,10 @@ def _ok(fn):
 
 @pytest.fixture(scope="module")
 def fbed():
-    env = testbed.cluster_up(NAME, {"KUBEDR_APISERVER_PORT": str(_apiserver_port())})
+    rng = random.Random(os.getpid())
+    apiserver_port = _free_port(rng)
+    env = testbed.cluster_up(NAME, {"KUBEDR_APISERVER_PORT": str(apiserver_port),
+                                    "KUBEDR_MINIO_PORT": str(_free_port(rng, taken=(apiserver_port,)))})
     bed = FaultBed(env)
     yield bed
     subprocess.run(["bash", os.path.join(testbed.REPO, "hack", "testbed", "cluster-down.sh"), NAME],
@@ -310,8 +315,11 @@ def paused_when(running, predicate, what, interval=0.02, timeout=120):
     raise AssertionError("timed out waiting for " + what)
 
 
-def key_exists(fbed, key):
-    return _ok(lambda: fbed.s3().head_object(Bucket=fbed.env["KUBEDR_S3_BUCKET"], Key=key))
+def stored(fbed, key):
+    """Whether MinIO holds ``key``, read on its drive (single-drive layout: <drive>/<bucket>/<key>/xl.meta, written
+    before MinIO answers the PUT). A HEAD through S3 took long enough, polled, that a backup of the bulk
+    namespace had finished its listing once before the fault came "mid-backup"; a stat takes microseconds."""
+    return os.path.exists(os.path.join(fbed.minio_dir, "data", fbed.env["KUBEDR_S3_BUCKET"], key, "xl.meta"))
 
 
 def listed_backups(fbed, location):
@@ -340,13 +348,17 @@ def test_minio_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bulk):
     location = fbed.location(prefix)
     args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "b1", "included_namespaces": [bulk]}
     run = Running("k8s_backup", args)
-    paused_when(run, lambda: key_exists(fbed, "%s/backups/b1/b1-progress.json" % prefix), "the backup's progress")
+    paused_when(run, lambda: stored(fbed, "%s/backups/b1/b1-progress.json" % prefix), "the backup's progress",
+                interval=0.002)
     result = finish_after_fault(run, fbed.kill_minio, lambda token: fbed.start_minio())
     FAULTS_INJECTED.append(("MinIO killed mid-backup", result.get("phase")))
 
     assert result.failed and result.get("phase") == "Failed", result
     assert result["msg"].startswith("backup b1 failed: ")
     assert "S3" in result["msg"] and "Traceback" not in result["msg"]
+    # Once a request has found the endpoint refusing every attempt, the failure record and the lease's release
+    # get one attempt each (storage/s3.py EndpointState): 6-18 s here, 70-90 s with a backoff series per write.
+    assert run.elapsed < 60, "the backup took %.0f s to fail on a dead S3 endpoint" % run.elapsed
     assert "velero" in result["backup_errors"] and result["backup_errors"]["velero"]
     # Nothing half-written is a backup: no commit marker, not listed.
     assert "backups/b1/velero-backup.json" not in fbed.keys(prefix)
@@ -590,7 +602,8 @@ def test_apiserver_stopped_mid_backup_fails_cleanly_and_a_rerun_commits(fbed, bu
     location = fbed.location(prefix)
     args = {"kubeconfig": fbed.kubeconfig, "storage_location": location, "name": "b2", "included_namespaces": [bulk]}
     run = Running("k8s_backup", args)
-    paused_when(run, lambda: key_exists(fbed, "%s/backups/b2/b2-progress.json" % prefix), "the backup's progress")
+    paused_when(run, lambda: stored(fbed, "%s/backups/b2/b2-progress.json" % prefix), "the backup's progress",
+                interval=0.002)
     result = finish_after_fault(run, fbed.kill_apiserver, fbed.start_apiserver)
     FAULTS_INJECTED.append(("kube-apiserver killed mid-backup", result.get("phase")))
 

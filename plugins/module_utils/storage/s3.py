@@ -21,6 +21,7 @@ __metaclass__ = type
 import datetime
 import io
 import os
+import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,6 +41,8 @@ try:
 except ImportError:  # callers check HAS_BOTO3 and say what needs boto3
     HAS_BOTO3 = False
 
+MAX_ATTEMPTS = 5  # a request's attempts (botocore's standard retry mode, backing off up to 20 s between them)
+DOWN_FOR = 60  # seconds an endpoint that refused every attempt of a request gets one attempt per request
 DEFAULT_REGION = "us-east-1"  # when neither the option, the profile nor the environment names one
 CONNECT_TIMEOUT = 10  # seconds; storage_location.connect_timeout
 READ_TIMEOUT = 60  # seconds of silence on an open connection; storage_location.read_timeout
@@ -65,7 +68,7 @@ def s3_client(location, endpoint_url=None):
     config = botocore.config.Config(
         s3={"addressing_style": location.get("s3_addressing_style") or "auto"},
         signature_version="s3v4",
-        retries={"max_attempts": 5, "mode": "standard"},
+        retries={"max_attempts": MAX_ATTEMPTS, "mode": "standard"},
         connect_timeout=timeouts(location)[0], read_timeout=timeouts(location)[1],
         user_agent_extra=useragent.user_agent(),
     )
@@ -80,7 +83,7 @@ def s3_client(location, endpoint_url=None):
     except botocore.exceptions.ProfileNotFound:
         raise InvalidOptionError("storage_location.profile %r not found in the AWS configuration"
                                  % location.get("profile"))
-    client.meta.events.register_first("needs-retry.s3", _no_retry_after_timeout)
+    client.meta.events.register_first("needs-retry.s3", EndpointState().needs_retry)
     return client
 
 
@@ -90,13 +93,33 @@ def timeouts(location):
             timeout_seconds(location.get("read_timeout"), READ_TIMEOUT, "storage_location.read_timeout"))
 
 
-def _no_retry_after_timeout(caught_exception=None, **_kwargs):
-    """botocore retries every attempt that timed out (each waiting the whole timeout again); a hung
-    endpoint must cost the configured wait once. Raising here ends the request with that error
-    (botocore asks every needs-retry handler before it retries)."""
-    if isinstance(caught_exception, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
-        raise caught_exception
-    return None
+class EndpointState(object):
+    """One client's retry decisions beyond botocore's standard mode (a needs-retry handler, asked first;
+    raising ends the request with that error):
+
+    - an attempt that timed out is not retried: botocore would wait the whole timeout again each time, and a
+      hung endpoint must cost the configured wait once;
+    - once a request has spent all its attempts on connections refused, the endpoint counts as down, and later
+      requests get one attempt each until it answers again or DOWN_FOR seconds pass. A backup whose endpoint
+      died still writes its failure record, best effort, and releases its lease: one backoff series per write
+      made that 70-90 s on the test bed; a blip shorter than DOWN_FOR after a failed request costs the
+      requests made meanwhile their retries."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.down_since = None
+
+    def needs_retry(self, caught_exception=None, attempts=1, **_kwargs):
+        if isinstance(caught_exception, (botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectTimeoutError)):
+            raise caught_exception
+        if isinstance(caught_exception, botocore.exceptions.EndpointConnectionError):
+            if self.down_since is not None and self.clock() - self.down_since < DOWN_FOR:
+                raise caught_exception
+            if attempts >= MAX_ATTEMPTS:
+                self.down_since = self.clock()
+        elif caught_exception is None:
+            self.down_since = None  # it answered, whatever the status
+        return None
 
 
 def delete_prefix(client, bucket, prefix, dry_run=False):

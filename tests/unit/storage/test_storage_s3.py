@@ -1,5 +1,6 @@
 """storage/s3.py: the one S3 client factory (the backup store and restic_repo's deletion share it)
 and the deletion of a prefix, against botocore's Stubber (no network)."""
+import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
 
@@ -151,3 +152,42 @@ def test_store_errors_carry_botocores_message():
     message = str(store._fail("read", "k", error))
     assert message == ("cannot reach the S3 endpoint http://minio:9000: "
                        'Could not connect to the endpoint URL: "http://minio:9000/b"')
+
+
+class Clock(object):
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def refused():
+    return botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1/b/k")
+
+
+def test_a_request_refused_at_every_attempt_leaves_the_next_ones_a_single_attempt_until_the_endpoint_answers():
+    clock = Clock()
+    state = s3.EndpointState(clock)
+    for attempt in range(1, s3.MAX_ATTEMPTS):  # botocore's own policy decides these retries
+        assert state.needs_retry(caught_exception=refused(), attempts=attempt) is None
+    assert state.needs_retry(caught_exception=refused(), attempts=s3.MAX_ATTEMPTS) is None
+    clock.now += s3.DOWN_FOR - 1
+    with pytest.raises(botocore.exceptions.EndpointConnectionError):
+        state.needs_retry(caught_exception=refused(), attempts=1)
+    state.needs_retry(response=({}, {}), attempts=1)  # an answer, even an error status, means it is up
+    assert state.needs_retry(caught_exception=refused(), attempts=1) is None
+
+
+def test_a_down_endpoint_gets_its_retries_back_after_a_while_and_timeouts_are_never_retried():
+    clock = Clock()
+    state = s3.EndpointState(clock)
+    state.needs_retry(caught_exception=refused(), attempts=s3.MAX_ATTEMPTS)
+    clock.now += s3.DOWN_FOR
+    assert state.needs_retry(caught_exception=refused(), attempts=1) is None
+    timeout = botocore.exceptions.ReadTimeoutError(endpoint_url="http://minio:9000/b/k")
+    with pytest.raises(botocore.exceptions.ReadTimeoutError):
+        s3.EndpointState(clock).needs_retry(caught_exception=timeout, attempts=1)
+    connect = botocore.exceptions.ConnectTimeoutError(endpoint_url="http://minio:9000/b/k")
+    with pytest.raises(botocore.exceptions.ConnectTimeoutError):
+        s3.EndpointState(clock).needs_retry(caught_exception=connect, attempts=1)
