@@ -196,7 +196,7 @@ def _free_port(rng, taken=()):
     kube-apiserver's (a SIGKILLed server's port is free at once; its connections' TIME_WAIT does not hold it),
     so the restart failed: "address already in use". Below the ephemeral range (32768-60999) no outgoing
     connection takes it as its source port either."""
-    for _ in range(200):
+    for _attempt in range(200):
         port = rng.randrange(20000, 30000)
         if port in taken:
             continue
