@@ -50,7 +50,8 @@ def read_env(name=None):
 
 def cluster_up(name=None, extra_env=None):
     """Start (or reuse) the test bed and return its env dict. Raises with the script's output on failure.
-    extra_env: settings for hack/testbed/cluster-up.sh (KUBEDR_APISERVER_PORT, KUBEDR_CONTROLLER_QPS)."""
+    extra_env: settings for hack/testbed/cluster-up.sh (KUBEDR_APISERVER_PORT, KUBEDR_MINIO_PORT,
+    KUBEDR_CONTROLLER_QPS)."""
     name = name or bed_name()
     script = os.path.join(REPO, "hack", "testbed", "cluster-up.sh")
     env = dict(os.environ, **(extra_env or {}))

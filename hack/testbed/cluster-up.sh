@@ -35,14 +35,14 @@ else
     --enable-crds "Exec,ClusterExec"
     --kubeconfig "$tb/kubeconfig-merged-$name"
     --wait 180s)
-  # KUBEDR_CONTROLLER_QPS (make bench sets it): controllers that catch up with a step's 5,000 Services in seconds,
-  # not minutes (20 requests/s by default), so that each measured step can wait for a quiet API server first.
   # KUBEDR_APISERVER_PORT (the fault tests set it): a fixed port for a kube-apiserver that a test stops and
   # starts again. kwokctl's own choice is the first free port below 32767, which another bed being created
   # meanwhile takes while the stopped one is down ("bind: address already in use" on the restart).
   if [ -n "${KUBEDR_APISERVER_PORT:-}" ]; then
     create+=(--kube-apiserver-port "$KUBEDR_APISERVER_PORT")
   fi
+  # KUBEDR_CONTROLLER_QPS (make bench sets it): controllers that catch up with a step's 5,000 Services in seconds,
+  # not minutes (20 requests/s by default), so that each measured step can wait for a quiet API server first.
   if [ -n "${KUBEDR_CONTROLLER_QPS:-}" ]; then
     create+=(--extra-args "kube-controller-manager=kube-api-qps=$KUBEDR_CONTROLLER_QPS"
              --extra-args "kube-controller-manager=kube-api-burst=$((2 * KUBEDR_CONTROLLER_QPS))")
