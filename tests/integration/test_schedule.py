@@ -137,6 +137,8 @@ def test_cronjob_command_makes_a_labelled_backup(bed, api_client, core_v1, sched
     assert proc.returncode == 0, proc.stdout[-6000:]
     assert bed["KUBEDR_S3_SECRET_KEY"] not in proc.stdout and PASSWORD not in proc.stdout
     assert "Completed" in proc.stdout and "backups expired" in proc.stdout  # backup then gc
+    # The async job's files are gone once it ended (wait_for_run cleans up), and so is the run's pid file.
+    assert os.listdir(env["ANSIBLE_ASYNC_DIR"]) == []
 
     location = schedule["schedule_storage_location"]
     stored = backups(bed, location)

@@ -10,6 +10,11 @@ def test_a_job_is_checked_every_second_first_then_every_five():
     assert [poll_delay(elapsed, 10) for elapsed in (10, 60, 3600)] == [5.0, 5.0, 5.0]
 
 
+def test_a_local_job_is_checked_every_tenth_of_a_second_first_then_every_second():
+    assert [poll_delay(elapsed, 10, local=True) for elapsed in (0, 3.5, 9.9)] == [0.1, 0.1, 0.1]
+    assert [poll_delay(elapsed, 10, local=True) for elapsed in (10, 60, 3600)] == [1.0, 1.0, 1.0]
+
+
 def test_never_less_often_than_the_users_interval():
     assert poll_delay(0, 1) == 1
     assert poll_delay(30, 2) == 2
