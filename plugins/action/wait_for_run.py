@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import json
 import os
 import signal
@@ -159,11 +160,13 @@ class ActionModule(ActionBase):
     def _clean_up(self, task_vars, jid, async_dir, local):
         """Removes the ended job's file, as async_status' cleanup mode does; on this machine without a
         module run for it (0.3-0.5 CPU seconds each on a small machine)."""
-        if not local:
-            self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
-                                 module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
-            return
-        try:
-            os.unlink(os.path.join(async_dir, jid))
-        except OSError:
-            pass  # removed already: nothing is left to clean
+        if local:
+            try:
+                os.unlink(os.path.join(async_dir, jid))
+                return
+            except OSError as error:
+                if error.errno == errno.ENOENT:
+                    return  # removed already: nothing is left to clean
+                # not ours to remove (a job run with become): async_status runs as the job's user
+        self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
+                             module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})

@@ -2,7 +2,7 @@
 without a module run (plugins/action/wait_for_run.py)."""
 import json
 
-from ansible_collections.kubedr.backup.plugins.action.wait_for_run import local_job_ended, poll_delay
+from ansible_collections.kubedr.backup.plugins.action.wait_for_run import ActionModule, local_job_ended, poll_delay
 
 
 def test_a_job_is_checked_every_second_first_then_every_five():
@@ -35,3 +35,28 @@ def test_a_local_job_file_says_whether_the_job_ended(tmp_path):
 
 def test_a_missing_job_file_is_left_to_async_status(tmp_path):
     assert local_job_ended(str(tmp_path / "gone"))  # async_status then fails with "could not find job"
+
+
+def _action_cleaning_up(calls):
+    action = ActionModule.__new__(ActionModule)  # only _clean_up is exercised: no task, no connection
+    action._execute_module = lambda **kwargs: calls.append(kwargs)
+    return action
+
+
+def test_a_local_job_file_is_removed_without_a_module_run(tmp_path):
+    (tmp_path / "123.456").write_text(json.dumps({"changed": True}))
+    calls = []
+    _action_cleaning_up(calls)._clean_up({}, "123.456", str(tmp_path), local=True)
+    assert not (tmp_path / "123.456").exists() and calls == []
+    _action_cleaning_up(calls)._clean_up({}, "123.456", str(tmp_path), local=True)  # gone already: nothing to do
+    assert calls == []
+
+
+def test_a_job_file_not_removable_here_or_remote_is_left_to_async_status(tmp_path):
+    (tmp_path / "123.456").mkdir()  # unlink refuses it, as it would refuse another user's file
+    calls = []
+    _action_cleaning_up(calls)._clean_up({}, "123.456", str(tmp_path), local=True)
+    _action_cleaning_up(calls)._clean_up({}, "789.012", "/remote/async", local=False)
+    assert [(c["module_name"], c["module_args"]) for c in calls] == [
+        ("ansible.legacy.async_status", {"jid": "123.456", "mode": "cleanup", "_async_dir": str(tmp_path)}),
+        ("ansible.legacy.async_status", {"jid": "789.012", "mode": "cleanup", "_async_dir": "/remote/async"})]
