@@ -24,7 +24,8 @@ description:
     C(until) loop over M(ansible.builtin.async_status) it prints no C(FAILED - RETRYING) lines.
   - The job's files are cleaned up once it has ended.
   - The waiting is done by the action plugin on the controller; each poll runs
-    M(ansible.builtin.async_status) and this module's progress reader on the target host.
+    M(ansible.builtin.async_status) (on the controller's own machine only once the job has ended) and this module's
+    progress reader on the target host.
 author:
   - kubedr.backup developers (@kubedr)
 extends_documentation_fragment:
@@ -61,7 +62,8 @@ options:
     description:
       - Seconds between progress lines (at least 5 seconds apart), and at most between checks of the job.
       - The job itself is checked every second for its first 10 seconds, then every 5 seconds (or this often, if
-        less often); on the controller's own machine by reading the async job file, without a module run per check.
+        less often); on the controller's own machine by reading the async job file, without a module run per check,
+        every 0.1 seconds for its first 10 seconds, then every second.
     type: int
     default: 10
   timeout:
