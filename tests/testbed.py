@@ -5,6 +5,7 @@ Shared by pytest fixtures, benchmarks and the demo. Reads `.testbed/env`, writte
 """
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +26,13 @@ def ensure_collection_path():
     if COLLECTIONS_DIR not in sys.path:
         sys.path.insert(0, COLLECTIONS_DIR)
     return COLLECTIONS_DIR
+
+
+def free_port():
+    """A loopback port nothing listens on now (the OS's choice), for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def bed_name():

@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import testbed  # noqa: E402
 testbed.ensure_collection_path()  # raw_restore reads backups with the collection's own archive reader
 import cpu_use  # noqa: E402
+import fixed_split  # noqa: E402
 from measured import run_module_measured  # noqa: E402
 import playbook_bench  # noqa: E402
 import raw_restore  # noqa: E402
@@ -321,15 +322,16 @@ def objects_part(bench, report):
     rates = {"list": [], "module": [], "collection": [], "direct": []}
     seconds = {"module": [], "collection": [], "direct": []}
     backup_name = None
+    split = []  # per round: (raw LIST items/s, backup s, backup of nothing s, floor s); fixed_split.py
     cpu = cpu_use.CpuUse(bench.bed)
     cpu_rows = {"list": [], "backup": [], "create": [], "restore": [], "raw_restore": []}
     for round_number in range(max(1, int(os.environ.get("BENCH_ROUNDS", "3")))):
-        (listed, secs), used = cpu.measure(
+        (listed, secs_listed), used = cpu.measure(
             lambda: bench.list_limit(src, ns_count, per_namespace_too=round_number == 0), "self")
         cpu_rows["list"].append(used)
-        rates["list"].append(listed / secs)
+        rates["list"].append(listed / secs_listed)
         log("raw LIST, round %d: %d objects in %.2fs (%.0f/s); %s" % (
-            round_number + 1, listed, secs, listed / secs, cpu_line(used)))
+            round_number + 1, listed, secs_listed, listed / secs_listed, cpu_line(used)))
         backup_name = "bench-%s-full-%d" % (bench.run_id, round_number)
         # Timed without sampling the process tree's memory (measured.py); the peaks come from one more backup.
         (items, secs, memory), used = cpu.measure(lambda: bench.backup(backup_name, src, sample_tree=False), "children")
@@ -339,6 +341,10 @@ def objects_part(bench, report):
         seconds["module"].append(secs)
         log("k8s_backup, round %d: %d items in %.2fs (%.0f/s), peak RSS %.0f MiB"
             % (round_number + 1, items, secs, items / secs, memory.rss))
+        split.append(measure_fixed_cost(bench, cpu, backup_name, listed / secs_listed, secs))
+        main_rate, main_ratio = fixed_split.main_pass_ratio(items, secs, split[-1][2], listed / secs_listed)
+        log("fixed cost, round %d: a backup of nothing %.2fs, the floor of a Python module %.2fs; main pass %.0f/s (%.3f)"
+            % (round_number + 1, split[-1][2], split[-1][3], main_rate, main_ratio))
         for style in ("collection", "direct"):
             cpu.wait_quiet()
             played, secs = playbook_bench.backup(bench.env, style, bench.location, "%s-%s" % (backup_name, style),
@@ -357,6 +363,7 @@ def objects_part(bench, report):
                   backup_per_s=round(median(rates["module"]), 1),
                   backup_rounds_per_s=[round(r, 1) for r in rates["module"]], **memory.fields("backup"))
     report["backup_ratio"] = round(report["backup_per_s"] / report["list_limit_per_s"], 3)
+    report.update(fixed_split.report_fields(items, split, median))
     report.update(list_cpu=cpu_use.medians(cpu_rows["list"], median), backup_cpu=cpu_use.medians(cpu_rows["backup"], median))
     report.update(module_backup_s=round(median(seconds["module"]), 2), module_backup_per_s=report["backup_per_s"],
                   playbook_backup_s=round(median(seconds["collection"]), 2),
@@ -448,6 +455,17 @@ def objects_part(bench, report):
         rss_by_n[str(size)] = entry
         log("RSS at %d objects: %s" % (size, entry))
     report["rss_by_n"] = rss_by_n
+
+
+def measure_fixed_cost(bench, cpu, backup_name, list_rate, backup_seconds):
+    """One round's (raw LIST items/s, backup s, backup of nothing s, floor s), each after a quiet bed."""
+    cpu.wait_quiet()
+    empty_items, empty_seconds, _memory = bench.backup(backup_name + "-nothing", "bench-%s-none" % bench.run_id,
+                                                       sample_tree=False)
+    if empty_items:
+        raise RuntimeError("the backup of nothing backed up %d items" % empty_items)
+    cpu.wait_quiet()
+    return list_rate, backup_seconds, empty_seconds, fixed_split.floor_seconds()
 
 
 def velero_part(bench, report, source_namespaces):

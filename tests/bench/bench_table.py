@@ -43,6 +43,19 @@ def uploader_rows(u):
     return rows
 
 
+def fixed_cost_rows(r):
+    """The backup's fixed cost and main pass (tests/bench/fixed_split.py), when the run measured them."""
+    if "backup_fixed_s" not in r:
+        return []
+    return [
+        ("  a backup of nothing (fixed cost) / the floor of a Python module", "%s s / %s s" % (
+            r["backup_fixed_s"], r["module_floor_s"])),
+        ("  main pass (backup less fixed cost) / LIST limit", "%s (rounds %s)" % (
+            r["backup_main_pass_ratio"], r["backup_main_pass_round_ratios"])),
+        ("  best whole-run ratio at this size (floor only, LIST rate)", "%s" % r["backup_ratio_bound"]),
+    ]
+
+
 def object_rows(r):
     def fmt(value, unit=""):
         return "n/a" if value is None else ("%s%s" % (value, unit))
@@ -51,7 +64,7 @@ def object_rows(r):
         ("raw LIST (backup limit)", fmt(r["list_limit_per_s"], " items/s")),
         ("k8s_backup", fmt(r["backup_per_s"], " items/s")),
         ("  backup / LIST limit", fmt(r["backup_ratio"])),
-    ] + [("  CPU s of a %s (medians)" % what, "client %s, kube-apiserver %s, etcd %s; %s cores busy; %s s waited for a quiet bed" % (
+    ] + fixed_cost_rows(r) + [("  CPU s of a %s (medians)" % what, "client %s, kube-apiserver %s, etcd %s; %s cores busy; %s s waited for a quiet bed" % (
         c["client_cpu_s"], c["kube_apiserver_cpu_s"], c["etcd_cpu_s"], c["cores_busy"], c.get("quiet_wait_s", "n/a")))
         for what, c in (("raw LIST", r.get("list_cpu")), ("backup", r.get("backup_cpu")), ("raw CREATE", r.get("create_cpu")),
                         ("restore", r.get("restore_cpu")),

@@ -14,7 +14,9 @@ a raw CREATE sample (a tenth of the size, at most 20,000) into namespaces of its
 Times are the whole ansible-playbook command (start-up, the async job and its polls every 5 s).
 Peak RSS is the module process's own high-water mark (VmHWM of /proc/<pid>/status), read every
 50 ms from every process running AnsiballZ_k8s_backup.py / AnsiballZ_k8s_restore.py (the async
-wrapper, the module and any worker it forks); the largest is reported.
+wrapper, the module and any worker it forks); the largest is reported. The memory of all of them
+together (what a container's limit counts) is the peak of their summed PSS, read every 200 ms
+(``*_tree_pss_mib``; reading a process's memory map often would slow it).
 
     python tests/bench/scale_bench.py            # alone: prints the figures, writes nothing
     SCALE_SIZES=2000,20000 python tests/bench/scale_bench.py
@@ -58,12 +60,17 @@ def object_specs(prefix, start, end, ns_count, payload):
 
 
 class PeakRss(threading.Thread):
-    """Largest VmHWM (KiB) of the processes whose command line names ``marker``, read every 50 ms."""
+    """Largest VmHWM (KiB) of the processes whose command line names ``marker``, read every 50 ms, and the
+    peak of their summed PSS, read every 200 ms (``tree_pss_mib``)."""
+
+    PSS_EVERY = 4  # samples
 
     def __init__(self, marker, log=None, log_every=60):
         super(PeakRss, self).__init__(daemon=True)
         self.marker = marker.encode()
         self.peaks = {}
+        self.tree_pss_peak = 0
+        self._samples = 0
         self._done = threading.Event()
         self.log, self.log_every = log, log_every
 
@@ -79,6 +86,9 @@ class PeakRss(threading.Thread):
             self._done.wait(0.05)
 
     def sample(self):
+        self._samples += 1
+        with_pss = self._samples % self.PSS_EVERY == 0
+        pss_total = 0
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
@@ -88,9 +98,13 @@ class PeakRss(threading.Thread):
                         continue
                 with open("/proc/%s/status" % pid) as f:
                     hwm = int(re.search(r"^VmHWM:\s+(\d+)", f.read(), re.M).group(1))
+                if with_pss:
+                    with open("/proc/%s/smaps_rollup" % pid) as f:
+                        pss_total += int(re.search(r"^Pss:\s+(\d+)", f.read(), re.M).group(1))
             except (OSError, AttributeError):
                 continue  # gone meanwhile, or a zombie
             self.peaks[pid] = max(hwm, self.peaks.get(pid, 0))
+        self.tree_pss_peak = max(self.tree_pss_peak, pss_total)
 
     def __enter__(self):
         self.start()
@@ -103,6 +117,10 @@ class PeakRss(threading.Thread):
     @property
     def mib(self):
         return round(max(self.peaks.values()) / 1024.0, 1) if self.peaks else None
+
+    @property
+    def tree_pss_mib(self):
+        return round(self.tree_pss_peak / 1024.0, 1) if self.tree_pss_peak else None
 
 
 class Scale(object):
@@ -142,7 +160,7 @@ class Scale(object):
         return max(rates)
 
     def playbook(self, name, module, extra_vars):
-        """Run kubedr.backup.<name>; returns (output, seconds, peak RSS MiB of the module's processes)."""
+        """Run kubedr.backup.<name>; returns (output, seconds, PeakRss of the module's processes)."""
         extra = dict(kubedr_storage_location=self.location, kubedr_kubeconfig=self.env["KUBECONFIG"],
                      kubedr_poll_interval=5, **extra_vars)
         with PeakRss("AnsiballZ_%s.py" % module, self.log) as rss:
@@ -152,14 +170,14 @@ class Scale(object):
         if proc.returncode != 0:
             raise RuntimeError("ansible-playbook kubedr.backup.%s failed (rc %d):\n%s"
                                % (name, proc.returncode, proc.stdout[-4000:]))
-        return proc.stdout, secs, rss.mib
+        return proc.stdout, secs, rss
 
     def backup(self, name):
         out, secs, rss = self.playbook("backup", "k8s_backup",
                                        {"kubedr_backup_name": name, "kubedr_included_namespaces": [SOURCE + "-*"]})
         items = int(re.search(r"Backup %s: Completed, (\d+) items" % re.escape(name), out).group(1))
-        self.log("backup %s through ansible-playbook: %d items in %.1f s (%.0f/s), peak RSS %s MiB"
-                 % (name, items, secs, items / secs, rss))
+        self.log("backup %s through ansible-playbook: %d items in %.1f s (%.0f/s), peak RSS %s MiB, all its processes' PSS %s MiB"
+                 % (name, items, secs, items / secs, rss.mib, rss.tree_pss_mib))
         return items, secs, rss
 
     def restore(self, backup_name, target_prefix):
@@ -167,8 +185,8 @@ class Scale(object):
         out, secs, rss = self.playbook("restore", "k8s_restore",
                                        {"kubedr_backup_name": backup_name, "kubedr_namespace_mapping": mapping})
         created = int(re.search(r"Completed, (\d+) created", out).group(1))
-        self.log("restore of %s through ansible-playbook: %d created in %.1f s (%.0f/s), peak RSS %s MiB"
-                 % (backup_name, created, secs, created / secs, rss))
+        self.log("restore of %s through ansible-playbook: %d created in %.1f s (%.0f/s), peak RSS %s MiB, all its processes' PSS %s MiB"
+                 % (backup_name, created, secs, created / secs, rss.mib, rss.tree_pss_mib))
         return created, secs, rss
 
     def existing(self):
@@ -182,7 +200,8 @@ class Scale(object):
         items, backup_secs, backup_rss = self.backup("scale-%s-%s" % (self.run_id, label))
         list_limit = max(list_before, self.list_rate())
         figures = {"objects": size, "list_limit_per_s": round(list_limit, 1), "backup_items": items,
-                   "backup_s": round(backup_secs, 1), "backup_rss_mib": backup_rss,
+                   "backup_s": round(backup_secs, 1), "backup_rss_mib": backup_rss.mib,
+                   "backup_tree_pss_mib": backup_rss.tree_pss_mib,
                    "backup_ratio": round(items / backup_secs / list_limit, 3)}
         if not restore:
             return figures
@@ -190,7 +209,8 @@ class Scale(object):
         create_limit = self.create("raw%s" % label, 0, sample)
         created, restore_secs, restore_rss = self.restore("scale-%s-%s" % (self.run_id, label), "r%s" % label)
         figures.update(create_limit_per_s=round(create_limit, 1), restore_created=created,
-                       restore_s=round(restore_secs, 1), restore_rss_mib=restore_rss,
+                       restore_s=round(restore_secs, 1), restore_rss_mib=restore_rss.mib,
+                       restore_tree_pss_mib=restore_rss.tree_pss_mib,
                        restore_ratio=round(created / restore_secs / create_limit, 3))
         return figures
 
@@ -228,7 +248,9 @@ def report(by_size):
     result.update(scale_300k_backup_s=big["backup_s"], scale_300k_restore_s=big.get("restore_s"),
                   scale_300k_backup_rss_mib=big["backup_rss_mib"], scale_300k_restore_rss_mib=big.get("restore_rss_mib"),
                   scale_300k_backup_ratio=big["backup_ratio"], scale_300k_restore_ratio=big.get("restore_ratio"),
-                  scale_30k_backup_rss_mib=small["backup_rss_mib"], scale_30k_restore_rss_mib=small.get("restore_rss_mib"))
+                  scale_30k_backup_rss_mib=small["backup_rss_mib"], scale_30k_restore_rss_mib=small.get("restore_rss_mib"),
+                  scale_300k_backup_tree_pss_mib=big.get("backup_tree_pss_mib"),
+                  scale_30k_backup_tree_pss_mib=small.get("backup_tree_pss_mib"))
     for side in ("backup", "restore"):
         if small.get(side + "_rss_mib") and big.get(side + "_rss_mib"):
             result["scale_%s_rss_growth" % side] = round(big[side + "_rss_mib"] / small[side + "_rss_mib"], 2)

@@ -3,7 +3,6 @@ to a real Pushgateway (started here on a free port) and write a node-exporter te
 from the Pushgateway's /metrics are computed from the bucket, so a second backup counts two, and a Pushgateway
 restarted empty gets the same numbers back at the next run (Velero's counters reset, velero#7951)."""
 import os
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,17 +19,11 @@ from ansible_collections.kubedr.backup.plugins.module_utils.metrics.exposition i
 doomed = test_loud_failures.doomed  # the fixture: namespaces a test creates through a restore, deleted afterwards
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Pushgateway(object):
     """A real Pushgateway process (the test bed's binary, hack/testbed/build-binaries.sh)."""
 
     def __init__(self, workdir):
-        self.port = free_port()
+        self.port = testbed.free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.log = os.path.join(workdir, "pushgateway-%d.log" % self.port)
         self.proc = None

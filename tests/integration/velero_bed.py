@@ -45,7 +45,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -73,12 +72,6 @@ def pinned_version(variable):
 def die_with_parent():
     """preexec_fn: the server gets SIGTERM when the test process dies, so no run leaves it behind."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def namespace_for(version):
@@ -410,7 +403,7 @@ class VeleroServer(object):
                "--plugin-dir", self.plugin_dir, "--uploader-type", self.uploader_type,
                # no sync skipped for being too soon after the last one (Velero's default is a minute)
                "--backup-sync-period", "1s", "--store-validation-frequency", "10s",
-               "--metrics-address", "127.0.0.1:%d" % free_port(), "--profiler-address", "",
+               "--metrics-address", "127.0.0.1:%d" % testbed.free_port(), "--profiler-address", "",
                "--log-level", "info"] + list(self.server_args)
         mode = "w"
         if self._log is not None:  # a restart appends

@@ -59,11 +59,14 @@ def page_items(document, api_resource):
 
 
 def raw_page_items(data, api_resource):
-    """``[(item dict, item JSON text)]`` of a raw LIST page, the text exactly as the server sent
-    the item (so it need not be encoded again), ``apiVersion`` and ``kind`` set on both (a list
-    of a built-in type leaves them out of its items). Raises ValueError on malformed JSON."""
+    """Yield ``(item dict, item JSON text)`` of a raw LIST page, one at a time (a page holds up to
+    thousands: decoded all at once they took several times the page's size in each worker), the text
+    exactly as the server sent the item (so it need not be encoded again), ``apiVersion`` and
+    ``kind`` set on both (a list of a built-in type leaves them out of its items). Raises ValueError
+    on malformed JSON, once the items before it were yielded."""
     try:
-        return [_typed(item, text, api_resource) for item, text in _walk_list_items(data.decode("utf-8"))]
+        for item, text in _walk_list_items(data.decode("utf-8")):
+            yield _typed(item, text, api_resource)
     except (IndexError, UnicodeDecodeError) as error:
         raise ValueError("malformed LIST page: %s" % error)
 

@@ -72,7 +72,7 @@ def test_an_item_whose_text_mentions_metadata_does_not_fool_the_tail_reader():
 
 def test_builtin_items_get_kind_and_api_version_first_and_keep_the_servers_bytes():
     page = builtin_page([cm("a", k="<&>é"), cm("b")])
-    items = raw_page_items(page, CONFIGMAPS)
+    items = list(raw_page_items(page, CONFIGMAPS))
     assert [item["metadata"]["name"] for item, _data in items] == ["a", "b"]
     item, data = items[0]
     assert data.startswith(b'{"kind":"ConfigMap","apiVersion":"v1","metadata":')
@@ -92,7 +92,7 @@ def test_custom_resource_items_are_kept_byte_for_byte():
 
 def test_a_page_with_white_space_and_an_empty_item_is_read():
     page = b'{ "kind" : "ConfigMapList" ,\n "metadata" : { } ,\n "items" : [ {} , {"metadata":{"name":"x"}} ]\n}'
-    items = raw_page_items(page, CONFIGMAPS)
+    items = list(raw_page_items(page, CONFIGMAPS))
     assert [json.loads(data) for _item, data in items] == [
         {"kind": "ConfigMap", "apiVersion": "v1"},
         {"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "x"}}]
@@ -106,11 +106,28 @@ def test_a_half_typed_item_is_encoded_whole():
 @pytest.mark.parametrize("page", [b'{"items":[1]}', b'{"items":[{"a":1}', b'[]', b'{"items":[{]}', b'\xff'])
 def test_a_malformed_page_raises_value_error(page):
     with pytest.raises(ValueError):
-        raw_page_items(page, CONFIGMAPS)
+        list(raw_page_items(page, CONFIGMAPS))
+
+
+def test_items_are_decoded_one_at_a_time():
+    """A worker holds one decoded item of a page at a time, not thousands (their dicts took several times
+    the page's size in each worker process)."""
+    items = raw_page_items(builtin_page([cm("a"), cm("b")]), CONFIGMAPS)
+    first, _data = next(items)
+    assert first["metadata"]["name"] == "a"
+    assert [item["metadata"]["name"] for item, _data in items] == ["b"]
+
+
+def test_the_items_before_a_malformed_one_come_first():
+    page = builtin_page([cm("a")])[:-2] + b',{"metadata":}]}'
+    items = raw_page_items(page, CONFIGMAPS)
+    assert next(items)[0]["metadata"]["name"] == "a"
+    with pytest.raises(ValueError):
+        next(items)
 
 
 def test_no_items_gives_nothing():
-    assert raw_page_items(builtin_page([]), CONFIGMAPS) == []
+    assert list(raw_page_items(builtin_page([]), CONFIGMAPS)) == []
 
 
 # ---------------------------------------------------------------- fragments
