@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.kubedr.backup.plugins.module_utils.backup.workers import WorkerFailed
 from ansible_collections.kubedr.backup.plugins.module_utils.common.errors import ClusterError
 from ansible_collections.kubedr.backup.plugins.module_utils.kube.errors import ApiException, describe_api_error
+from ansible_collections.kubedr.backup.plugins.module_utils.kube.pages import page_items
 
 LIST_WORKERS = 4
 QUEUED_PAGES = 4  # pages in flight between the listing threads and the writer
@@ -118,10 +120,11 @@ def referenced_list_tasks(discovery, refs, warn):
 # ---------------------------------------------------------------- running
 
 def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES, archive_workers=None):
-    """Yield ``(task, items, error)`` for every page of every LIST task, listing up to ``workers``
-    tasks concurrently; at most ``queued_pages`` pages wait in memory. A failed task yields one
-    ``(task, None, error)``. Pages of the tasks ``archive_workers`` handles go to those processes
-    raw and come back as an ArchivedPage."""
+    """Yield ``(task, page, error)`` for every page of every LIST task, listing up to ``workers``
+    tasks concurrently; at most ``queued_pages`` pages wait in memory, as the server sent them (raw
+    bytes: the consumer decodes one page at a time; decoded, the pages waiting took several times
+    their size). A failed task yields one ``(task, None, error)``. Pages of the tasks
+    ``archive_workers`` handles go to those processes raw and come back as an ArchivedPage."""
     pages = queue.Queue(maxsize=queued_pages)
     cancelled = threading.Event()
     done = object()
@@ -144,8 +147,8 @@ def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES, a
                         return
                     archive_workers.submit(task, data)
             else:
-                for items in kube.list_pages(task.api_resource, task.namespace, task.label_selector):
-                    if not put((task, items, None)):
+                for data in kube.list_raw_pages(task.api_resource, task.namespace, task.label_selector):
+                    if not put((task, data, None)):
                         return
         except WorkerFailed as error:  # not the task's failure: the whole archive's
             put((None, None, error))
@@ -169,13 +172,13 @@ def stream_pages(kube, tasks, workers=LIST_WORKERS, queued_pages=QUEUED_PAGES, a
             pool.submit(run, task)
         remaining = len(tasks)
         while remaining:
-            task, items, error = pages.get()
+            task, page, error = pages.get()
             if task is None:
                 raise error  # a worker process failed: nothing it wrote can be trusted
-            if items is done:
+            if page is done:
                 remaining -= 1
                 continue
-            yield task, items, error
+            yield task, page, error
     except BaseException:
         if archive_workers is not None:
             archive_workers.close()  # wakes listing threads waiting to hand pages over
@@ -198,14 +201,23 @@ class Lister(object):
     def consume(self, tasks, handle, archived=None, archive_workers=None):
         """``handle(api_resource, item)`` for each listed item; ``archived(api_resource, page)``
         for each ArchivedPage of ``archive_workers``."""
-        for task, items, error in stream_pages(self.kube, tasks, archive_workers=archive_workers):
+        for task, page, error in stream_pages(self.kube, tasks, archive_workers=archive_workers):
             if error is not None:
                 self._list_failed(task, error)
-            elif isinstance(items, ArchivedPage):
-                archived(task.api_resource, items)
+            elif isinstance(page, ArchivedPage):
+                archived(task.api_resource, page)
             else:
-                for item in items:
-                    handle(task.api_resource, item)
+                self._take_page(task, page, handle)
+
+    def _take_page(self, task, data, handle):
+        """``handle`` each item of a raw page, decoded here (once it returns, the page can go)."""
+        try:
+            items = page_items(json.loads(data), task.api_resource)
+        except (ValueError, TypeError, AttributeError) as error:  # the page, not the run: that LIST's failure
+            self._list_failed(task, ValueError("malformed LIST page: %s" % error))
+            return
+        for item in items:
+            handle(task.api_resource, item)
 
     def _list_failed(self, task, error):
         status = getattr(error, "status", None)

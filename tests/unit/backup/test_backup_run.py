@@ -279,3 +279,23 @@ def test_memory_stays_flat_in_the_number_of_items(tmp_path):
     assert result["item_counts"]["total"] == 5501
     # An item as a dict is several KiB; what may grow per item is its name in the index.
     assert (large - small) / 5000 < 1024, (small, large)
+
+
+class MalformedPageKube(FakeKube):
+    """The pods' LIST answers a page whose head reads (its continue token is found) but whose items do not."""
+
+    def list_raw_pages(self, api_resource, namespace=None, label_selector=None):
+        if api_resource.group_resource == "pods":
+            yield b'{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[{"metadata":}]}'
+            return
+        yield from FakeKube.list_raw_pages(self, api_resource, namespace, label_selector)
+
+
+def test_a_malformed_page_fails_its_list_not_the_backup(store):
+    """Pages the module's own process takes (pods here) are decoded as they are taken: a page that does not
+    decode is that LIST's error, and every other item is still backed up."""
+    result = run(store, MalformedPageKube(ITEMS), included_namespaces=["shop"])
+    assert result["phase"] == "PartiallyFailed"
+    errors = result["backup_errors"]["namespaces"].get("shop", []) + result["backup_errors"]["cluster"]
+    assert any(e.startswith("cannot list pods") and "malformed LIST page" in e for e in errors), result["backup_errors"]
+    assert "resources/configmaps/namespaces/shop/a.json" in archive_paths(store)
