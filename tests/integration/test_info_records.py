@@ -192,7 +192,8 @@ def test_backup_listing_filters_uncommitted_and_details(bed, core_v1, namespace,
     listed = assert_ok(run_info(location))["backups"]
     expected = ["manual", "nightly-20240101020000", "nightly-20240102020000", "nightly-20240103020000"]
     assert sorted(b["name"] for b in listed) == expected
-    assert listed == sorted(listed, key=lambda b: (b["start_timestamp"], b["name"]))  # oldest first
+    # Oldest first; two backups started in the same second (timestamps are whole seconds) by completion, then name.
+    assert listed == sorted(listed, key=lambda b: (b["start_timestamp"], b["completion_timestamp"], b["name"]))
     assert list(by_name(assert_ok(run_info(location, schedule="nightly", newest=2)))) == [
         "nightly-20240102020000", "nightly-20240103020000"]
     assert list(by_name(assert_ok(run_info(location, label_selector="tier=gold,velero.io/schedule-name")))) == [
